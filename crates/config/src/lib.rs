@@ -1,0 +1,201 @@
+//! Stage 1 of the data flow (config -> discovery -> routes -> swap -> serve):
+//! the YAML configuration model.
+//!
+//! This crate turns a YAML file into a validated [`Config`] or into a list of
+//! [`ConfigError`]s that each carry `file:line:column`, so that `switchboard check`,
+//! the reload loop and the admin listener can all report the same precise message.
+//! It performs no network IO and never panics on bad input: unknown keys, wrong
+//! types, duplicate backend names and malformed endpoints are errors, not surprises
+//! found at request time.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod load;
+
+pub use load::{load_file, parse_str};
+
+/// The whole gateway configuration, as read from one YAML file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address of the public HTTP/JSON listener. Default `0.0.0.0:8080`.
+    pub listen: SocketAddr,
+    /// Address of the admin listener. Default `127.0.0.1:9901` (loopback: it can reload config).
+    pub admin: SocketAddr,
+    /// Request body size limit in bytes, applied before any decoding. Default 4 MiB.
+    pub max_body_bytes: usize,
+    /// How long discovery of one backend may take before it counts as failed. Default 5s.
+    pub discovery_timeout: Duration,
+    /// Debounce window for file-change reloads. Default 200ms.
+    pub reload_debounce: Duration,
+    /// The backends, in file order. Order matters: on a route conflict the first-listed wins.
+    pub backends: Vec<Backend>,
+}
+
+/// One gRPC backend: a named set of endpoints serving the same API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backend {
+    /// Unique name, used in logs, metrics and `/routes`.
+    pub name: String,
+    /// `host:port` strings (at least one).
+    pub endpoints: Vec<String>,
+    /// Where the API's descriptors come from.
+    pub descriptors: DescriptorSource,
+    /// Which services are exposed over HTTP.
+    pub services: ServiceFilter,
+    /// Deadline applied to calls that carry no `Grpc-Timeout` (and the cap for those that do).
+    /// `None` means no deadline.
+    pub timeout: Option<Duration>,
+    /// JSON mapping options for this backend.
+    pub json: JsonOptions,
+}
+
+/// Where a backend's descriptors come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DescriptorSource {
+    /// gRPC server reflection (v1, falling back to v1alpha). The default.
+    Reflection,
+    /// A serialized `google.protobuf.FileDescriptorSet` (e.g. `protoc --include_imports -o`).
+    /// Relative paths are resolved against the config file's directory.
+    DescriptorSet(PathBuf),
+    /// `.proto` files compiled at load time (protox). Relative paths are resolved against
+    /// the config file's directory.
+    Protos {
+        files: Vec<PathBuf>,
+        include_paths: Vec<PathBuf>,
+    },
+}
+
+/// Which services of a backend are exposed. Patterns are full service names where `*`
+/// matches any run of characters (`acme.billing.*`, `*.Internal*`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ServiceFilter {
+    /// If non-empty, only services matching one of these are exposed.
+    pub include: Vec<String>,
+    /// Services matching one of these are never exposed. `grpc.reflection.*` and
+    /// `grpc.health.*` are always excluded, whatever the config says.
+    pub exclude: Vec<String>,
+}
+
+/// Per-backend JSON mapping options. Defaults match grpc-gateway v2's marshaler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonOptions {
+    /// Emit fields with default values (grpc-gateway v2: true).
+    pub emit_unpopulated: bool,
+    /// Reject unknown JSON fields and query parameters with 400 (grpc-gateway: false).
+    pub strict: bool,
+    /// Print proto field names instead of lowerCamelCase json names.
+    pub use_proto_names: bool,
+    /// Print enums as numbers instead of names.
+    pub enums_as_ints: bool,
+}
+
+impl Default for JsonOptions {
+    fn default() -> Self {
+        JsonOptions {
+            emit_unpopulated: true,
+            strict: false,
+            use_proto_names: false,
+            enums_as_ints: false,
+        }
+    }
+}
+
+/// One problem found in a config file, with its location when one applies.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct ConfigError {
+    pub file: PathBuf,
+    /// 1-based line and column; `None` for problems with no position (e.g. file not found).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub message: String,
+}
+
+impl ConfigError {
+    /// `file:line:column: message`, the format editors and CI annotate.
+    pub fn render(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{}:{}: {}", self.file.display(), l, c, self.message),
+            (Some(l), None) => format!("{}:{}: {}", self.file.display(), l, self.message),
+            _ => format!("{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+impl ServiceFilter {
+    /// Whether a fully-qualified service name is exposed.
+    pub fn allows(&self, service: &str) -> bool {
+        if glob(service, "grpc.reflection.*") || glob(service, "grpc.health.*") {
+            return false;
+        }
+        if !self.include.is_empty() && !self.include.iter().any(|p| glob(service, p)) {
+            return false;
+        }
+        !self.exclude.iter().any(|p| glob(service, p))
+    }
+}
+
+/// `*`-only glob matching (no other metacharacters), iterative with backtracking.
+pub fn glob(text: &str, pattern: &str) -> bool {
+    let (t, p) = (text.as_bytes(), pattern.as_bytes());
+    let (mut ti, mut pi) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if pi < p.len() && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp + 1;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+impl Config {
+    /// Directory relative paths in the config resolve against.
+    pub fn base_dir(file: &Path) -> PathBuf {
+        file.parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches() {
+        assert!(glob("acme.billing.Invoices", "acme.billing.*"));
+        assert!(glob("a.b.InternalAdmin", "*.Internal*"));
+        assert!(!glob("acme.billingX", "acme.billing.*"));
+        assert!(glob("x", "*"));
+        assert!(glob("abc", "abc"));
+        assert!(!glob("abcd", "abc"));
+    }
+
+    #[test]
+    fn filter_always_hides_reflection_and_health() {
+        let f = ServiceFilter::default();
+        assert!(!f.allows("grpc.reflection.v1.ServerReflection"));
+        assert!(!f.allows("grpc.health.v1.Health"));
+        assert!(f.allows("helloworld.Greeter"));
+        let f = ServiceFilter {
+            include: vec!["acme.*".into()],
+            exclude: vec!["acme.Secret".into()],
+        };
+        assert!(f.allows("acme.Public"));
+        assert!(!f.allows("acme.Secret"));
+        assert!(!f.allows("other.Public"));
+    }
+}

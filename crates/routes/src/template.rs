@@ -1,0 +1,2 @@
+//! The google.api.http path template language: parser and matcher.
+//! (Stub: to be implemented.)

@@ -1,0 +1,2 @@
+//! Example gRPC backends for `switchboard demo`, the tests and the benchmarks.
+//! (Stub: to be implemented.)
