@@ -9,11 +9,15 @@
 //!
 //! Discovery only reads; it never builds routes and never serves.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use prost_reflect::DescriptorPool;
-use switchboard_config::Backend;
+use switchboard_config::{Backend, DescriptorSource};
+
+mod files;
+mod reflection;
+mod schema;
 
 /// A backend's API, as learned by discovery.
 #[derive(Debug, Clone)]
@@ -53,6 +57,37 @@ pub async fn discover(
     base_dir: &Path,
     timeout: Duration,
 ) -> Result<Schema, DiscoveryError> {
-    let _ = (backend, base_dir, timeout);
-    Err(DiscoveryError::Descriptors("not implemented".into()))
+    match &backend.descriptors {
+        DescriptorSource::Reflection => reflection::discover(&backend.endpoints, timeout).await,
+        DescriptorSource::DescriptorSet(path) => {
+            let path = base_dir.join(path);
+            blocking(move || files::from_descriptor_set(&path)).await
+        }
+        DescriptorSource::Protos {
+            files,
+            include_paths,
+        } => {
+            let resolve = |paths: &[PathBuf]| -> Vec<PathBuf> {
+                paths.iter().map(|p| base_dir.join(p)).collect()
+            };
+            let (files, include_paths) = (resolve(files), resolve(include_paths));
+            blocking(move || files::from_protos(&files, &include_paths)).await
+        }
+    }
+}
+
+/// Builds a schema from an encoded `FileDescriptorSet` already in memory (for
+/// example `switchboard_examples::DESCRIPTOR_SET` in tests and benchmarks). Every
+/// service in the set is offered; `source` is `descriptor_set`.
+pub fn schema_from_descriptor_set(bytes: &[u8]) -> Result<Schema, DiscoveryError> {
+    files::from_encoded_set(bytes)
+}
+
+/// Runs file IO and protox compilation off the async runtime's worker threads.
+async fn blocking(
+    work: impl FnOnce() -> Result<Schema, DiscoveryError> + Send + 'static,
+) -> Result<Schema, DiscoveryError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|e| Err(DiscoveryError::Descriptors(format!("discovery task failed: {e}"))))
 }

@@ -5,17 +5,74 @@
 //! the method's `google.api.http` rule (and its `additional_bindings`) when the
 //! descriptors carry one. Templates are parsed, field paths resolved and a
 //! [`MethodPlan`] built for each route here, once, so the request path only matches.
+//! This crate never does IO and never mutates a built table.
 //!
-//! Conflicts (two routes that would match the same requests) are reported with
-//! both owners and resolved deterministically: the first-listed backend keeps the
-//! route. This crate never does IO and never mutates a built table.
+//! # Conflicts
+//!
+//! Two routes conflict when they have the same HTTP method and their templates
+//! match exactly the same set of paths: the same [shape](template::Template::shape)
+//! once variable names are erased (`{x}` ≡ `*`, `{x=**}` ≡ `**`,
+//! `{x=shelves/*}` ≡ `shelves/*`) and the same verb. The first route wins (earlier
+//! backend in config order; within a backend, services in the given order, methods
+//! in descriptor order, the default route before the rule, the rule before its
+//! additional bindings) and each dropped route is reported as a [`Conflict`]. Two
+//! backends exposing the same service therefore conflict on every default route.
+//!
+//! Templates that only *partly* overlap (`/v1/shelves/first` and `/v1/shelves/{id}`)
+//! are not conflicts; matching picks the more specific one.
+//!
+//! # Matching and precedence
+//!
+//! [`RouteTable::find`] searches one precompiled trie per HTTP method (see the
+//! `trie` module); no descriptor is touched per request.
+//!
+//! - **Specificity.** Among the routes of a method that match a path, the winner
+//!   is decided segment by segment, left to right: at the first segment where they
+//!   differ, a literal beats `*`, which beats `**`. A `**` that could consume
+//!   different numbers of segments prefers fewer. This deliberately differs from
+//!   grpc-gateway, whose mux tries handlers in reverse registration order: with
+//!   routes from many independent backends, registration order is not something
+//!   an API author controls, specificity is.
+//! - **Verbs.** As in grpc-gateway's mux, a route with verb `V` matches only if
+//!   the last path segment ends in `:V` and has something before the colon; a
+//!   route without a verb treats a colon as an ordinary character, so
+//!   `/v1/{name}` captures `x:archive` from `/v1/x:archive`. A match using a verb
+//!   beats any match without one, whatever the segments.
+//! - **Raw path.** Matching runs on the raw, still percent-encoded path
+//!   (grpc-gateway's non-legacy unescaping modes): literals compare against the
+//!   encoded text, and an encoded `%2F` never splits a segment.
+//! - **Segments.** The path is split on every `/` with no normalisation, like
+//!   grpc-gateway's `strings.Split`: a trailing slash or `//` yields an empty
+//!   segment. No literal matches an empty segment, so `/v1/shelves/` does not
+//!   match `/v1/shelves` (no redirect), but `*` does match one, as in grpc-gateway.
+//! - **Decoding.** Captured values follow the google.api.http spec (grpc-gateway's
+//!   `UnescapingModeAllExceptSlash`): a single-segment variable is fully
+//!   percent-decoded, a multi-segment one (`{x=**}`, `{x=a/*}`) decodes everything
+//!   except `%2F`. A malformed escape (or non-UTF-8 result) in a captured value of
+//!   the chosen route gives [`Lookup::BadRequest`], grpc-gateway's 400 for a
+//!   `MalformedSequenceError`. Unlike grpc-gateway, only the chosen route's
+//!   captured values are decoded, so a malformed escape elsewhere cannot turn a
+//!   404 into a 400.
+//! - **404 vs 405.** If no route of the request's method matches but a route of
+//!   another method does, the answer is [`Lookup::MethodNotAllowed`]
+//!   ([`RouteTable::allowed_methods`] lists them for the `Allow` header), as in
+//!   grpc-gateway. `HEAD` gets no special treatment (grpc-gateway doesn't map it to
+//!   `GET` either), so `HEAD` on a `GET` route is a 405. grpc-gateway's
+//!   `X-HTTP-Method-Override` and POST-to-GET fallback are the serve stage's business.
+//! - A path that does not start with `/` is a [`Lookup::BadRequest`], as in
+//!   grpc-gateway.
 
+use std::fmt;
 use std::sync::Arc;
 
+use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, MethodDescriptor};
 pub use switchboard_transcode::MethodPlan;
-use prost_reflect::DescriptorPool;
+
+use crate::template::Template;
+use crate::trie::MethodTrie;
 
 pub mod template;
+mod trie;
 
 /// One backend's contribution to a table build.
 #[derive(Debug, Clone)]
@@ -72,6 +129,23 @@ pub struct BuildReport {
     pub errors: Vec<String>,
 }
 
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} (backend {}, {}) conflicts with {} {} (backend {}, {}), which is kept",
+            self.http_method,
+            self.dropped_template,
+            self.dropped_backend,
+            self.dropped_method,
+            self.http_method,
+            self.kept_template,
+            self.kept_backend,
+            self.kept_method,
+        )
+    }
+}
+
 /// Result of matching a request.
 #[derive(Debug)]
 pub enum Lookup<'a> {
@@ -80,29 +154,288 @@ pub enum Lookup<'a> {
     /// Some route matches the path, but not with this HTTP method.
     MethodNotAllowed,
     NotFound,
+    /// The request is malformed (HTTP 400): the path does not start with `/`, or a
+    /// value captured by the matching route has a bad percent-escape. The string
+    /// says which, for the error body.
+    BadRequest(String),
 }
 
 /// The immutable route table.
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
+    /// `templates[i]` is `routes[i]`'s parsed template, used to extract values
+    /// once the trie has chosen the route.
+    templates: Vec<Template>,
+    /// One trie per HTTP method; there are only a handful, so a scan is cheapest.
+    methods: Vec<(http::Method, MethodTrie)>,
+}
+
+/// One route to be added: the default route or one binding of an HttpRule.
+struct Binding {
+    http_method: http::Method,
+    template: String,
+    body: String,
+    response_body: String,
+    source: RouteSource,
+}
+
+/// The pieces of the gRPC method a binding belongs to, for building its route.
+struct MethodContext<'a> {
+    backend: &'a BackendInput,
+    backend_name: &'a Arc<str>,
+    method: &'a MethodDescriptor,
+    grpc_path: &'a Arc<str>,
 }
 
 impl RouteTable {
     /// Builds the table for the given backends, in config order.
     pub fn build(backends: &[BackendInput]) -> (RouteTable, BuildReport) {
-        let _ = backends;
-        (RouteTable::default(), BuildReport::default())
+        let mut table = RouteTable::default();
+        let mut report = BuildReport::default();
+        for backend in backends {
+            let backend_name: Arc<str> = backend.name.as_str().into();
+            // Absent when the backend's descriptors never import annotations.proto:
+            // then no method can carry a rule.
+            let http_ext = backend.pool.get_extension_by_name("google.api.http");
+            for service_name in &backend.services {
+                let Some(service) = backend.pool.get_service_by_name(service_name) else {
+                    report.errors.push(format!(
+                        "backend {}: service {service_name} is not in its descriptors",
+                        backend.name
+                    ));
+                    continue;
+                };
+                for method in service.methods() {
+                    let grpc_path: Arc<str> =
+                        format!("/{}/{}", service.full_name(), method.name()).into();
+                    let ctx = MethodContext {
+                        backend,
+                        backend_name: &backend_name,
+                        method: &method,
+                        grpc_path: &grpc_path,
+                    };
+                    let default = Binding {
+                        http_method: http::Method::POST,
+                        template: grpc_path.to_string(),
+                        body: "*".to_owned(),
+                        response_body: String::new(),
+                        source: RouteSource::Default,
+                    };
+                    table.add(&ctx, default, &mut report);
+                    if let Some(ext) = &http_ext {
+                        for binding in http_rule_bindings(&ctx, ext, &mut report) {
+                            table.add(&ctx, binding, &mut report);
+                        }
+                    }
+                }
+            }
+        }
+        (table, report)
+    }
+
+    /// Parses, plans and inserts one binding; problems go to `report`.
+    fn add(&mut self, ctx: &MethodContext<'_>, binding: Binding, report: &mut BuildReport) {
+        let fail = |message: &dyn fmt::Display| {
+            format!(
+                "backend {}: {}: {} {}: {message}",
+                ctx.backend.name, ctx.grpc_path, binding.http_method, binding.template
+            )
+        };
+        let template = match Template::parse(&binding.template) {
+            Ok(template) => template,
+            Err(err) => return report.errors.push(fail(&err)),
+        };
+        let path_vars: Vec<&str> = template
+            .variables()
+            .iter()
+            .map(|v| v.field_path.as_str())
+            .collect();
+        let plan = match MethodPlan::new(
+            ctx.method,
+            &binding.body,
+            &path_vars,
+            &binding.response_body,
+        ) {
+            Ok(plan) => plan,
+            Err(err) => return report.errors.push(fail(&err)),
+        };
+
+        let route = Route {
+            backend: ctx.backend.index,
+            backend_name: ctx.backend_name.clone(),
+            http_method: binding.http_method,
+            template: binding.template,
+            grpc_path: ctx.grpc_path.clone(),
+            source: binding.source,
+            plan: Arc::new(plan),
+        };
+        if let Err((existing, dropped)) = self.insert(route, template) {
+            let kept = &self.routes[existing];
+            report.conflicts.push(Conflict {
+                http_method: dropped.http_method,
+                kept_template: kept.template.clone(),
+                kept_backend: kept.backend_name.to_string(),
+                kept_method: kept.grpc_path.to_string(),
+                dropped_template: dropped.template,
+                dropped_backend: dropped.backend_name.to_string(),
+                dropped_method: dropped.grpc_path.to_string(),
+            });
+        }
+    }
+
+    /// Adds a route unless one with the same method, shape and verb exists; then
+    /// returns that route's index and the rejected route.
+    fn insert(&mut self, route: Route, template: Template) -> Result<(), (usize, Route)> {
+        let index = self.routes.len();
+        let trie = match self.methods.iter().position(|(m, _)| *m == route.http_method) {
+            Some(i) => &mut self.methods[i].1,
+            None => {
+                self.methods
+                    .push((route.http_method.clone(), MethodTrie::default()));
+                &mut self.methods.last_mut().expect("just pushed").1
+            }
+        };
+        if let Err(existing) = trie.insert(&template, index) {
+            return Err((existing, route));
+        }
+        self.routes.push(route);
+        self.templates.push(template);
+        Ok(())
     }
 
     /// Matches a request's method and path (the raw path, without query string).
+    ///
+    /// See the crate docs for the precedence and decoding rules.
     pub fn find(&self, method: &http::Method, path: &str) -> Lookup<'_> {
-        let _ = (method, path);
-        Lookup::NotFound
+        let Some(rest) = path.strip_prefix('/') else {
+            return Lookup::BadRequest(format!("path {path:?} does not start with '/'"));
+        };
+        if let Some(trie) = self.trie(method) {
+            if let Some((index, stripped)) = trie.find(rest) {
+                return match self.templates[index].capture(stripped) {
+                    Ok(Some(values)) => Lookup::Found(&self.routes[index], values),
+                    Err(err) => Lookup::BadRequest(err.to_string()),
+                    // The trie and the template agree on shape, so this is unreachable.
+                    Ok(None) => Lookup::NotFound,
+                };
+            }
+        }
+        let other_method_matches = self
+            .methods
+            .iter()
+            .any(|(m, trie)| m != method && trie.find(rest).is_some());
+        if other_method_matches {
+            Lookup::MethodNotAllowed
+        } else {
+            Lookup::NotFound
+        }
+    }
+
+    /// The HTTP methods with a route matching `path`, for a 405's `Allow` header.
+    pub fn allowed_methods(&self, path: &str) -> Vec<http::Method> {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Vec::new();
+        };
+        self.methods
+            .iter()
+            .filter(|(_, trie)| trie.find(rest).is_some())
+            .map(|(m, _)| m.clone())
+            .collect()
     }
 
     /// All routes, in build order (for `/routes` and `switchboard check`).
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
+
+    fn trie(&self, method: &http::Method) -> Option<&MethodTrie> {
+        self.methods
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, trie)| trie)
+    }
+}
+
+/// Reads the method's `google.api.http` rule, if any, as bindings: the rule
+/// itself, then each of its `additional_bindings` (one level: bindings nested in
+/// a binding are ignored, as the HttpRule docs specify). A binding without a
+/// usable pattern is reported and skipped; the others are still returned.
+fn http_rule_bindings(
+    ctx: &MethodContext<'_>,
+    ext: &ExtensionDescriptor,
+    report: &mut BuildReport,
+) -> Vec<Binding> {
+    let options = ctx.method.options();
+    if !options.has_extension(ext) {
+        return Vec::new();
+    }
+    let rule = options.get_extension(ext);
+    let Some(rule) = rule.as_message() else {
+        return Vec::new();
+    };
+    let mut bindings = Vec::new();
+    let mut read = |rule: &DynamicMessage, what: &str| match read_binding(rule) {
+        Ok(binding) => bindings.push(binding),
+        Err(message) => report.errors.push(format!(
+            "backend {}: {}: google.api.http {what}: {message}",
+            ctx.backend.name, ctx.grpc_path
+        )),
+    };
+    read(rule, "rule");
+    let additional = rule.get_field_by_name("additional_bindings");
+    for (i, extra) in additional
+        .as_deref()
+        .and_then(|v| v.as_list())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if let Some(extra) = extra.as_message() {
+            read(extra, &format!("additional_bindings[{i}]"));
+        }
+    }
+    bindings
+}
+
+/// Reads one HttpRule's pattern (`get`/`put`/`post`/`delete`/`patch`/`custom`),
+/// `body` and `response_body`.
+fn read_binding(rule: &DynamicMessage) -> Result<Binding, String> {
+    let string_field = |msg: &DynamicMessage, name: &str| -> String {
+        msg.get_field_by_name(name)
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    const SIMPLE: [(&str, http::Method); 5] = [
+        ("get", http::Method::GET),
+        ("put", http::Method::PUT),
+        ("post", http::Method::POST),
+        ("delete", http::Method::DELETE),
+        ("patch", http::Method::PATCH),
+    ];
+    let pattern = SIMPLE
+        .iter()
+        .find(|(field, _)| rule.has_field_by_name(field))
+        .map(|(field, method)| (method.clone(), string_field(rule, field)));
+    let (http_method, template) = match pattern {
+        Some(pattern) => pattern,
+        None if rule.has_field_by_name("custom") => {
+            let custom = rule.get_field_by_name("custom");
+            let Some(custom) = custom.as_deref().and_then(|v| v.as_message()) else {
+                return Err("custom pattern is not a message".to_owned());
+            };
+            let kind = string_field(custom, "kind");
+            let method = http::Method::from_bytes(kind.as_bytes())
+                .map_err(|_| format!("custom pattern has an invalid HTTP method {kind:?}"))?;
+            (method, string_field(custom, "path"))
+        }
+        None => return Err("no pattern (get, put, post, delete, patch or custom) is set".into()),
+    };
+    Ok(Binding {
+        http_method,
+        template,
+        body: string_field(rule, "body"),
+        response_body: string_field(rule, "response_body"),
+        source: RouteSource::HttpRule,
+    })
 }

@@ -1,2 +1,970 @@
-//! The google.api.http path template language: parser and matcher.
-//! (Stub: to be implemented.)
+//! The google.api.http path template language: parser and single-template matcher.
+//!
+//! ```text
+//! Template = "/" Segments [ Verb ] ;
+//! Segments = Segment { "/" Segment } ;
+//! Segment  = "*" | "**" | LITERAL | Variable ;
+//! Variable = "{" FieldPath [ "=" Segments ] "}" ;
+//! FieldPath = IDENT { "." IDENT } ;
+//! Verb     = ":" LITERAL ;
+//! ```
+//!
+//! A parsed [`Template`] is kept *flat*: its [`Segment`]s are the shape the path
+//! must have (variables contribute their inner segments, `{x}` being `{x=*}`),
+//! and each [`Variable`] records which range of those segments it captures. The
+//! flat shape is what the route table's trie and its conflict detection work on;
+//! the variable ranges are only needed once a route has been chosen, to extract
+//! the captured values.
+//!
+//! Parsing follows grpc-gateway's `internal/httprule` where the spec is silent:
+//!
+//! - A colon in the *last* segment starts the verb; when that segment is a
+//!   literal the *last* colon is used (`/v1/a:b:c` is literal `a:b`, verb `c`), and
+//!   after a variable or wildcard everything after the colon is the verb.
+//!   Colons in earlier segments and inside variables are part of literals.
+//! - Literals are RFC 3986 `pchar`s (unreserved, sub-delims, `:`, `@`, and
+//!   well-formed `%XX`).
+//!
+//! and is stricter in two places, because both are almost certainly mistakes:
+//!
+//! - `*` is only accepted as a whole segment (`*` or `**`): grpc-gateway would
+//!   silently take `/files/*.txt` as the literal `*.txt`.
+//! - At most one `**` per template (grpc-gateway's pattern compiler also rejects
+//!   a second one). With a single `**` every other segment has a fixed width, so
+//!   how many segments the `**` consumes is determined by the path length and the
+//!   captures are never ambiguous.
+
+use std::fmt;
+use std::ops::Range;
+
+/// One segment of a template's flat shape.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Segment {
+    /// Matches exactly this (still percent-encoded) path segment.
+    Literal(String),
+    /// `*`: exactly one segment, which may be empty.
+    Wildcard,
+    /// `**`: zero or more segments.
+    DeepWildcard,
+}
+
+/// A `{field.path=...}` variable of a template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variable {
+    /// The dotted field path, e.g. `book.name`.
+    pub field_path: String,
+    /// The range of [`Template::segments`] this variable captures.
+    pub segments: Range<usize>,
+    /// Whether the variable can span several path segments (more than one inner
+    /// segment, or a `**`). This decides how its value is percent-decoded: a
+    /// single-segment value decodes everything, a multi-segment one keeps `%2F`.
+    pub multi_segment: bool,
+}
+
+/// A parsed path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    source: String,
+    segments: Vec<Segment>,
+    variables: Vec<Variable>,
+    verb: Option<String>,
+    /// Index of the single `**` segment, if any.
+    deep: Option<usize>,
+}
+
+/// A template that does not follow the grammar.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid path template {template:?} at byte {position}: {message}")]
+pub struct ParseError {
+    pub template: String,
+    /// Byte offset into the template where the problem was found.
+    pub position: usize,
+    pub message: String,
+}
+
+/// A captured path value that cannot be decoded. The request is the client's
+/// fault (HTTP 400), as in grpc-gateway's `MalformedSequenceError`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaptureError {
+    /// A `%` not followed by two hex digits; carries the offending text.
+    #[error("malformed path escape {0:?}")]
+    MalformedEscape(String),
+    /// The decoded bytes are not UTF-8, so they cannot be a protobuf string.
+    #[error("path value {0:?} is not valid UTF-8 after percent-decoding")]
+    InvalidUtf8(String),
+}
+
+impl Template {
+    /// Parses a template such as `/v1/{name=shelves/*/books/*}:archive`.
+    pub fn parse(source: &str) -> Result<Template, ParseError> {
+        Parser::new(source).parse()
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The flat shape: what each path segment must be.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The variables in template order (the order path values are returned in).
+    pub fn variables(&self) -> &[Variable] {
+        &self.variables
+    }
+
+    /// The custom verb without its colon, if any.
+    pub fn verb(&self) -> Option<&str> {
+        self.verb.as_deref()
+    }
+
+    /// The template with variable names erased (`/v1/*/books/**:verb`). Two
+    /// templates with the same shape match exactly the same set of paths.
+    pub fn shape(&self) -> String {
+        let mut out = String::new();
+        for seg in &self.segments {
+            out.push('/');
+            match seg {
+                Segment::Literal(lit) => out.push_str(lit),
+                Segment::Wildcard => out.push('*'),
+                Segment::DeepWildcard => out.push_str("**"),
+            }
+        }
+        if let Some(verb) = &self.verb {
+            out.push(':');
+            out.push_str(verb);
+        }
+        out
+    }
+
+    /// Matches a raw (still percent-encoded) request path against this template
+    /// alone, verb included. Returns the decoded variable values in template
+    /// order, `Ok(None)` if the path does not match, or an error if it matches
+    /// but a captured value is malformed.
+    ///
+    /// The route table does not call this per route: it finds the route with its
+    /// trie and only then calls [`Template::capture`].
+    pub fn match_path(&self, path: &str) -> Result<Option<Vec<String>>, CaptureError> {
+        let Some(rest) = path.strip_prefix('/') else {
+            return Ok(None);
+        };
+        let rest = match &self.verb {
+            None => rest,
+            Some(verb) => match strip_verb(rest, verb) {
+                Some(stripped) => stripped,
+                None => return Ok(None),
+            },
+        };
+        self.capture(rest)
+    }
+
+    /// Matches the path *segments* (the path after its leading `/`, with this
+    /// template's verb already removed) and extracts the variable values.
+    pub fn capture(&self, rest: &str) -> Result<Option<Vec<String>>, CaptureError> {
+        let spans = segment_spans(rest);
+        let n = spans.len();
+        let t = self.segments.len();
+        // Number of path segments the `**` takes; everything else is one each.
+        let deep_width = match self.deep {
+            None if n == t => 0,
+            Some(_) if n + 1 >= t => n + 1 - t,
+            _ => return Ok(None),
+        };
+        // Path-segment range covered by template segment `i`.
+        let covered = |i: usize| -> Range<usize> {
+            match self.deep {
+                Some(d) if i == d => d..d + deep_width,
+                Some(d) if i > d => i + deep_width - 1..i + deep_width,
+                _ => i..i + 1,
+            }
+        };
+        for (i, seg) in self.segments.iter().enumerate() {
+            if let Segment::Literal(lit) = seg {
+                let span = spans[covered(i).start].clone();
+                if &rest[span] != lit {
+                    return Ok(None);
+                }
+            }
+        }
+        let mut values = Vec::with_capacity(self.variables.len());
+        for var in &self.variables {
+            let first = covered(var.segments.start).start;
+            let end = covered(var.segments.end - 1).end;
+            let raw = if first == end {
+                ""
+            } else {
+                &rest[spans[first].start..spans[end - 1].end]
+            };
+            values.push(percent_decode(raw, var.multi_segment)?);
+        }
+        Ok(Some(values))
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// Removes `:verb` from the last segment of `rest` (a path without its leading
+/// `/`). Like grpc-gateway's mux, the segment must be longer than `:verb`: a
+/// last segment that is exactly `:verb` carries no verb.
+pub(crate) fn strip_verb<'p>(rest: &'p str, verb: &str) -> Option<&'p str> {
+    let last = &rest[rest.rfind('/').map_or(0, |i| i + 1)..];
+    let body = last.strip_suffix(verb)?.strip_suffix(':')?;
+    if body.is_empty() {
+        return None;
+    }
+    Some(&rest[..rest.len() - verb.len() - 1])
+}
+
+/// Byte ranges of the `/`-separated segments of `rest`. Empty segments count,
+/// as in grpc-gateway (`strings.Split`): `a//b` is three segments, `a/` two.
+fn segment_spans(rest: &str) -> Vec<Range<usize>> {
+    let mut spans = Vec::with_capacity(8);
+    let mut start = 0;
+    for (i, b) in rest.bytes().enumerate() {
+        if b == b'/' {
+            spans.push(start..i);
+            start = i + 1;
+        }
+    }
+    spans.push(start..rest.len());
+    spans
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Percent-decodes a captured value per the google.api.http spec (grpc-gateway's
+/// `UnescapingModeAllExceptSlash`): everything is decoded, except that in a
+/// multi-segment value `%2F`/`%2f` stays as written, so the value's real
+/// separators stay distinguishable from escaped ones.
+fn percent_decode(raw: &str, keep_slash: bool) -> Result<String, CaptureError> {
+    if !raw.contains('%') {
+        return Ok(raw.to_owned());
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'%' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let hi = bytes.get(i + 1).copied().and_then(hex_value);
+        let lo = bytes.get(i + 2).copied().and_then(hex_value);
+        match (hi, lo) {
+            (Some(hi), Some(lo)) => {
+                let decoded = hi << 4 | lo;
+                if keep_slash && decoded == b'/' {
+                    out.extend_from_slice(&bytes[i..i + 3]);
+                } else {
+                    out.push(decoded);
+                }
+                i += 3;
+            }
+            _ => {
+                let end = (i + 3).min(bytes.len());
+                let bad = String::from_utf8_lossy(&bytes[i..end]).into_owned();
+                return Err(CaptureError::MalformedEscape(bad));
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| CaptureError::InvalidUtf8(raw.to_owned()))
+}
+
+/// Recursive-descent parser over the template's bytes (the grammar is ASCII;
+/// any other byte is reported as an invalid character).
+struct Parser<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    pos: usize,
+    segments: Vec<Segment>,
+    variables: Vec<Variable>,
+    deep: Option<usize>,
+}
+
+impl<'a> Parser<'a> {
+    fn new(src: &'a str) -> Self {
+        Parser {
+            src,
+            bytes: src.as_bytes(),
+            pos: 0,
+            segments: Vec::new(),
+            variables: Vec::new(),
+            deep: None,
+        }
+    }
+
+    fn error(&self, position: usize, message: impl Into<String>) -> ParseError {
+        ParseError {
+            template: self.src.to_owned(),
+            position,
+            message: message.into(),
+        }
+    }
+
+    /// Describes the character at `pos` for error messages.
+    fn char_at(&self, pos: usize) -> String {
+        match self.src.get(pos..).and_then(|s| s.chars().next()) {
+            Some(c) => format!("{c:?}"),
+            None => "end of template".to_owned(),
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    fn parse(mut self) -> Result<Template, ParseError> {
+        if self.peek() != Some(b'/') {
+            return Err(self.error(0, "template must start with '/'"));
+        }
+        self.pos = 1;
+        self.segments_list(false)?;
+        let verb = match self.peek() {
+            None => None,
+            Some(b':') => Some(self.verb()?),
+            Some(b'}') => return Err(self.error(self.pos, "'}' without a matching '{'")),
+            Some(_) => {
+                return Err(self.error(
+                    self.pos,
+                    format!("expected '/' or ':' here, found {}", self.char_at(self.pos)),
+                ));
+            }
+        };
+        Ok(Template {
+            source: self.src.to_owned(),
+            segments: self.segments,
+            variables: self.variables,
+            verb,
+            deep: self.deep,
+        })
+    }
+
+    /// `Segments = Segment { "/" Segment }`, top-level or inside a variable.
+    fn segments_list(&mut self, in_variable: bool) -> Result<(), ParseError> {
+        loop {
+            self.segment(in_variable)?;
+            if self.peek() == Some(b'/') {
+                self.pos += 1;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    fn segment(&mut self, in_variable: bool) -> Result<(), ParseError> {
+        let start = self.pos;
+        match self.peek() {
+            None | Some(b'/') => return Err(self.error(start, "empty segment")),
+            Some(b'}') if in_variable => return Err(self.error(start, "empty segment")),
+            Some(b'{') if in_variable => {
+                return Err(self.error(start, "variables cannot be nested"));
+            }
+            Some(b'{') => return self.variable(),
+            _ => {}
+        }
+        // Scan the segment's text: up to '/', the end, or the closing '}'.
+        let mut end = start;
+        while end < self.bytes.len() {
+            match self.bytes[end] {
+                b'/' => break,
+                b'}' if in_variable => break,
+                _ => end += 1,
+            }
+        }
+        // In the last top-level segment, the last colon starts the verb.
+        if !in_variable && end == self.bytes.len() {
+            if let Some(colon) = self.src[start..end].rfind(':') {
+                end = start + colon;
+            }
+        }
+        self.pos = end;
+        let text = &self.src[start..end];
+        let segment = match text {
+            "" => return Err(self.error(start, "empty segment")),
+            "*" => Segment::Wildcard,
+            "**" => {
+                if self.deep.is_some() {
+                    return Err(self.error(start, "at most one '**' is allowed per template"));
+                }
+                self.deep = Some(self.segments.len());
+                Segment::DeepWildcard
+            }
+            _ => {
+                self.check_literal(start, end, "segment")?;
+                Segment::Literal(text.to_owned())
+            }
+        };
+        self.segments.push(segment);
+        Ok(())
+    }
+
+    /// Checks that `src[start..end]` is RFC 3986 `pchar`s, minus `*`.
+    fn check_literal(&self, start: usize, end: usize, what: &str) -> Result<(), ParseError> {
+        let mut i = start;
+        while i < end {
+            match self.bytes[i] {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' => {}
+                b'-' | b'.' | b'_' | b'~' => {}
+                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'+' | b',' | b';' | b'=' => {}
+                b':' | b'@' => {}
+                b'%' => {
+                    let ok = i + 2 < end
+                        && self.bytes[i + 1].is_ascii_hexdigit()
+                        && self.bytes[i + 2].is_ascii_hexdigit();
+                    if !ok {
+                        return Err(self.error(i, "'%' must be followed by two hex digits"));
+                    }
+                    i += 2;
+                }
+                b'*' => {
+                    return Err(self.error(
+                        i,
+                        "'*' is only allowed as a whole segment ('*' or '**')",
+                    ));
+                }
+                b'{' => {
+                    return Err(self.error(i, "a variable must be a whole segment"));
+                }
+                b'}' => return Err(self.error(i, "'}' without a matching '{'")),
+                _ => {
+                    return Err(self.error(
+                        i,
+                        format!("invalid character {} in {what}", self.char_at(i)),
+                    ));
+                }
+            }
+            i += 1;
+        }
+        Ok(())
+    }
+
+    /// `Variable = "{" FieldPath [ "=" Segments ] "}"`; `pos` is at the `{`.
+    fn variable(&mut self) -> Result<(), ParseError> {
+        let open = self.pos;
+        self.pos += 1;
+        let path_start = self.pos;
+        self.field_path()?;
+        let field_path = self.src[path_start..self.pos].to_owned();
+        if self.variables.iter().any(|v| v.field_path == field_path) {
+            return Err(self.error(
+                path_start,
+                format!("duplicate variable {field_path:?}"),
+            ));
+        }
+        let first = self.segments.len();
+        match self.peek() {
+            Some(b'=') => {
+                self.pos += 1;
+                self.segments_list(true)?;
+            }
+            Some(b'}') => self.segments.push(Segment::Wildcard),
+            None => {}
+            Some(_) => {
+                return Err(self.error(
+                    self.pos,
+                    format!(
+                        "expected '.', '=' or '}}' in variable, found {}",
+                        self.char_at(self.pos)
+                    ),
+                ));
+            }
+        }
+        match self.peek() {
+            Some(b'}') => self.pos += 1,
+            None => {
+                return Err(self.error(
+                    self.pos,
+                    format!("unterminated variable: '{{' at byte {open} is never closed"),
+                ));
+            }
+            Some(_) => {
+                return Err(self.error(
+                    self.pos,
+                    format!("expected '}}', found {}", self.char_at(self.pos)),
+                ));
+            }
+        }
+        let segments = first..self.segments.len();
+        let multi_segment =
+            segments.len() != 1 || self.segments[first] == Segment::DeepWildcard;
+        self.variables.push(Variable {
+            field_path,
+            segments,
+            multi_segment,
+        });
+        Ok(())
+    }
+
+    /// `FieldPath = IDENT { "." IDENT }`, IDENT being `[A-Za-z_][A-Za-z0-9_]*`.
+    fn field_path(&mut self) -> Result<(), ParseError> {
+        loop {
+            let start = self.pos;
+            match self.peek() {
+                Some(b'A'..=b'Z' | b'a'..=b'z' | b'_') => self.pos += 1,
+                Some(b'}' | b'=') if self.bytes[start - 1] == b'{' => {
+                    return Err(self.error(start, "empty variable name"));
+                }
+                Some(b'0'..=b'9') => {
+                    return Err(self.error(start, "field name cannot start with a digit"));
+                }
+                Some(b'{') => return Err(self.error(start, "variables cannot be nested")),
+                _ => {
+                    return Err(self.error(
+                        start,
+                        format!("expected a field name, found {}", self.char_at(start)),
+                    ));
+                }
+            }
+            while let Some(b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_') = self.peek() {
+                self.pos += 1;
+            }
+            if self.peek() == Some(b'.') {
+                self.pos += 1;
+            } else {
+                return Ok(());
+            }
+        }
+    }
+
+    /// `Verb = ":" LITERAL`; `pos` is at the `:`. The verb runs to the end.
+    fn verb(&mut self) -> Result<String, ParseError> {
+        let start = self.pos + 1;
+        let end = self.bytes.len();
+        if start == end {
+            return Err(self.error(self.pos, "empty verb after ':'"));
+        }
+        if let Some(slash) = self.src[start..].find('/') {
+            return Err(self.error(start + slash, "a verb cannot contain '/'"));
+        }
+        self.check_literal(start, end, "verb")?;
+        self.pos = end;
+        Ok(self.src[start..end].to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit(s: &str) -> Segment {
+        Segment::Literal(s.to_owned())
+    }
+
+    fn var(path: &str, segments: Range<usize>, multi: bool) -> Variable {
+        Variable {
+            field_path: path.to_owned(),
+            segments,
+            multi_segment: multi,
+        }
+    }
+
+    fn parse(s: &str) -> Template {
+        Template::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    /// Asserts a parse error at `position` whose message contains `needle`.
+    fn parse_err(s: &str, position: usize, needle: &str) {
+        let err = Template::parse(s).expect_err(s);
+        assert_eq!(err.position, position, "{s}: {err}");
+        assert!(err.message.contains(needle), "{s}: {err}");
+        assert_eq!(err.template, s);
+    }
+
+    fn values(t: &str, path: &str) -> Option<Vec<String>> {
+        parse(t).match_path(path).unwrap()
+    }
+
+    fn strs(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    // ---- parser: accepted forms ----
+
+    #[test]
+    fn parses_literals() {
+        let t = parse("/v1/shelves");
+        assert_eq!(t.segments(), &[lit("v1"), lit("shelves")]);
+        assert!(t.variables().is_empty());
+        assert_eq!(t.verb(), None);
+        assert_eq!(t.as_str(), "/v1/shelves");
+        assert_eq!(t.to_string(), "/v1/shelves");
+    }
+
+    #[test]
+    fn parses_default_route_shape() {
+        let t = parse("/helloworld.Greeter/SayHello");
+        assert_eq!(t.segments(), &[lit("helloworld.Greeter"), lit("SayHello")]);
+    }
+
+    #[test]
+    fn parses_literals_with_any_pchar() {
+        let t = parse("/a-b.c_d~e/!$&'()+,;=/x:y@z/%2Fenc");
+        assert_eq!(
+            t.segments(),
+            &[lit("a-b.c_d~e"), lit("!$&'()+,;="), lit("x:y@z"), lit("%2Fenc")]
+        );
+        assert_eq!(t.verb(), None);
+    }
+
+    #[test]
+    fn parses_wildcards() {
+        let t = parse("/v1/*/x/**");
+        assert_eq!(
+            t.segments(),
+            &[lit("v1"), Segment::Wildcard, lit("x"), Segment::DeepWildcard]
+        );
+        assert!(t.variables().is_empty());
+    }
+
+    #[test]
+    fn bare_variable_means_single_wildcard() {
+        let t = parse("/v1/{name}");
+        assert_eq!(t.segments(), &[lit("v1"), Segment::Wildcard]);
+        assert_eq!(t.variables(), &[var("name", 1..2, false)]);
+        assert_eq!(t.shape(), parse("/v1/{name=*}").shape());
+    }
+
+    #[test]
+    fn parses_nested_field_path_with_segments() {
+        let t = parse("/v1/{book.name=shelves/*/books/*}");
+        assert_eq!(
+            t.segments(),
+            &[
+                lit("v1"),
+                lit("shelves"),
+                Segment::Wildcard,
+                lit("books"),
+                Segment::Wildcard
+            ]
+        );
+        assert_eq!(t.variables(), &[var("book.name", 1..5, true)]);
+    }
+
+    #[test]
+    fn parses_several_variables_in_order() {
+        let t = parse("/v1/shelves/{shelf}/books/{book_id}/{a.b_2.C}");
+        let names: Vec<_> = t.variables().iter().map(|v| &v.field_path[..]).collect();
+        assert_eq!(names, ["shelf", "book_id", "a.b_2.C"]);
+        assert_eq!(t.variables()[1], var("book_id", 4..5, false));
+    }
+
+    #[test]
+    fn single_literal_variable_is_single_segment() {
+        let t = parse("/v1/{kind=fixed}");
+        assert_eq!(t.variables(), &[var("kind", 1..2, false)]);
+    }
+
+    #[test]
+    fn deep_wildcard_variable_is_multi_segment() {
+        let t = parse("/v1/{path=**}");
+        assert_eq!(t.variables(), &[var("path", 1..2, true)]);
+        let t = parse("/v1/{path=**}/tail/{x}");
+        assert_eq!(
+            t.variables(),
+            &[var("path", 1..2, true), var("x", 3..4, false)]
+        );
+    }
+
+    #[test]
+    fn parses_verbs() {
+        let t = parse("/v1/{name=shelves/*}:archive");
+        assert_eq!(t.verb(), Some("archive"));
+        assert_eq!(t.segments().len(), 3);
+        assert_eq!(parse("/v1/shelves:batchGet").verb(), Some("batchGet"));
+        assert_eq!(
+            parse("/v1/shelves:batchGet").segments(),
+            &[lit("v1"), lit("shelves")]
+        );
+        assert_eq!(parse("/v1/*:undelete").verb(), Some("undelete"));
+        assert_eq!(parse("/v1/**:undelete").verb(), Some("undelete"));
+        // The last colon of a literal last segment starts the verb...
+        let t = parse("/v1/a:b:c");
+        assert_eq!(t.segments(), &[lit("v1"), lit("a:b")]);
+        assert_eq!(t.verb(), Some("c"));
+        // ...after a variable, the first one does.
+        assert_eq!(parse("/v1/{x}:b:c").verb(), Some("b:c"));
+        // Colons in earlier segments or inside variables are literal.
+        let t = parse("/v1/a:b/c");
+        assert_eq!(t.segments(), &[lit("v1"), lit("a:b"), lit("c")]);
+        assert_eq!(t.verb(), None);
+        let t = parse("/v1/{x=a:b}");
+        assert_eq!(t.segments(), &[lit("v1"), lit("a:b")]);
+        assert_eq!(t.verb(), None);
+    }
+
+    #[test]
+    fn shape_erases_variable_names() {
+        assert_eq!(
+            parse("/v1/{a.b=shelves/*}/{c=**}:go").shape(),
+            "/v1/shelves/*/**:go"
+        );
+        assert_eq!(
+            parse("/v1/shelves/{x}").shape(),
+            parse("/v1/{y=shelves/*}").shape()
+        );
+        assert_ne!(parse("/v1/*").shape(), parse("/v1/*:go").shape());
+    }
+
+    // ---- parser: malformed forms ----
+
+    #[test]
+    fn rejects_missing_leading_slash() {
+        parse_err("", 0, "must start with '/'");
+        parse_err("v1/shelves", 0, "must start with '/'");
+        parse_err("{name}", 0, "must start with '/'");
+    }
+
+    #[test]
+    fn rejects_empty_segments() {
+        parse_err("/", 1, "empty segment");
+        parse_err("/v1//x", 4, "empty segment");
+        parse_err("/v1/", 4, "empty segment");
+        parse_err("/v1/:verb", 4, "empty segment");
+        parse_err("/:verb", 1, "empty segment");
+        parse_err("/v1/{x=}", 7, "empty segment");
+        parse_err("/v1/{x=a/}", 9, "empty segment");
+        parse_err("/v1/{x=a//b}", 9, "empty segment");
+    }
+
+    #[test]
+    fn rejects_unbalanced_braces() {
+        parse_err("/v1/{name", 9, "unterminated variable: '{' at byte 4");
+        parse_err("/v1/{name=*", 11, "unterminated variable");
+        parse_err("/v1/{name=a/*", 13, "unterminated variable");
+        parse_err("/v1/name}", 8, "'}' without a matching '{'");
+        parse_err("/v1/{name}}", 10, "'}' without a matching '{'");
+        parse_err("/v1/}", 4, "'}' without a matching '{'");
+    }
+
+    #[test]
+    fn rejects_nested_variables() {
+        parse_err("/v1/{a={b}}", 7, "cannot be nested");
+        parse_err("/v1/{a=x/{b}}", 9, "cannot be nested");
+        parse_err("/v1/{{a}}", 5, "cannot be nested");
+    }
+
+    #[test]
+    fn rejects_bad_variable_names() {
+        parse_err("/v1/{}", 5, "empty variable name");
+        parse_err("/v1/{=*}", 5, "empty variable name");
+        parse_err("/v1/{a.}", 7, "expected a field name");
+        parse_err("/v1/{.a}", 5, "expected a field name");
+        parse_err("/v1/{a..b}", 7, "expected a field name");
+        parse_err("/v1/{1a}", 5, "cannot start with a digit");
+        parse_err("/v1/{a.2}", 7, "cannot start with a digit");
+        parse_err("/v1/{a-b}", 6, "expected '.', '=' or '}'");
+        parse_err("/v1/{a b}", 6, "expected '.', '=' or '}'");
+    }
+
+    #[test]
+    fn rejects_duplicate_variables() {
+        parse_err("/v1/{a}/{a}", 9, "duplicate variable \"a\"");
+        parse_err("/v1/{a.b}/x/{a.b=**}", 13, "duplicate variable \"a.b\"");
+    }
+
+    #[test]
+    fn rejects_bad_verbs() {
+        parse_err("/v1/a:", 5, "empty verb");
+        parse_err("/v1/{x}:", 7, "empty verb");
+        parse_err("/v1/{x}:a/b", 9, "cannot contain '/'");
+        parse_err("/v1/{x}:a b", 9, "invalid character ' ' in verb");
+        parse_err("/v1/*:*", 6, "only allowed as a whole segment");
+        parse_err("/v1/x:a%zz", 7, "'%' must be followed by two hex digits");
+    }
+
+    #[test]
+    fn rejects_junk_after_variable_or_wildcard() {
+        parse_err("/v1/{x}y", 7, "expected '/' or ':'");
+        parse_err("/v1/{x=*}{y}", 9, "expected '/' or ':'");
+        parse_err("/v1/{x=a}b}", 9, "expected '/' or ':'");
+    }
+
+    #[test]
+    fn rejects_bad_literals() {
+        parse_err("/v1/a b", 5, "invalid character ' ' in segment");
+        parse_err("/v1/a?b", 5, "invalid character '?'");
+        parse_err("/v1/a#b", 5, "invalid character '#'");
+        parse_err("/v1/caf\u{e9}", 7, "invalid character 'é'");
+        parse_err("/v1/a%2", 5, "'%' must be followed by two hex digits");
+        parse_err("/v1/a%g0/b", 5, "'%' must be followed by two hex digits");
+        parse_err("/v1/x{y}", 5, "a variable must be a whole segment");
+        parse_err("/v1/{x=a{y}}", 8, "a variable must be a whole segment");
+    }
+
+    #[test]
+    fn rejects_partial_wildcards() {
+        parse_err("/v1/*.txt", 4, "only allowed as a whole segment");
+        parse_err("/v1/***", 4, "only allowed as a whole segment");
+        parse_err("/v1/{x=a*}", 8, "only allowed as a whole segment");
+    }
+
+    #[test]
+    fn rejects_second_deep_wildcard() {
+        parse_err("/v1/**/x/**", 9, "at most one '**'");
+        parse_err("/v1/{a=**}/{b=**}", 14, "at most one '**'");
+    }
+
+    // ---- matcher (single template) ----
+
+    #[test]
+    fn matches_literals_exactly() {
+        assert_eq!(values("/v1/shelves", "/v1/shelves"), strs(&[]));
+        assert_eq!(values("/v1/shelves", "/v1/shelve"), None);
+        assert_eq!(values("/v1/shelves", "/v1/shelves/x"), None);
+        assert_eq!(values("/v1/shelves", "/v1"), None);
+        assert_eq!(values("/v1/shelves", "v1/shelves"), None);
+        // Literals compare against the raw path: no decoding first.
+        assert_eq!(values("/v1/shelves", "/v1/%73helves"), None);
+        assert_eq!(values("/v1/a%20b", "/v1/a%20b"), strs(&[]));
+    }
+
+    #[test]
+    fn trailing_slash_and_empty_segments_are_segments() {
+        assert_eq!(values("/v1/shelves", "/v1/shelves/"), None);
+        assert_eq!(values("/v1/shelves", "/v1//shelves"), None);
+        // `*` matches one segment, which may be empty (as in grpc-gateway).
+        assert_eq!(values("/v1/{x}", "/v1/"), strs(&[""]));
+        assert_eq!(values("/v1/{x}/y", "/v1//y"), strs(&[""]));
+    }
+
+    #[test]
+    fn matches_single_wildcard_variables() {
+        assert_eq!(values("/v1/shelves/{shelf}", "/v1/shelves/7"), strs(&["7"]));
+        assert_eq!(values("/v1/shelves/{shelf}", "/v1/shelves/7/x"), None);
+        assert_eq!(
+            values("/v1/shelves/{shelf}/books/{book}", "/v1/shelves/s/books/b"),
+            strs(&["s", "b"])
+        );
+        assert_eq!(values("/v1/*/x", "/v1/anything/x"), strs(&[]));
+    }
+
+    #[test]
+    fn matches_nested_field_path_templates() {
+        let t = "/v1/{book.name=shelves/*/books/*}";
+        assert_eq!(
+            values(t, "/v1/shelves/1/books/2"),
+            strs(&["shelves/1/books/2"])
+        );
+        assert_eq!(values(t, "/v1/shelves/1/novels/2"), None);
+        assert_eq!(values(t, "/v1/shelves/1/books"), None);
+    }
+
+    #[test]
+    fn matches_deep_wildcard_at_end() {
+        let t = "/v1/{path=**}";
+        assert_eq!(values(t, "/v1/a/b/c"), strs(&["a/b/c"]));
+        assert_eq!(values(t, "/v1/a"), strs(&["a"]));
+        assert_eq!(values(t, "/v1"), strs(&[""]));
+        assert_eq!(values(t, "/v1/"), strs(&[""]));
+        assert_eq!(values(t, "/v2/a"), None);
+        assert_eq!(values("/v1/{p=files/**}", "/v1/files"), strs(&["files"]));
+        assert_eq!(values("/v1/{p=files/**}", "/v1/files/a/b"), strs(&["files/a/b"]));
+    }
+
+    #[test]
+    fn matches_deep_wildcard_in_the_middle() {
+        let t = "/v1/{path=**}/meta/{key}";
+        assert_eq!(values(t, "/v1/a/b/meta/k"), strs(&["a/b", "k"]));
+        assert_eq!(values(t, "/v1/meta/k"), strs(&["", "k"]));
+        assert_eq!(values(t, "/v1/meta/meta/k"), strs(&["meta", "k"]));
+        assert_eq!(values(t, "/v1/a/b/meta"), None);
+        assert_eq!(values(t, "/v1/a/b/data/k"), None);
+        assert_eq!(values("/v1/**/x", "/v1/a/b/x"), strs(&[]));
+        assert_eq!(values("/**/x", "/x"), strs(&[]));
+    }
+
+    #[test]
+    fn matches_verbs() {
+        let t = "/v1/{name=shelves/*}:archive";
+        assert_eq!(values(t, "/v1/shelves/1:archive"), strs(&["shelves/1"]));
+        assert_eq!(values(t, "/v1/shelves/1"), None);
+        assert_eq!(values(t, "/v1/shelves/1:restore"), None);
+        assert_eq!(values(t, "/v1/shelves/:archive"), None);
+        assert_eq!(values("/v1/{x}:go", "/v1/:go"), None);
+        assert_eq!(values("/v1/shelves:batchGet", "/v1/shelves:batchGet"), strs(&[]));
+        assert_eq!(values("/v1/{path=**}:go", "/v1/a/b:go"), strs(&["a/b"]));
+        assert_eq!(values("/v1/{x}:b:c", "/v1/a:b:c"), strs(&["a"]));
+        // A template without a verb matches the colon as part of the segment.
+        assert_eq!(values("/v1/{name}", "/v1/x:archive"), strs(&["x:archive"]));
+    }
+
+    #[test]
+    fn single_segment_values_decode_everything() {
+        let t = "/v1/{name}";
+        assert_eq!(values(t, "/v1/a%20b"), strs(&["a b"]));
+        assert_eq!(values(t, "/v1/a%2Fb"), strs(&["a/b"]));
+        assert_eq!(values(t, "/v1/a%2fb"), strs(&["a/b"]));
+        assert_eq!(values(t, "/v1/caf%C3%A9"), strs(&["café"]));
+        assert_eq!(values(t, "/v1/100%25"), strs(&["100%"]));
+        assert_eq!(values(t, "/v1/a+b"), strs(&["a+b"]));
+        assert_eq!(values("/v1/{x=lit}", "/v1/lit"), strs(&["lit"]));
+    }
+
+    #[test]
+    fn multi_segment_values_keep_escaped_slashes() {
+        let t = "/v1/{name=shelves/*}";
+        assert_eq!(values(t, "/v1/shelves/a%2Fb"), strs(&["shelves/a%2Fb"]));
+        assert_eq!(values(t, "/v1/shelves/a%2fb%20c"), strs(&["shelves/a%2fb c"]));
+        assert_eq!(values("/v1/{p=**}", "/v1/a%2Fb/c%3A"), strs(&["a%2Fb/c:"]));
+        assert_eq!(values("/v1/{p=**}", "/v1/a%2Fb"), strs(&["a%2Fb"]));
+    }
+
+    #[test]
+    fn escaped_slash_does_not_split_segments() {
+        assert_eq!(values("/v1/{a}/{b}", "/v1/x%2Fy"), None);
+        assert_eq!(values("/v1/{a}", "/v1/x%2Fy"), strs(&["x/y"]));
+    }
+
+    #[test]
+    fn malformed_escapes_are_errors() {
+        let t = parse("/v1/{name}");
+        assert_eq!(
+            t.match_path("/v1/a%zzb"),
+            Err(CaptureError::MalformedEscape("%zz".into()))
+        );
+        assert_eq!(
+            t.match_path("/v1/a%2"),
+            Err(CaptureError::MalformedEscape("%2".into()))
+        );
+        assert_eq!(
+            t.match_path("/v1/a%"),
+            Err(CaptureError::MalformedEscape("%".into()))
+        );
+        assert!(matches!(
+            parse("/v1/{p=**}").match_path("/v1/x/%G1"),
+            Err(CaptureError::MalformedEscape(_))
+        ));
+        assert_eq!(
+            t.match_path("/v1/%FF"),
+            Err(CaptureError::InvalidUtf8("%FF".into()))
+        );
+        // Only captured values are decoded, so uncaptured segments are not checked,
+        // and a path that does not match is not an error.
+        assert_eq!(parse("/v1/*").match_path("/v1/%zz"), Ok(Some(vec![])));
+        assert_eq!(t.match_path("/v2/%zz"), Ok(None));
+    }
+
+    #[test]
+    fn strip_verb_requires_a_non_empty_segment() {
+        assert_eq!(strip_verb("v1/a:go", "go"), Some("v1/a"));
+        assert_eq!(strip_verb("a:go", "go"), Some("a"));
+        assert_eq!(strip_verb("v1/:go", "go"), None);
+        assert_eq!(strip_verb("v1/ago", "go"), None);
+        assert_eq!(strip_verb("v1:go/a", "go"), None);
+        assert_eq!(strip_verb("v1/a:b:c", "b:c"), Some("v1/a"));
+    }
+}

@@ -1,1 +1,22 @@
-//! Stub.
+//! Stage 5 of the data flow: serve. The public HTTP/JSON listener and the admin
+//! listener.
+//!
+//! Per request the gateway does only what cannot be done earlier: one load of the
+//! live [`Snapshot`](switchboard_swap::Snapshot), one route match, transcoding
+//! driven by the route's prebuilt plan, one upstream call, and the response. It
+//! never discovers, never builds routes and never blocks on a reload: it reads
+//! whatever table is live when the request arrives and keeps it to the end.
+//!
+//! Defaults mirror grpc-gateway v2 (status mapping, error body, metadata
+//! forwarding, stream framing) so its clients switch without changes.
+
+pub mod admin;
+mod body;
+mod gateway;
+mod headers;
+mod listener;
+mod metrics;
+
+pub use gateway::Gateway;
+pub use listener::serve;
+pub use metrics::ServeMetrics;

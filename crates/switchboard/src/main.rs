@@ -1,1 +1,100 @@
-fn main() {}
+//! The `switchboard` binary: a clap CLI that wires the stages together.
+//!
+//! - `serve --config FILE`: run the gateway, hot-reloading FILE;
+//! - `check --config FILE [--discover]`: validate (and optionally discover and
+//!   print the route table), exit non-zero on any error;
+//! - `demo`: the gateway plus the bundled example backends, all on loopback.
+//!
+//! No stage logic lives here: only parsing arguments, logging setup and wiring.
+
+mod check;
+mod demo;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "One HTTP/JSON gateway for a fleet of gRPC services")]
+struct Cli {
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// The YAML config file (watched for changes).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file; with --discover also contact the backends and print
+    /// the route table that would be served.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Run discovery against every backend and print the routes.
+        #[arg(long)]
+        discover: bool,
+    },
+    /// Run the gateway with the bundled example backends, on loopback.
+    Demo {
+        /// Port of the demo gateway's HTTP listener.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Port of the demo admin listener.
+        #[arg(long, default_value_t = 9901)]
+        admin_port: u16,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config } => run::serve(config).await,
+            Command::Check { config, discover } => check::check(&config, discover).await,
+            Command::Demo { port, admin_port } => demo::demo(port, admin_port).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SWITCHBOARD_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,h2=warn,hyper=warn,tower=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -11,8 +11,19 @@
 //! difference: unpopulated fields are emitted, unknown request fields are ignored,
 //! int64 prints as a string, enums as names.
 
+mod parse;
+mod plan;
+mod query;
+mod request;
+mod response;
+mod status;
+#[cfg(test)]
+mod tests;
+
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
+
+pub use status::grpc_code_name;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
 pub use switchboard_config::JsonOptions;
@@ -43,6 +54,8 @@ pub struct MethodPlan {
     pub path_fields: Vec<FieldPath>,
     /// `HttpRule.response_body`: print only this field of the response.
     pub response_body: Option<FieldDescriptor>,
+    /// How to parse each path variable's string, parallel to `path_fields`.
+    pub(crate) path_leaves: Vec<plan::LeafType>,
 }
 
 /// A plan that cannot be built: the rule names a field the message lacks, etc.
@@ -57,29 +70,6 @@ pub struct PlanError(pub String);
 pub struct TranscodeError(pub String);
 
 impl MethodPlan {
-    /// Resolves a google.api.http rule (or the default `POST /pkg.Svc/Method`
-    /// route, which is `body = "*"`, no path vars) against the method's descriptors.
-    ///
-    /// `body` is the rule's body string (`""`, `"*"` or a field name);
-    /// `path_vars` are the template's variable field paths (`"book.name"`) in order;
-    /// `response_body` is the rule's response_body (`""` for none).
-    pub fn new(
-        method: &MethodDescriptor,
-        body: &str,
-        path_vars: &[&str],
-        response_body: &str,
-    ) -> Result<MethodPlan, PlanError> {
-        let _ = (body, path_vars, response_body);
-        Ok(MethodPlan {
-            method: method.clone(),
-            input: method.input(),
-            output: method.output(),
-            body: BodyPlan::Whole,
-            path_fields: Vec::new(),
-            response_body: None,
-        })
-    }
-
     /// The gRPC path, `/package.Service/Method`.
     pub fn grpc_path(&self) -> String {
         format!(
@@ -102,8 +92,7 @@ pub fn request_to_proto(
     path_values: &[String],
     query: Option<&str>,
 ) -> Result<Bytes, TranscodeError> {
-    let _ = (plan, opts, body, path_values, query);
-    Err(TranscodeError("not implemented".into()))
+    request::request_to_proto(plan, opts, body, path_values, query)
 }
 
 /// Prints a protobuf-encoded response message as JSON (honouring `response_body`).
@@ -112,14 +101,12 @@ pub fn response_to_json(
     opts: &JsonOptions,
     proto: &[u8],
 ) -> Result<Vec<u8>, TranscodeError> {
-    let _ = (plan, opts, proto);
-    Err(TranscodeError("not implemented".into()))
+    response::response_to_json(plan, opts, proto)
 }
 
 /// The HTTP status grpc-gateway v2 uses for a gRPC status code.
 pub fn http_status_for(code: i32) -> u16 {
-    let _ = code;
-    500
+    status::http_status_for(code)
 }
 
 /// Renders a gRPC error as grpc-gateway's JSON error body
@@ -135,6 +122,5 @@ pub fn status_to_json(
     message: &str,
     details_bin: Option<&[u8]>,
 ) -> Vec<u8> {
-    let _ = (pool, opts, details_bin);
-    format!("{{\"code\":{code},\"message\":{message:?},\"details\":[]}}").into_bytes()
+    status::status_to_json(pool, opts, code, message, details_bin)
 }

@@ -1,0 +1,108 @@
+//! The admin listener (loopback by default): `/healthz`, `/readyz`, `/routes`,
+//! `/status`, `/metrics` and `POST /reload`. It reads the same [`Live`] view as
+//! the gateway and asks the reloader for rebuilds through a [`ReloadHandle`].
+
+use std::sync::Arc;
+
+use http::{Method, Request, Response};
+use hyper::body::Incoming;
+use prometheus_client::registry::Registry;
+use serde::Serialize;
+use switchboard_routes::RouteSource;
+use switchboard_swap::{Live, ReloadHandle, Trigger};
+
+use crate::body::{Body, full, json_response};
+
+/// Everything the admin endpoints read.
+pub struct Admin {
+    pub live: Arc<Live>,
+    pub reload: ReloadHandle,
+    pub registry: Arc<Registry>,
+}
+
+#[derive(Serialize)]
+struct RouteView<'a> {
+    method: &'a str,
+    template: &'a str,
+    backend: &'a str,
+    grpc_method: &'a str,
+    source: &'static str,
+    client_streaming: bool,
+    server_streaming: bool,
+}
+
+impl Admin {
+    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+        match (req.method(), req.uri().path()) {
+            (&Method::GET, "/healthz") => json_response(200, r#"{"status":"ok"}"#),
+            (&Method::GET, "/readyz") => {
+                let status = self.live.status();
+                if self.live.is_ready() {
+                    json_response(200, format!(r#"{{"status":"ready","version":{}}}"#, status.version))
+                } else {
+                    json_response(503, r#"{"status":"not ready","reason":"no route table loaded yet"}"#)
+                }
+            }
+            (&Method::GET, "/routes") => self.routes(),
+            (&Method::GET, "/status") => json(200, &*self.live.status()),
+            (&Method::GET, "/metrics") => {
+                let mut text = String::new();
+                if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+                    return json_response(500, r#"{"error":"metrics encoding failed"}"#);
+                }
+                Response::builder()
+                    .header(
+                        http::header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )
+                    .body(full(text))
+                    .unwrap_or_else(|_| Response::new(full("")))
+            }
+            (&Method::POST, "/reload") => match self.reload.reload(Trigger::Admin).await {
+                Some(outcome) => {
+                    let code = if outcome.result == "rejected" { 422 } else { 200 };
+                    json(code, &outcome)
+                }
+                None => json_response(503, r#"{"error":"reloader is not running"}"#),
+            },
+            (_, "/healthz" | "/readyz" | "/routes" | "/status" | "/metrics" | "/reload") => {
+                json_response(405, r#"{"error":"method not allowed"}"#)
+            }
+            _ => json_response(
+                404,
+                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/status","/metrics","POST /reload"]}"#,
+            ),
+        }
+    }
+
+    fn routes(&self) -> Response<Body> {
+        let Some(snapshot) = self.live.snapshot() else {
+            return json(200, &Vec::<RouteView>::new());
+        };
+        let views: Vec<RouteView> = snapshot
+            .table
+            .routes()
+            .iter()
+            .map(|r| RouteView {
+                method: r.http_method.as_str(),
+                template: &r.template,
+                backend: &r.backend_name,
+                grpc_method: &r.grpc_path,
+                source: match r.source {
+                    RouteSource::Default => "default",
+                    RouteSource::HttpRule => "google.api.http",
+                },
+                client_streaming: r.plan.method.is_client_streaming(),
+                server_streaming: r.plan.method.is_server_streaming(),
+            })
+            .collect();
+        json(200, &views)
+    }
+}
+
+fn json<T: Serialize>(status: u16, value: &T) -> Response<Body> {
+    match serde_json::to_vec_pretty(value) {
+        Ok(bytes) => json_response(status, bytes),
+        Err(_) => json_response(500, r#"{"error":"serialization failed"}"#),
+    }
+}

@@ -1,0 +1,291 @@
+//! HTTP headers <-> gRPC metadata, following grpc-gateway v2's defaults so that
+//! backends see the same metadata and clients the same headers:
+//!
+//! - `Authorization` is forwarded as `authorization`;
+//! - IANA permanent headers (`Accept`, `User-Agent`, `Content-Type`, `Cookie`, ...)
+//!   are forwarded as `grpcgateway-<name>`;
+//! - `Grpc-Metadata-<key>` is forwarded as `<key>` (`-bin` values base64-decoded);
+//! - `x-forwarded-host` (from `X-Forwarded-Host` or the Host) and `x-forwarded-for`
+//!   (incoming value plus the peer address) are added;
+//! - `Grpc-Timeout` sets the call's deadline;
+//! - response header metadata comes back as `Grpc-Metadata-<key>`, trailer metadata
+//!   as `Grpc-Trailer-<key>` HTTP trailers when the client sent `TE: trailers`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use http::HeaderMap;
+use http::header::{HeaderName, HeaderValue};
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+
+const GRPC_METADATA_PREFIX: &str = "grpc-metadata-";
+
+/// Headers that grpc-gateway forwards with the `grpcgateway-` prefix.
+fn is_permanent(name: &str) -> bool {
+    matches!(
+        name,
+        "accept"
+            | "accept-charset"
+            | "accept-language"
+            | "accept-ranges"
+            | "authorization"
+            | "cache-control"
+            | "content-type"
+            | "cookie"
+            | "date"
+            | "expect"
+            | "from"
+            | "if-match"
+            | "if-modified-since"
+            | "if-none-match"
+            | "if-schedule-tag-match"
+            | "if-unmodified-since"
+            | "max-forwards"
+            | "origin"
+            | "pragma"
+            | "referer"
+            | "user-agent"
+            | "via"
+            | "warning"
+    )
+}
+
+/// Metadata keys a gRPC client hides from applications (grpc-go's reserved set,
+/// minus the ones it whitelists), so they are not echoed back as `Grpc-Metadata-*`.
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        "grpc-status"
+            | "grpc-message"
+            | "grpc-status-details-bin"
+            | "grpc-encoding"
+            | "grpc-accept-encoding"
+            | "grpc-timeout"
+            | "grpc-message-type"
+            | "grpc-previous-rpc-attempts"
+            | "grpc-retry-pushback-ms"
+            | "grpc-tags-bin"
+            | "grpc-trace-bin"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "connection"
+    )
+}
+
+/// A header the client sent that cannot be forwarded: 400.
+#[derive(Debug)]
+pub struct BadHeader(pub String);
+
+/// Builds the outgoing metadata and the client's deadline (`Grpc-Timeout`) from the
+/// request headers.
+pub fn request_metadata(
+    headers: &HeaderMap,
+    authority: Option<&str>,
+    peer: Option<SocketAddr>,
+) -> Result<(MetadataMap, Option<Duration>), BadHeader> {
+    let mut md = MetadataMap::with_capacity(headers.len() + 2);
+    let mut timeout = None;
+    let mut xff: Option<String> = None;
+    let mut forwarded_host: Option<&str> = None;
+    for (name, value) in headers {
+        let key = name.as_str();
+        match key {
+            "x-forwarded-for" => {
+                let v = value.to_str().unwrap_or_default();
+                xff = Some(match xff {
+                    Some(prev) => format!("{prev}, {v}"),
+                    None => v.to_string(),
+                });
+                continue;
+            }
+            "x-forwarded-host" => {
+                forwarded_host = value.to_str().ok();
+                continue;
+            }
+            "grpc-timeout" => {
+                let text = value.to_str().unwrap_or_default();
+                timeout = Some(
+                    parse_grpc_timeout(text)
+                        .ok_or_else(|| BadHeader(format!("invalid grpc-timeout: {text}")))?,
+                );
+                continue;
+            }
+            "host" => continue,
+            _ => {}
+        }
+        if key == "authorization" {
+            if let Ok(v) = MetadataValue::try_from(value.as_bytes()) {
+                md.append("authorization", v);
+            }
+        }
+        if is_permanent(key) {
+            if let (Ok(k), Ok(v)) = (
+                MetadataKey::from_bytes(format!("grpcgateway-{key}").as_bytes()),
+                MetadataValue::try_from(value.as_bytes()),
+            ) {
+                md.append(k, v);
+            }
+        } else if let Some(stripped) = key.strip_prefix(GRPC_METADATA_PREFIX) {
+            if stripped.ends_with("-bin") {
+                let decoded = decode_bin(value.as_bytes())
+                    .ok_or_else(|| BadHeader(format!("invalid binary header {key}")))?;
+                if let Ok(k) = MetadataKey::from_bytes(stripped.as_bytes()) {
+                    md.append_bin(k, MetadataValue::from_bytes(&decoded));
+                }
+            } else if let (Ok(k), Ok(v)) = (
+                MetadataKey::from_bytes(stripped.as_bytes()),
+                MetadataValue::try_from(value.as_bytes()),
+            ) {
+                md.append(k, v);
+            }
+        }
+    }
+    if let Some(host) = forwarded_host.or(authority) {
+        if let Ok(v) = MetadataValue::try_from(host) {
+            md.insert("x-forwarded-host", v);
+        }
+    }
+    if let Some(peer) = peer {
+        let ip = peer.ip().to_string();
+        xff = Some(match xff {
+            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
+            _ => ip,
+        });
+    }
+    if let Some(v) = xff.and_then(|x| MetadataValue::try_from(x.as_str()).ok()) {
+        md.insert("x-forwarded-for", v);
+    }
+    Ok((md, timeout))
+}
+
+/// Accepts standard and URL-safe base64, padded or not (grpc-gateway's decodeBinHeader).
+fn decode_bin(v: &[u8]) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+        .iter()
+        .find_map(|e| e.decode(v).ok())
+}
+
+/// `Grpc-Timeout` per the gRPC spec: up to 8 digits and a unit (H M S m u n).
+pub fn parse_grpc_timeout(s: &str) -> Option<Duration> {
+    if s.len() < 2 || s.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = s.split_at(s.len() - 1);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+/// Whether the client accepts HTTP trailers (`TE: trailers`).
+pub fn accepts_trailers(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(http::header::TE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("trailers")))
+}
+
+/// Appends `prefix<key>` headers for each forwardable metadata entry. Binary
+/// (`-bin`) values are sent base64-encoded, as on the gRPC wire.
+pub fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
+    for (name, value) in md.as_ref() {
+        let key = name.as_str();
+        if is_reserved(key) || key.starts_with(':') {
+            continue;
+        }
+        if let Ok(header) = HeaderName::from_bytes(format!("{prefix}{key}").as_bytes()) {
+            out.append(header, value.clone());
+        }
+    }
+}
+
+/// The `Trailer` header announcing which trailers will follow.
+pub fn trailer_announcement(md: &MetadataMap) -> Option<HeaderValue> {
+    let names: Vec<String> = md
+        .as_ref()
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|k| !is_reserved(k))
+        .map(|k| format!("grpc-trailer-{k}"))
+        .collect();
+    if names.is_empty() {
+        None
+    } else {
+        HeaderValue::from_str(&names.join(", ")).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeout_units() {
+        assert_eq!(parse_grpc_timeout("1S"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
+        assert_eq!(parse_grpc_timeout("10u"), Some(Duration::from_micros(10)));
+        assert_eq!(parse_grpc_timeout("S"), None);
+        assert_eq!(parse_grpc_timeout("1x"), None);
+        assert_eq!(parse_grpc_timeout("-1S"), None);
+        assert_eq!(parse_grpc_timeout("123456789S"), None);
+    }
+
+    #[test]
+    fn forwards_like_grpc_gateway() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer t".parse().unwrap());
+        h.insert("user-agent", "curl/8".parse().unwrap());
+        h.insert("grpc-metadata-tenant", "acme".parse().unwrap());
+        h.insert("grpc-metadata-blob-bin", "AAEC".parse().unwrap());
+        h.insert("x-custom", "dropped".parse().unwrap());
+        h.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
+        h.insert("grpc-timeout", "5S".parse().unwrap());
+        let peer: SocketAddr = "127.0.0.1:5555".parse().unwrap();
+        let (md, timeout) = request_metadata(&h, Some("gw.example"), Some(peer)).unwrap();
+        assert_eq!(timeout, Some(Duration::from_secs(5)));
+        assert_eq!(md.get("authorization").unwrap(), "Bearer t");
+        assert_eq!(md.get("grpcgateway-authorization").unwrap(), "Bearer t");
+        assert_eq!(md.get("grpcgateway-user-agent").unwrap(), "curl/8");
+        assert_eq!(md.get("tenant").unwrap(), "acme");
+        assert_eq!(
+            md.get_bin("blob-bin").unwrap().to_bytes().unwrap().as_ref(),
+            &[0, 1, 2]
+        );
+        assert!(md.get("x-custom").is_none());
+        assert_eq!(md.get("x-forwarded-host").unwrap(), "gw.example");
+        assert_eq!(md.get("x-forwarded-for").unwrap(), "10.0.0.1, 127.0.0.1");
+    }
+
+    #[test]
+    fn rejects_bad_timeout_and_bad_binary() {
+        let mut h = HeaderMap::new();
+        h.insert("grpc-timeout", "soon".parse().unwrap());
+        assert!(request_metadata(&h, None, None).is_err());
+        let mut h = HeaderMap::new();
+        h.insert("grpc-metadata-x-bin", "!!!".parse().unwrap());
+        assert!(request_metadata(&h, None, None).is_err());
+    }
+
+    #[test]
+    fn response_metadata_skips_reserved() {
+        let mut md = MetadataMap::new();
+        md.insert("x-echo", "1".parse().unwrap());
+        md.insert("content-type", "application/grpc".parse().unwrap());
+        md.insert("grpc-status", "0".parse().unwrap());
+        let mut out = HeaderMap::new();
+        metadata_to_headers(&md, "grpc-metadata-", &mut out);
+        assert_eq!(out.get("grpc-metadata-x-echo").unwrap(), "1");
+        assert_eq!(out.get("grpc-metadata-content-type").unwrap(), "application/grpc");
+        assert!(out.get("grpc-metadata-grpc-status").is_none());
+    }
+}

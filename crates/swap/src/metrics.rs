@@ -1,0 +1,61 @@
+//! Prometheus metrics of the swap stage: reloads by trigger and outcome,
+//! discovery failures by backend, the live version and route count.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub trigger: &'static str,
+    /// `applied`, `unchanged`, `rejected`.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackendLabels {
+    pub backend: String,
+}
+
+/// Handles to the swap stage's metrics; cloning shares the underlying values.
+#[derive(Debug, Clone, Default)]
+pub struct SwapMetrics {
+    pub reloads: Family<ReloadLabels, Counter>,
+    pub discovery_errors: Family<BackendLabels, Counter>,
+    /// 1 when the backend's schema is fresh, 0 when stale or missing.
+    pub backend_discovered: Family<BackendLabels, Gauge>,
+    pub version: Gauge,
+    pub routes: Gauge,
+}
+
+impl SwapMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "switchboard_reloads",
+            "Route table reloads by trigger and outcome",
+            self.reloads.clone(),
+        );
+        registry.register(
+            "switchboard_discovery_errors",
+            "Failed discovery attempts by backend",
+            self.discovery_errors.clone(),
+        );
+        registry.register(
+            "switchboard_backend_discovered",
+            "1 if the backend's API was discovered by the last attempt, else 0",
+            self.backend_discovered.clone(),
+        );
+        registry.register(
+            "switchboard_table_version",
+            "Version of the live route table",
+            self.version.clone(),
+        );
+        registry.register(
+            "switchboard_routes",
+            "Routes in the live table",
+            self.routes.clone(),
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! `switchboard check`: validate a config the way `serve` would load it, and with
+//! `--discover` run one full build (discovery and route table) and print it.
+//! Exits non-zero on any error, so it fits in CI and pre-deploy hooks.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use switchboard_swap::{Live, Reloader, ReloaderOptions, SwapMetrics, Trigger};
+use switchboard_upstream::{ChannelCache, ChannelSettings};
+
+pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
+    let config = match switchboard_config::load_file(config_path) {
+        Ok(config) => config,
+        Err(errors) => {
+            for e in &errors {
+                println!("{}", e.render());
+            }
+            println!("{} error(s)", errors.len());
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    println!(
+        "{}: ok ({} backend(s), listen {}, admin {})",
+        config_path.display(),
+        config.backends.len(),
+        config.listen,
+        config.admin
+    );
+    if !discover {
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let live = Arc::new(Live::default());
+    let channels = Arc::new(ChannelCache::new(ChannelSettings::default()));
+    let mut options = ReloaderOptions::new(config_path.to_path_buf());
+    options.refresh_interval = None;
+    let (mut reloader, _handle) =
+        Reloader::new(options, live.clone(), SwapMetrics::default(), channels);
+    let outcome = reloader.reload_once(Trigger::Startup).await;
+    let status = live.status();
+    let mut failed = outcome.result == "rejected";
+    for b in &status.backends {
+        match &b.error {
+            None => println!(
+                "backend {}: {} via {}, services: {}",
+                b.name,
+                b.state,
+                b.source.unwrap_or("-"),
+                b.services.join(", ")
+            ),
+            Some(e) => {
+                failed = true;
+                println!("backend {}: FAILED: {e}", b.name);
+            }
+        }
+    }
+    if let Some(snapshot) = live.snapshot() {
+        println!("\n{} route(s):", snapshot.table.routes().len());
+        for r in snapshot.table.routes() {
+            println!(
+                "  {:<7} {:<50} -> {} {}",
+                r.http_method.as_str(),
+                r.template,
+                r.backend_name,
+                r.grpc_path
+            );
+        }
+    }
+    for c in &status.conflicts {
+        failed = true;
+        println!("conflict: {c}");
+    }
+    for e in &status.route_errors {
+        failed = true;
+        println!("route error: {e}");
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

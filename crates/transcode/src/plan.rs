@@ -1,0 +1,161 @@
+//! Building a [`MethodPlan`]: resolving a google.api.http rule's `body`, path
+//! variables and `response_body` against the method's descriptors once, at
+//! route-table build time, so the per-request code never looks a field up by name.
+
+use prost_reflect::{Kind, MessageDescriptor, MethodDescriptor};
+
+use crate::{BodyPlan, FieldPath, MethodPlan, PlanError};
+
+/// The value type of a path-variable or query-parameter leaf, as far as parsing a
+/// string into it is concerned. Resolved at plan time for path variables (so the
+/// request path only matches on this enum) and per request for query parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeafType {
+    /// A non-message field (scalar or enum); parsed by the field's [`Kind`].
+    Scalar,
+    /// One of the nine `google.protobuf.*Value` wrappers; parsed by the kind of its
+    /// `value` field (number 1).
+    Wrapper,
+    Timestamp,
+    Duration,
+    FieldMask,
+    /// `google.protobuf.Struct`: grpc-gateway parses a query value as JSON.
+    Struct,
+    /// `google.protobuf.Value`: grpc-gateway parses a query value as JSON.
+    Value,
+}
+
+/// Classifies a message type for string parsing; `None` for messages that cannot
+/// be given as a single string (grpc-gateway answers "unsupported message type").
+pub(crate) fn message_leaf(desc: &MessageDescriptor) -> Option<LeafType> {
+    let name = desc.full_name().strip_prefix("google.protobuf.")?;
+    Some(match name {
+        "DoubleValue" | "FloatValue" | "Int64Value" | "UInt64Value" | "Int32Value"
+        | "UInt32Value" | "BoolValue" | "StringValue" | "BytesValue" => LeafType::Wrapper,
+        "Timestamp" => LeafType::Timestamp,
+        "Duration" => LeafType::Duration,
+        "FieldMask" => LeafType::FieldMask,
+        "Struct" => LeafType::Struct,
+        "Value" => LeafType::Value,
+        _ => return None,
+    })
+}
+
+impl MethodPlan {
+    /// Resolves a google.api.http rule (or the default `POST /pkg.Svc/Method`
+    /// route, which is `body = "*"`, no path vars) against the method's descriptors.
+    ///
+    /// `body` is the rule's body string (`""`, `"*"` or a field name);
+    /// `path_vars` are the template's variable field paths (`"book.name"`) in order;
+    /// `response_body` is the rule's response_body (`""` for none).
+    ///
+    /// Field names are proto field names, as in the google.api.http spec. A path
+    /// variable's intermediate fields must be singular message fields; its leaf must
+    /// be a scalar or enum (repeated allowed: grpc-gateway splits the value on `,`),
+    /// or a wrapper, Timestamp, Duration or FieldMask message.
+    pub fn new(
+        method: &MethodDescriptor,
+        body: &str,
+        path_vars: &[&str],
+        response_body: &str,
+    ) -> Result<MethodPlan, PlanError> {
+        let input = method.input();
+        let output = method.output();
+
+        let body_plan = match body {
+            "" => BodyPlan::None,
+            "*" => BodyPlan::Whole,
+            name => {
+                let field = input.get_field_by_name(name).ok_or_else(|| {
+                    PlanError(format!(
+                        "body field {name:?} not found in {}",
+                        input.full_name()
+                    ))
+                })?;
+                BodyPlan::Field(field)
+            }
+        };
+
+        let mut path_fields = Vec::with_capacity(path_vars.len());
+        let mut path_leaves = Vec::with_capacity(path_vars.len());
+        for var in path_vars {
+            let (path, leaf) = resolve_path_var(&input, var)?;
+            path_fields.push(path);
+            path_leaves.push(leaf);
+        }
+
+        let response_body = match response_body {
+            "" | "*" => None,
+            name => Some(output.get_field_by_name(name).ok_or_else(|| {
+                PlanError(format!(
+                    "response_body field {name:?} not found in {}",
+                    output.full_name()
+                ))
+            })?),
+        };
+
+        Ok(MethodPlan {
+            method: method.clone(),
+            input,
+            output,
+            body: body_plan,
+            path_fields,
+            response_body,
+            path_leaves,
+        })
+    }
+}
+
+/// Resolves one dotted path variable (`book.author.name`) to its field chain.
+fn resolve_path_var(
+    input: &MessageDescriptor,
+    var: &str,
+) -> Result<(FieldPath, LeafType), PlanError> {
+    if var.is_empty() {
+        return Err(PlanError("empty path variable".into()));
+    }
+    let mut fields = Vec::new();
+    let mut msg = input.clone();
+    let mut parts = var.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let field = msg.get_field_by_name(part).ok_or_else(|| {
+            PlanError(format!(
+                "path variable {var:?}: field {part:?} not found in {}",
+                msg.full_name()
+            ))
+        })?;
+        if parts.peek().is_some() {
+            // Intermediate: must be a singular message we can create on demand.
+            match field.kind() {
+                Kind::Message(m) if !field.is_list() && !field.is_map() => msg = m,
+                _ => {
+                    return Err(PlanError(format!(
+                        "path variable {var:?}: {part:?} is not a singular message field"
+                    )));
+                }
+            }
+            fields.push(field);
+            continue;
+        }
+        let leaf = match field.kind() {
+            _ if field.is_map() => None,
+            Kind::Message(_) if field.is_list() => None,
+            Kind::Message(m) => message_leaf(&m).filter(|l| {
+                matches!(
+                    l,
+                    LeafType::Wrapper | LeafType::Timestamp | LeafType::Duration | LeafType::FieldMask
+                )
+            }),
+            _ => Some(LeafType::Scalar),
+        };
+        let leaf = leaf.ok_or_else(|| {
+            PlanError(format!(
+                "path variable {var:?}: field {} has a type that cannot be bound from a path",
+                field.full_name()
+            ))
+        })?;
+        fields.push(field);
+        return Ok((FieldPath(fields), leaf));
+    }
+    unreachable!("split yields at least one part")
+}
