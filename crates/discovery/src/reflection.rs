@@ -120,7 +120,10 @@ async fn discover_endpoint(endpoint: &str, timeout: Duration) -> Result<Schema, 
         Err(Attempt::Failed(e)) => Err(e),
         Err(Attempt::Unimplemented(message)) => Err(DiscoveryError::NoReflection {
             endpoint: endpoint.to_owned(),
-            message,
+            message: format!(
+                "the server answered {message}; enable reflection on it, or point the \
+                 backend's `descriptors` at a descriptor set or .proto files"
+            ),
         }),
     }
 }
@@ -305,7 +308,11 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 /// A status as an operator wants to read it: code, message, and the transport
 /// cause when there is one.
 fn status_text(status: &Status) -> String {
-    let mut text = format!("{:?}: {}", status.code(), status.message());
+    let mut text = format!("{:?}", status.code());
+    if !status.message().is_empty() {
+        text.push_str(": ");
+        text.push_str(status.message());
+    }
     if let Some(source) = status.source() {
         let cause = error_chain(source);
         if !text.contains(&cause) {

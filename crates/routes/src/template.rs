@@ -431,10 +431,9 @@ impl<'a> Parser<'a> {
                     i += 2;
                 }
                 b'*' => {
-                    return Err(self.error(
-                        i,
-                        "'*' is only allowed as a whole segment ('*' or '**')",
-                    ));
+                    return Err(
+                        self.error(i, "'*' is only allowed as a whole segment ('*' or '**')")
+                    );
                 }
                 b'{' => {
                     return Err(self.error(i, "a variable must be a whole segment"));
@@ -460,10 +459,7 @@ impl<'a> Parser<'a> {
         self.field_path()?;
         let field_path = self.src[path_start..self.pos].to_owned();
         if self.variables.iter().any(|v| v.field_path == field_path) {
-            return Err(self.error(
-                path_start,
-                format!("duplicate variable {field_path:?}"),
-            ));
+            return Err(self.error(path_start, format!("duplicate variable {field_path:?}")));
         }
         let first = self.segments.len();
         match self.peek() {
@@ -499,8 +495,7 @@ impl<'a> Parser<'a> {
             }
         }
         let segments = first..self.segments.len();
-        let multi_segment =
-            segments.len() != 1 || self.segments[first] == Segment::DeepWildcard;
+        let multi_segment = segments.len() != 1 || self.segments[first] == Segment::DeepWildcard;
         self.variables.push(Variable {
             field_path,
             segments,
@@ -615,7 +610,12 @@ mod tests {
         let t = parse("/a-b.c_d~e/!$&'()+,;=/x:y@z/%2Fenc");
         assert_eq!(
             t.segments(),
-            &[lit("a-b.c_d~e"), lit("!$&'()+,;="), lit("x:y@z"), lit("%2Fenc")]
+            &[
+                lit("a-b.c_d~e"),
+                lit("!$&'()+,;="),
+                lit("x:y@z"),
+                lit("%2Fenc")
+            ]
         );
         assert_eq!(t.verb(), None);
     }
@@ -625,7 +625,12 @@ mod tests {
         let t = parse("/v1/*/x/**");
         assert_eq!(
             t.segments(),
-            &[lit("v1"), Segment::Wildcard, lit("x"), Segment::DeepWildcard]
+            &[
+                lit("v1"),
+                Segment::Wildcard,
+                lit("x"),
+                Segment::DeepWildcard
+            ]
         );
         assert!(t.variables().is_empty());
     }
@@ -872,7 +877,10 @@ mod tests {
         assert_eq!(values(t, "/v1/"), strs(&[""]));
         assert_eq!(values(t, "/v2/a"), None);
         assert_eq!(values("/v1/{p=files/**}", "/v1/files"), strs(&["files"]));
-        assert_eq!(values("/v1/{p=files/**}", "/v1/files/a/b"), strs(&["files/a/b"]));
+        assert_eq!(
+            values("/v1/{p=files/**}", "/v1/files/a/b"),
+            strs(&["files/a/b"])
+        );
     }
 
     #[test]
@@ -895,7 +903,10 @@ mod tests {
         assert_eq!(values(t, "/v1/shelves/1:restore"), None);
         assert_eq!(values(t, "/v1/shelves/:archive"), None);
         assert_eq!(values("/v1/{x}:go", "/v1/:go"), None);
-        assert_eq!(values("/v1/shelves:batchGet", "/v1/shelves:batchGet"), strs(&[]));
+        assert_eq!(
+            values("/v1/shelves:batchGet", "/v1/shelves:batchGet"),
+            strs(&[])
+        );
         assert_eq!(values("/v1/{path=**}:go", "/v1/a/b:go"), strs(&["a/b"]));
         assert_eq!(values("/v1/{x}:b:c", "/v1/a:b:c"), strs(&["a"]));
         // A template without a verb matches the colon as part of the segment.
@@ -918,7 +929,10 @@ mod tests {
     fn multi_segment_values_keep_escaped_slashes() {
         let t = "/v1/{name=shelves/*}";
         assert_eq!(values(t, "/v1/shelves/a%2Fb"), strs(&["shelves/a%2Fb"]));
-        assert_eq!(values(t, "/v1/shelves/a%2fb%20c"), strs(&["shelves/a%2fb c"]));
+        assert_eq!(
+            values(t, "/v1/shelves/a%2fb%20c"),
+            strs(&["shelves/a%2fb c"])
+        );
         assert_eq!(values("/v1/{p=**}", "/v1/a%2Fb/c%3A"), strs(&["a%2Fb/c:"]));
         assert_eq!(values("/v1/{p=**}", "/v1/a%2Fb"), strs(&["a%2Fb"]));
     }

@@ -55,7 +55,8 @@ impl MethodTrie {
         if let Some(verb) = verb {
             if !self.verbs.iter().any(|v| &**v == verb) {
                 self.verbs.push(verb.into());
-                self.verbs.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+                self.verbs
+                    .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
             }
         }
         Ok(())

@@ -71,6 +71,13 @@ impl Gateway {
             Lookup::NotFound => {
                 return self.unmatched(Early::new(Code::NotFound, "Not Found"));
             }
+            Lookup::BadRequest(message) => {
+                // grpc-gateway: a malformed escape is a plain error (code Unknown)
+                // answered with HTTP 400.
+                let mut e = Early::new(Code::Unknown, message);
+                e.http = 400;
+                return self.unmatched(e);
+            }
         };
         let backend = &snapshot.backends[route.backend];
         let response = match self.call(&snapshot, route, backend, values, req, peer).await {

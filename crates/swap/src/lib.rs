@@ -80,8 +80,8 @@ pub struct BackendStatus {
     /// `reflection.v1`, `reflection.v1alpha`, `descriptor_set`, `protos`.
     pub source: Option<&'static str>,
     pub services: Vec<String>,
-    /// Digest of the schema in use: a changed digest means a changed API.
-    pub digest: Option<u64>,
+    /// Digest of the schema in use (hex): a changed digest means a changed API.
+    pub digest: Option<String>,
     pub error: Option<String>,
 }
 

@@ -273,7 +273,7 @@ impl Reloader {
                 services: schema
                     .map(|s| exposed(backend, s))
                     .unwrap_or_default(),
-                digest: schema.map(|s| s.digest),
+                digest: schema.map(|s| format!("{:016x}", s.digest)),
                 error,
             });
             let Some(schema) = schema else { continue };

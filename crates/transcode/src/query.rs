@@ -22,7 +22,7 @@
 use std::borrow::Cow;
 
 use percent_encoding::percent_decode;
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessage as _, Value};
 
 use crate::parse::{Syntax, parse_any_kind, parse_scalar};
 use crate::{BodyPlan, JsonOptions, MethodPlan, TranscodeError};

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, Value};
+use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, ReflectMessage as _, Value};
 
 use crate::parse::{Syntax, parse_leaf};
 use crate::plan::LeafType;
