@@ -118,17 +118,20 @@ impl Gateway {
     pub async fn start(backends: &str) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("switchboard.yaml");
-        Self::start_with(dir, config, backends).await
+        let http = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let admin = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        std::fs::write(&config, Self::render(http, admin, backends)).unwrap();
+        Self::start_with(dir, config, http, admin).await
     }
 
-    /// Like [`Gateway::start`] but with a caller-chosen config path inside `dir`
-    /// (e.g. a Kubernetes-style symlink).
-    pub async fn start_with(dir: tempfile::TempDir, config: PathBuf, backends: &str) -> Gateway {
-        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        if !config.exists() {
-            std::fs::write(&config, Self::render(http, admin, backends)).unwrap();
-        }
+    /// Starts the gateway on a config the caller already wrote (e.g. behind a
+    /// Kubernetes-style symlink) whose listeners are `http` and `admin`.
+    pub async fn start_with(
+        dir: tempfile::TempDir,
+        config: PathBuf,
+        http: SocketAddr,
+        admin: SocketAddr,
+    ) -> Gateway {
         let log = dir.path().join("gateway.log");
         let child = Command::new(switchboard_bin())
             .args(["serve", "--config"])

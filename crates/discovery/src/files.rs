@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use prost::Message;
-use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver};
+use protox::file::{
+    ChainFileResolver, File, FileResolver, GoogleFileResolver, IncludeFileResolver,
+};
 
 use crate::schema::{self, RawFileDescriptorSet};
 use crate::{DiscoveryError, Schema};
@@ -94,7 +96,11 @@ pub(crate) fn from_protos(
     let services = named
         .iter()
         .filter_map(|name| pool.get_file_by_name(name))
-        .flat_map(|file| file.services().map(|s| s.full_name().to_owned()).collect::<Vec<_>>())
+        .flat_map(|file| {
+            file.services()
+                .map(|s| s.full_name().to_owned())
+                .collect::<Vec<_>>()
+        })
         .collect();
     let set = RawFileDescriptorSet::decode(compiler.encode_file_descriptor_set().as_slice())
         .map_err(|e| DiscoveryError::Descriptors(e.to_string()))?;

@@ -87,7 +87,9 @@ pub fn schema_from_descriptor_set(bytes: &[u8]) -> Result<Schema, DiscoveryError
 async fn blocking(
     work: impl FnOnce() -> Result<Schema, DiscoveryError> + Send + 'static,
 ) -> Result<Schema, DiscoveryError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .unwrap_or_else(|e| Err(DiscoveryError::Descriptors(format!("discovery task failed: {e}"))))
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(DiscoveryError::Descriptors(format!(
+            "discovery task failed: {e}"
+        )))
+    })
 }

@@ -16,10 +16,10 @@ use std::collections::{BTreeMap, HashSet};
 use std::error::Error as _;
 use std::time::Duration;
 
-use tonic::codegen::http::uri::PathAndQuery;
 use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
+use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
@@ -114,7 +114,10 @@ async fn discover_endpoint(endpoint: &str, timeout: Duration) -> Result<Schema, 
         Err(Attempt::Failed(e)) => return Err(e),
         Err(Attempt::Unimplemented(message)) => message,
     };
-    tracing::debug!(endpoint, "no grpc.reflection.v1 ({v1_message}); trying v1alpha");
+    tracing::debug!(
+        endpoint,
+        "no grpc.reflection.v1 ({v1_message}); trying v1alpha"
+    );
     match fetch(channel, endpoint, Protocol::V1Alpha).await {
         Ok(schema) => Ok(schema),
         Err(Attempt::Failed(e)) => Err(e),
@@ -147,7 +150,8 @@ async fn fetch(channel: Channel, endpoint: &str, protocol: Protocol) -> Result<S
             message: error_chain(&e),
         })
     })?;
-    let codec = tonic_prost::ProstCodec::<ServerReflectionRequest, ServerReflectionResponse>::default();
+    let codec =
+        tonic_prost::ProstCodec::<ServerReflectionRequest, ServerReflectionResponse>::default();
     let response = grpc
         .streaming(
             tonic::Request::new(UnboundedReceiverStream::new(rx)),
@@ -172,8 +176,7 @@ async fn fetch(channel: Channel, endpoint: &str, protocol: Protocol) -> Result<S
             }
             Ok(None) => {
                 return Err(failed(
-                    "the server closed the reflection stream before answering every request"
-                        .into(),
+                    "the server closed the reflection stream before answering every request".into(),
                 ));
             }
             // Some servers only report a missing service once the stream is read.
@@ -187,8 +190,12 @@ async fn fetch(channel: Channel, endpoint: &str, protocol: Protocol) -> Result<S
     let Exchange {
         files, services, ..
     } = exchange;
-    schema::build(files.into_values().collect(), Some(services), protocol.source())
-        .map_err(Attempt::Failed)
+    schema::build(
+        files.into_values().collect(),
+        Some(services),
+        protocol.source(),
+    )
+    .map_err(Attempt::Failed)
 }
 
 /// The client side of one reflection stream: what was asked, what came back.

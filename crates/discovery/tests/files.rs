@@ -14,7 +14,11 @@ const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 #[tokio::test]
 async fn descriptor_set_file_with_relative_path() {
     let dir = temp_dir("fds");
-    std::fs::write(dir.join("api.binpb"), switchboard_examples::LIBRARY_DESCRIPTOR_SET).unwrap();
+    std::fs::write(
+        dir.join("api.binpb"),
+        switchboard_examples::LIBRARY_DESCRIPTOR_SET,
+    )
+    .unwrap();
     let config = backend(
         vec!["127.0.0.1:1".into()],
         DescriptorSource::DescriptorSet(PathBuf::from("api.binpb")),
@@ -23,11 +27,16 @@ async fn descriptor_set_file_with_relative_path() {
     assert_eq!(schema.source, "descriptor_set");
     assert_eq!(schema.services, ["example.library.v1.LibraryService"]);
     assert_eq!(
-        http_rule(&schema.pool, "example.library.v1.LibraryService", "CreateBook"),
+        http_rule(
+            &schema.pool,
+            "example.library.v1.LibraryService",
+            "CreateBook"
+        ),
         Some(("post".into(), "/v1/{parent=shelves/*}/books".into()))
     );
     // Same bytes, same digest, whichever way they arrive.
-    let in_memory = schema_from_descriptor_set(switchboard_examples::LIBRARY_DESCRIPTOR_SET).unwrap();
+    let in_memory =
+        schema_from_descriptor_set(switchboard_examples::LIBRARY_DESCRIPTOR_SET).unwrap();
     assert_eq!(in_memory.digest, schema.digest);
 }
 
@@ -38,7 +47,9 @@ async fn missing_or_garbage_descriptor_set_is_reported() {
         vec![],
         DescriptorSource::DescriptorSet(PathBuf::from("nope.binpb")),
     );
-    let err = discover(&missing, &dir, TIMEOUT).await.expect_err("missing");
+    let err = discover(&missing, &dir, TIMEOUT)
+        .await
+        .expect_err("missing");
     assert!(matches!(err, DiscoveryError::Read { .. }), "got {err:?}");
     assert!(err.to_string().contains("nope.binpb"), "{err}");
 
@@ -89,7 +100,12 @@ async fn protos_compile_with_bundled_google_api() {
     assert_eq!(schema.source, "protos");
     // Only the named file's services, not those of its imports.
     assert_eq!(schema.services, ["shop.v1.Shop"]);
-    assert!(schema.pool.get_service_by_name("shop.common.Internal").is_some());
+    assert!(
+        schema
+            .pool
+            .get_service_by_name("shop.common.Internal")
+            .is_some()
+    );
     assert_eq!(
         http_rule(&schema.pool, "shop.v1.Shop", "GetThing"),
         Some(("get".into(), "/v1/things/{id}".into()))
@@ -113,10 +129,17 @@ async fn example_protos_compile_from_the_repo() {
         .expect("discovery");
     assert_eq!(
         schema.services,
-        ["example.library.v1.LibraryService", "switchboard.testing.v1.Echo"]
+        [
+            "example.library.v1.LibraryService",
+            "switchboard.testing.v1.Echo"
+        ]
     );
     assert_eq!(
-        http_rule(&schema.pool, "example.library.v1.LibraryService", "DeleteBook"),
+        http_rule(
+            &schema.pool,
+            "example.library.v1.LibraryService",
+            "DeleteBook"
+        ),
         Some(("delete".into(), "/v1/{name=shelves/*/books/*}".into()))
     );
 }
@@ -143,6 +166,8 @@ async fn proto_errors_name_the_file() {
             include_paths: vec![],
         },
     );
-    let err = discover(&missing, &dir, TIMEOUT).await.expect_err("missing");
+    let err = discover(&missing, &dir, TIMEOUT)
+        .await
+        .expect_err("missing");
     assert!(matches!(err, DiscoveryError::Read { .. }), "got {err:?}");
 }

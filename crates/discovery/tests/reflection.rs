@@ -37,12 +37,19 @@ async fn discovers_through_v1() {
         .pool
         .get_message_by_name("switchboard.testing.v1.EchoRequest")
         .expect("EchoRequest");
-    let timestamp = request.get_field_by_name("timestamp").expect("timestamp field");
+    let timestamp = request
+        .get_field_by_name("timestamp")
+        .expect("timestamp field");
     assert_eq!(
         timestamp.kind().as_message().expect("message").full_name(),
         "google.protobuf.Timestamp"
     );
-    assert!(schema.pool.get_message_by_name("switchboard.testing.v1.ErrorDetail").is_some());
+    assert!(
+        schema
+            .pool
+            .get_message_by_name("switchboard.testing.v1.ErrorDetail")
+            .is_some()
+    );
 }
 
 #[tokio::test]
@@ -103,7 +110,10 @@ async fn google_api_http_options_survive_reflection() {
     let options = method.options();
     let rule = options.get_extension(&extension);
     let rule = rule.as_message().expect("HttpRule");
-    assert_eq!(rule.get_field_by_name("post").unwrap().as_str(), Some("/v1/echo"));
+    assert_eq!(
+        rule.get_field_by_name("post").unwrap().as_str(),
+        Some("/v1/echo")
+    );
     assert_eq!(rule.get_field_by_name("body").unwrap().as_str(), Some("*"));
     let bindings = rule.get_field_by_name("additional_bindings").unwrap();
     let paths: Vec<String> = bindings
@@ -112,15 +122,25 @@ async fn google_api_http_options_survive_reflection() {
         .iter()
         .map(|b| {
             let b = b.as_message().unwrap();
-            b.get_field_by_name("get").unwrap().as_str().unwrap().to_owned()
+            b.get_field_by_name("get")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
         })
         .collect();
     assert_eq!(
         paths,
-        ["/v1/echo/{string_value}", "/v1/echo/{nested.label=labels/*}:inspect"]
+        [
+            "/v1/echo/{string_value}",
+            "/v1/echo/{nested.label=labels/*}:inspect"
+        ]
     );
     // The unannotated Greeter has no rule.
-    assert_eq!(http_rule(&schema.pool, "helloworld.Greeter", "SayHello"), None);
+    assert_eq!(
+        http_rule(&schema.pool, "helloworld.Greeter", "SayHello"),
+        None
+    );
 }
 
 #[tokio::test]
@@ -134,7 +154,10 @@ async fn reflection_off_is_reported_as_such() {
         "got {err:?}"
     );
     let text = err.to_string();
-    assert!(text.contains("does not offer gRPC server reflection"), "{text}");
+    assert!(
+        text.contains("does not offer gRPC server reflection"),
+        "{text}"
+    );
     assert!(text.contains(&server.addr.to_string()), "{text}");
 }
 
@@ -171,7 +194,11 @@ async fn silent_server_times_out() {
         .await
         .expect_err("timeout");
     assert!(matches!(err, DiscoveryError::Timeout { .. }), "got {err:?}");
-    assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(err.to_string().contains("timed out"), "{err}");
 }
 
@@ -186,7 +213,9 @@ async fn later_endpoint_is_used_when_the_first_is_down() {
         vec![dead.to_string(), server.addr.to_string()],
         switchboard_config::DescriptorSource::Reflection,
     );
-    let schema = discover(&backend, here(), TIMEOUT).await.expect("discovery");
+    let schema = discover(&backend, here(), TIMEOUT)
+        .await
+        .expect("discovery");
     assert!(
         schema
             .services
@@ -199,14 +228,22 @@ async fn digest_is_stable_and_distinguishes_apis() {
     let greeter = start(Example::Greeter, Reflection::V1AndV1Alpha).await;
     let greeter_alpha = start(Example::Greeter, Reflection::V1AlphaOnly).await;
     let library = start(Example::Library, Reflection::V1AndV1Alpha).await;
-    let first = discover(&reflected(greeter.addr), here(), TIMEOUT).await.unwrap();
-    let second = discover(&reflected(greeter.addr), here(), TIMEOUT).await.unwrap();
-    let other = discover(&reflected(library.addr), here(), TIMEOUT).await.unwrap();
+    let first = discover(&reflected(greeter.addr), here(), TIMEOUT)
+        .await
+        .unwrap();
+    let second = discover(&reflected(greeter.addr), here(), TIMEOUT)
+        .await
+        .unwrap();
+    let other = discover(&reflected(library.addr), here(), TIMEOUT)
+        .await
+        .unwrap();
     assert_eq!(first.digest, second.digest);
     assert_ne!(first.digest, other.digest);
     // Over v1alpha the server describes a different reflection service, so the
     // digest changes with it: the digest covers everything the server offers.
-    let alpha = discover(&reflected(greeter_alpha.addr), here(), TIMEOUT).await.unwrap();
+    let alpha = discover(&reflected(greeter_alpha.addr), here(), TIMEOUT)
+        .await
+        .unwrap();
     assert_eq!(alpha.source, "reflection.v1alpha");
     assert_ne!(alpha.digest, first.digest);
 }

@@ -447,7 +447,6 @@ fn read_binding(rule: &DynamicMessage) -> Result<Binding, String> {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::time::Instant;
 
     use http::Method;
     use protox::file::{ChainFileResolver, File, FileResolver, GoogleFileResolver};
@@ -1188,7 +1187,6 @@ mod tests {
                 ));
             }
         }
-        let started = Instant::now();
         for (method, path, grpc_path) in &requests {
             let (route, _) = found(table.find(method, path));
             assert_eq!(&*route.grpc_path, grpc_path, "{method} {path}");
@@ -1200,12 +1198,6 @@ mod tests {
             table.find(&Method::DELETE, "/v1/s1/r1/items/1"),
             Lookup::MethodNotAllowed
         ));
-        // 6,000 lookups; generous enough for an unoptimised build on a busy machine.
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed.as_millis() < 2_000,
-            "{} lookups took {elapsed:?}",
-            requests.len()
-        );
+        // Speed is measured by the benchmarks (scripts/bench.sh), not asserted here.
     }
 }

@@ -60,9 +60,7 @@ pub(crate) fn parse_scalar(kind: &Kind, s: &str, syntax: Syntax) -> Result<Value
     Ok(match kind {
         Kind::Double => Value::F64(parse_f64(s)?),
         Kind::Float => Value::F32(parse_f32(s)?),
-        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
-            Value::I32(parse_int(s, base0, 32)? as i32)
-        }
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(parse_int(s, base0, 32)? as i32),
         Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(parse_int(s, base0, 64)?),
         Kind::Uint32 | Kind::Fixed32 => Value::U32(parse_uint(s, base0, 32)? as u32),
         Kind::Uint64 | Kind::Fixed64 => Value::U64(parse_uint(s, base0, 64)?),
@@ -213,8 +211,8 @@ fn parse_magnitude(s: &str, base0: bool) -> Option<u64> {
         acc = acc.checked_mul(radix as u64)?.checked_add(d)?;
         seen_digit = true;
     }
-    // "0x" alone is invalid; "0" followed by "_" only is too.
-    if !seen_digit && !(radix == 8 && body.is_empty()) {
+    // "0x" alone is invalid.
+    if !seen_digit {
         return None;
     }
     Some(acc)
@@ -302,7 +300,12 @@ pub(crate) const MAX_DURATION_SECONDS: i64 = 315_576_000_000;
 pub(crate) fn parse_timestamp(s: &str) -> Result<(i64, i32), String> {
     let bad = || format!("invalid timestamp {s:?}");
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':'
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return Err(bad());
     }

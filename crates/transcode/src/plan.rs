@@ -143,7 +143,10 @@ fn resolve_path_var(
             Kind::Message(m) => message_leaf(&m).filter(|l| {
                 matches!(
                     l,
-                    LeafType::Wrapper | LeafType::Timestamp | LeafType::Duration | LeafType::FieldMask
+                    LeafType::Wrapper
+                        | LeafType::Timestamp
+                        | LeafType::Duration
+                        | LeafType::FieldMask
                 )
             }),
             _ => Some(LeafType::Scalar),

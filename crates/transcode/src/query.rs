@@ -38,7 +38,9 @@ pub(crate) fn populate(
     let mut pairs: Vec<(Cow<'_, str>, Cow<'_, str>)> = Vec::new();
     for part in query.split('&') {
         if part.contains(';') {
-            return Err(TranscodeError("invalid semicolon separator in query".into()));
+            return Err(TranscodeError(
+                "invalid semicolon separator in query".into(),
+            ));
         }
         if part.is_empty() {
             continue;
@@ -50,7 +52,10 @@ pub(crate) fn populate(
     let mut chain: Vec<FieldDescriptor> = Vec::new();
     for (i, (raw_key, value)) in pairs.iter().enumerate() {
         // `key[sub]`: Go's regexp `^(.*)\[(.*)\]$` (greedy: the last '[').
-        let (key, bracket) = match raw_key.strip_suffix(']').and_then(|k| k.rfind('[').map(|p| (k, p))) {
+        let (key, bracket) = match raw_key
+            .strip_suffix(']')
+            .and_then(|k| k.rfind('[').map(|p| (k, p)))
+        {
             Some((k, p)) => (&k[..p], Some(&k[p + 1..])),
             None => (&raw_key[..], None),
         };
@@ -58,14 +63,22 @@ pub(crate) fn populate(
         let first_of_key = !pairs[..i].iter().any(|(k, _)| k == raw_key);
 
         chain.clear();
-        if !resolve(msg, key, &mut chain)? {
-            if is_filtered(plan, &chain) || !opts.strict {
-                continue;
-            }
-            return Err(TranscodeError(format!("unknown query parameter {key:?}")));
-        }
+        let resolved = resolve(msg, key, &mut chain);
+        // The filter applies before any error about the path, as in grpc-gateway.
         if is_filtered(plan, &chain) {
             continue;
+        }
+        match resolved {
+            Resolved::Field => {}
+            Resolved::Unknown if !opts.strict => continue,
+            Resolved::Unknown => {
+                return Err(TranscodeError(format!("unknown query parameter {key:?}")));
+            }
+            Resolved::NotMessage(part) => {
+                return Err(TranscodeError(format!(
+                    "invalid path: {part:?} is not a message"
+                )));
+            }
         }
         let leaf = chain.last().expect("resolved chain is non-empty").clone();
 
@@ -125,14 +138,23 @@ pub(crate) fn populate(
     Ok(())
 }
 
-/// Resolves a dotted key into `chain`. Returns `Ok(false)` if some segment names no
-/// field (`chain` then holds the resolved prefix), and an error if a non-final
-/// segment is not a singular message field (grpc-gateway: "invalid path").
-fn resolve(
+/// How far a dotted key resolved.
+enum Resolved<'k> {
+    /// Every segment names a field; intermediate ones are singular messages.
+    Field,
+    /// Some segment names no field (grpc-gateway ignores the parameter).
+    Unknown,
+    /// This non-final segment is not a singular message field (an error).
+    NotMessage(&'k str),
+}
+
+/// Resolves a dotted key into `chain`, which holds the resolved prefix when
+/// resolution stops early (the filter still applies to it).
+fn resolve<'k>(
     msg: &DynamicMessage,
-    key: &str,
+    key: &'k str,
     chain: &mut Vec<FieldDescriptor>,
-) -> Result<bool, TranscodeError> {
+) -> Resolved<'k> {
     let mut desc = msg.descriptor();
     let mut parts = key.split('.').peekable();
     while let Some(part) = parts.next() {
@@ -140,21 +162,22 @@ fn resolve(
             .get_field_by_name(part)
             .or_else(|| desc.get_field_by_json_name(part))
         else {
-            return Ok(false);
+            return Resolved::Unknown;
         };
-        if parts.peek().is_some() {
-            match field.kind() {
-                Kind::Message(m) if !field.is_list() && !field.is_map() => desc = m,
-                _ => {
-                    return Err(TranscodeError(format!(
-                        "invalid path: {part:?} is not a message"
-                    )));
-                }
+        let last = parts.peek().is_none();
+        let next = match field.kind() {
+            Kind::Message(m) if !field.is_list() && !field.is_map() => Some(m),
+            _ => None,
+        };
+        chain.push(field);
+        if !last {
+            match next {
+                Some(m) => desc = m,
+                None => return Resolved::NotMessage(part),
             }
         }
-        chain.push(field);
     }
-    Ok(true)
+    Resolved::Field
 }
 
 /// grpc-gateway's filter: the body field and every path-variable field path; a
@@ -223,7 +246,11 @@ fn unescape(s: &str) -> Result<Cow<'_, str>, TranscodeError> {
         }
     }
     let plus_fixed: Cow<'_, [u8]> = if b.contains(&b'+') {
-        Cow::Owned(b.iter().map(|&c| if c == b'+' { b' ' } else { c }).collect())
+        Cow::Owned(
+            b.iter()
+                .map(|&c| if c == b'+' { b' ' } else { c })
+                .collect(),
+        )
     } else {
         Cow::Borrowed(b)
     };

@@ -7,7 +7,9 @@
 
 use bytes::Bytes;
 use prost::Message as _;
-use prost_reflect::{DeserializeOptions, DynamicMessage, FieldDescriptor, ReflectMessage as _, Value};
+use prost_reflect::{
+    DeserializeOptions, DynamicMessage, FieldDescriptor, ReflectMessage as _, Value,
+};
 
 use crate::parse::{Syntax, parse_leaf};
 use crate::plan::LeafType;
@@ -61,7 +63,8 @@ pub(crate) fn request_to_proto(
 /// grpc-gateway treats an empty (or all-whitespace) body as io.EOF and accepts it
 /// as an empty message.
 fn is_blank(body: &[u8]) -> bool {
-    body.iter().all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+    body.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
 }
 
 fn json_error(e: serde_json::Error) -> TranscodeError {
@@ -93,8 +96,8 @@ fn decode_field_body(
         (field.kind(), field.is_list(), field.is_map())
     {
         let mut de = serde_json::Deserializer::from_slice(body);
-        let value = DynamicMessage::deserialize_with_options(desc, &mut de, de_opts)
-            .map_err(json_error)?;
+        let value =
+            DynamicMessage::deserialize_with_options(desc, &mut de, de_opts).map_err(json_error)?;
         de.end().map_err(json_error)?;
         msg.set_field(field, Value::Message(value));
         return Ok(());
@@ -110,9 +113,8 @@ fn decode_field_body(
     wrapped.extend_from_slice(body);
     wrapped.extend_from_slice(b"\n}");
     let mut de = serde_json::Deserializer::from_slice(&wrapped);
-    let mut parsed =
-        DynamicMessage::deserialize_with_options(msg.descriptor(), &mut de, de_opts)
-            .map_err(json_error)?;
+    let mut parsed = DynamicMessage::deserialize_with_options(msg.descriptor(), &mut de, de_opts)
+        .map_err(json_error)?;
     de.end().map_err(json_error)?;
     if let Some(v) = parsed.take_field(field) {
         msg.set_field(field, v);

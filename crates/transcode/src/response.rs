@@ -90,7 +90,16 @@ impl<'a> Writer<'a> {
     fn fields(&mut self, msg: &DynamicMessage, desc: &MessageDescriptor, mut comma: bool) -> Res {
         let emit = self.opts.emit_unpopulated;
         let mut one = |w: &mut Self, field: FieldDescriptor| -> Res {
-            let has = msg.has_field(&field);
+            let mut has = msg.has_field(&field);
+            if !has && !emit && is_float(&field) {
+                // protobuf-go's Has() compares float bits, so -0.0 is populated;
+                // prost-reflect compares values and calls it default.
+                has = match *msg.get_field(&field) {
+                    Value::F64(f) => f.to_bits() != 0,
+                    Value::F32(f) => f.to_bits() != 0,
+                    _ => false,
+                };
+            }
             if !has {
                 // Unset oneof members (synthetic ones too) are never printed.
                 if !emit || field.field_descriptor_proto().oneof_index.is_some() {
@@ -258,7 +267,10 @@ impl<'a> Writer<'a> {
         let url = msg.get_field_by_number(1);
         let url = url.as_deref().and_then(Value::as_str).unwrap_or("");
         let bytes = msg.get_field_by_number(2);
-        let bytes: &[u8] = bytes.as_deref().and_then(Value::as_bytes).map_or(&[], |b| b);
+        let bytes: &[u8] = bytes
+            .as_deref()
+            .and_then(Value::as_bytes)
+            .map_or(&[], |b| b);
         if url.is_empty() {
             if bytes.is_empty() {
                 self.out.extend_from_slice(b"{}");
@@ -290,7 +302,9 @@ impl<'a> Writer<'a> {
             return Ok(());
         };
         let inner = DynamicMessage::decode(desc.clone(), bytes).map_err(|e| {
-            TranscodeError(format!("google.protobuf.Any: unable to unmarshal {url:?}: {e}"))
+            TranscodeError(format!(
+                "google.protobuf.Any: unable to unmarshal {url:?}: {e}"
+            ))
         })?;
         self.out.extend_from_slice(b"{\"@type\":");
         self.string(url);
@@ -344,7 +358,9 @@ impl<'a> Writer<'a> {
             ));
         }
         if (secs > 0 && nanos < 0) || (secs < 0 && nanos > 0) {
-            return fail("google.protobuf.Duration: signs of seconds and nanos do not match".into());
+            return fail(
+                "google.protobuf.Duration: signs of seconds and nanos do not match".into(),
+            );
         }
         self.out.push(b'"');
         if secs < 0 || nanos < 0 {
@@ -360,9 +376,9 @@ impl<'a> Writer<'a> {
     /// trailing zero groups of three).
     fn fraction(&mut self, nanos: u32) {
         if nanos == 0 {
-        } else if nanos % 1_000_000 == 0 {
+        } else if nanos.is_multiple_of(1_000_000) {
             let _ = write!(self.out, ".{:03}", nanos / 1_000_000);
-        } else if nanos % 1_000 == 0 {
+        } else if nanos.is_multiple_of(1_000) {
             let _ = write!(self.out, ".{:06}", nanos / 1_000);
         } else {
             let _ = write!(self.out, ".{nanos:09}");
@@ -543,16 +559,20 @@ impl<'a> Writer<'a> {
             return;
         }
         if f.is_infinite() {
-            let s: &[u8] = if f > 0.0 { b"\"Infinity\"" } else { b"\"-Infinity\"" };
+            let s: &[u8] = if f > 0.0 {
+                b"\"Infinity\""
+            } else {
+                b"\"-Infinity\""
+            };
             self.out.extend_from_slice(s);
             return;
         }
         let abs = f.abs();
         let exp = if is_f32 {
             let a = abs as f32;
-            a != 0.0 && (a < 1e-6 || a >= 1e21)
+            a != 0.0 && !(1e-6..1e21).contains(&a)
         } else {
-            abs != 0.0 && (abs < 1e-6 || abs >= 1e21)
+            abs != 0.0 && !(1e-6..1e21).contains(&abs)
         };
         let start = self.out.len();
         let _ = match (is_f32, exp) {
@@ -635,6 +655,12 @@ impl<'a> Writer<'a> {
     }
 }
 
+fn is_float(field: &FieldDescriptor) -> bool {
+    use prost_types::field_descriptor_proto::{Label, Type};
+    let fp = field.field_descriptor_proto();
+    fp.label() != Label::Repeated && matches!(fp.r#type(), Type::Double | Type::Float)
+}
+
 fn value_f64(v: &Value) -> f64 {
     match v {
         Value::F32(f) => *f as f64,
@@ -691,7 +717,7 @@ fn secs_nanos(msg: &DynamicMessage) -> (i64, i32) {
     (secs, nanos)
 }
 
-/// Inverse of [`days_from_civil`] (Howard Hinnant's algorithm).
+/// Inverse of `parse::days_from_civil` (Howard Hinnant's algorithm).
 fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
@@ -721,8 +747,7 @@ fn is_valid_full_name(s: &str) -> bool {
 fn is_irreversible(p: &str) -> bool {
     let b = p.as_bytes();
     b.iter().any(u8::is_ascii_uppercase)
-        || b
-            .iter()
+        || b.iter()
             .enumerate()
             .any(|(i, &c)| c == b'_' && !b.get(i + 1).is_some_and(u8::is_ascii_lowercase))
 }

@@ -13,23 +13,23 @@ use crate::response::Writer;
 /// does not know.
 pub(crate) fn http_status_for(code: i32) -> u16 {
     match code {
-        0 => 200,           // OK
-        1 => 499,           // Canceled
-        2 => 500,           // Unknown
-        3 => 400,           // InvalidArgument
-        4 => 504,           // DeadlineExceeded
-        5 => 404,           // NotFound
-        6 => 409,           // AlreadyExists
-        7 => 403,           // PermissionDenied
-        8 => 429,           // ResourceExhausted
-        9 => 400,           // FailedPrecondition (deliberately not 412)
-        10 => 409,          // Aborted
-        11 => 400,          // OutOfRange
-        12 => 501,          // Unimplemented
-        13 => 500,          // Internal
-        14 => 503,          // Unavailable
-        15 => 500,          // DataLoss
-        16 => 401,          // Unauthenticated
+        0 => 200,  // OK
+        1 => 499,  // Canceled
+        2 => 500,  // Unknown
+        3 => 400,  // InvalidArgument
+        4 => 504,  // DeadlineExceeded
+        5 => 404,  // NotFound
+        6 => 409,  // AlreadyExists
+        7 => 403,  // PermissionDenied
+        8 => 429,  // ResourceExhausted
+        9 => 400,  // FailedPrecondition (deliberately not 412)
+        10 => 409, // Aborted
+        11 => 400, // OutOfRange
+        12 => 501, // Unimplemented
+        13 => 500, // Internal
+        14 => 503, // Unavailable
+        15 => 500, // DataLoss
+        16 => 401, // Unauthenticated
         _ => 500,
     }
 }

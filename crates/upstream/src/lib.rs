@@ -195,7 +195,7 @@ impl Upstream {
     }
 
     /// Starts a server-streaming call. The deadline covers the whole stream; the
-    /// caller enforces it while reading (see [`deadline_stream`]).
+    /// caller enforces it while reading the messages.
     pub async fn server_streaming(
         &self,
         path: PathAndQuery,
@@ -240,16 +240,28 @@ impl Upstream {
 }
 
 /// Runs `fut` under an optional deadline, mapping expiry to DEADLINE_EXCEEDED.
+///
+/// The backend receives the same deadline as `grpc-timeout`, and a server whose
+/// timer fires first answers CANCELLED (tonic does). The caller's deadline is what
+/// expired, so that race is reported as DEADLINE_EXCEEDED too, as a grpc-go client
+/// (and so grpc-gateway) would.
 async fn with_deadline<T>(
     timeout: Option<Duration>,
     fut: impl Future<Output = Result<T, Status>>,
 ) -> Result<T, Status> {
-    match timeout {
-        None => fut.await,
-        Some(t) => match tokio::time::timeout(t, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Status::deadline_exceeded("context deadline exceeded")),
-        },
+    let Some(t) = timeout else {
+        return fut.await;
+    };
+    let started = tokio::time::Instant::now();
+    match tokio::time::timeout(t, fut).await {
+        Ok(Err(status))
+            if status.code() == tonic::Code::Cancelled
+                && started.elapsed() + Duration::from_millis(20) >= t =>
+        {
+            Err(Status::deadline_exceeded("context deadline exceeded"))
+        }
+        Ok(r) => r,
+        Err(_) => Err(Status::deadline_exceeded("context deadline exceeded")),
     }
 }
 

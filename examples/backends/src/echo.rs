@@ -148,7 +148,9 @@ impl Echo for EchoService {
                 }
             }
             if req.fail_code != 0 {
-                let _ = tx.send(Err(failure(req.fail_code, &req.fail_message))).await;
+                let _ = tx
+                    .send(Err(failure(req.fail_code, &req.fail_message)))
+                    .await;
             }
         });
         let mut response = Response::new(Box::pin(ReceiverStream::new(rx)) as BoxStream<_>);

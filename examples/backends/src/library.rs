@@ -10,7 +10,7 @@ use tonic::{Request, Response, Status};
 
 use crate::pb::example::library::v1::library_service_server::LibraryService;
 use crate::pb::example::library::v1::{
-    ArchiveBookRequest, Book, CreateBookRequest, DeleteBookRequest, GetBookRequest, Genre,
+    ArchiveBookRequest, Book, CreateBookRequest, DeleteBookRequest, Genre, GetBookRequest,
     ListBooksRequest, ListBooksResponse, UpdateBookRequest,
 };
 
@@ -32,9 +32,27 @@ impl LibraryStore {
         let store = LibraryStore::default();
         let now = prost_types::Timestamp::from(SystemTime::now());
         let seed = [
-            ("shelves/1/books/1", "The Left Hand of Darkness", "Ursula K. Le Guin", 304, Genre::Fiction),
-            ("shelves/1/books/2", "The Structure of Scientific Revolutions", "Thomas S. Kuhn", 264, Genre::Science),
-            ("shelves/2/books/1", "Leaves of Grass", "Walt Whitman", 145, Genre::Poetry),
+            (
+                "shelves/1/books/1",
+                "The Left Hand of Darkness",
+                "Ursula K. Le Guin",
+                304,
+                Genre::Fiction,
+            ),
+            (
+                "shelves/1/books/2",
+                "The Structure of Scientific Revolutions",
+                "Thomas S. Kuhn",
+                264,
+                Genre::Science,
+            ),
+            (
+                "shelves/2/books/1",
+                "Leaves of Grass",
+                "Walt Whitman",
+                145,
+                Genre::Poetry,
+            ),
         ];
         let mut books = store.books.lock().expect("fresh mutex");
         for (name, title, author, page_count, genre) in seed {
@@ -89,7 +107,10 @@ impl LibraryService for LibraryStore {
         let name = &request.get_ref().name;
         check_book_name(name)?;
         let books = self.lock();
-        let book = books.iter().find(|b| &b.name == name).ok_or_else(|| not_found(name))?;
+        let book = books
+            .iter()
+            .find(|b| &b.name == name)
+            .ok_or_else(|| not_found(name))?;
         Ok(Response::new(book.clone()))
     }
 

@@ -7,7 +7,7 @@
 //!
 //! Prints `listening on ADDR` once the socket is bound (so a parent process can
 //! wait for that line and learn the port when `:0` was asked), then serves until
-//! Ctrl-C.
+//! Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
 
@@ -53,6 +53,23 @@ fn parse_args() -> Result<Args, String> {
     })
 }
 
+/// Completes on Ctrl-C or (on Unix) SIGTERM, so that test harnesses and the demo
+/// can stop the backend gracefully.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = match parse_args() {
@@ -79,9 +96,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    let shutdown = shutdown_signal();
     let result = match args.backend.as_str() {
         "greeter" => serve_greeter(listener, args.opts, shutdown).await,
         _ => serve_library(listener, args.opts, shutdown).await,

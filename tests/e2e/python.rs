@@ -1,0 +1,1 @@
+//! Placeholder until the Python backend test lands.
