@@ -1087,5 +1087,17 @@ fn timing() {
         len += response_to_json(&p, &o, &bytes).unwrap().len();
     }
     let resp_ns = t.elapsed().as_nanos() / n;
-    println!("request {req_ns} ns, response {resp_ns} ns ({len})");
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        bytes = request_to_proto(&p, &o, body, &path, None).unwrap();
+    }
+    let body_ns = t.elapsed().as_nanos() / n;
+    let t = std::time::Instant::now();
+    for _ in 0..n {
+        bytes = request_to_proto(&p, &o, b"", &path, None).unwrap();
+    }
+    let path_ns = t.elapsed().as_nanos() / n;
+    println!(
+        "request {req_ns} ns (body+path {body_ns}, path only {path_ns}), response {resp_ns} ns ({len})"
+    );
 }

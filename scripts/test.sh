@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The one test command: installs what the tests need, then runs the whole suite.
+#
+#   scripts/test.sh            # everything (what CI runs, via .ci/run)
+#   scripts/test.sh -- FILTER  # pass extra arguments to `cargo test`
+#
+# Steps:
+#   1. tests/python/setup.sh: a local virtualenv (.venv) with Python grpcio,
+#      grpcio-reflection (v1alpha only) and googleapis-common-protos, plus
+#      generated stubs, for the third-party backend the end-to-end tests use;
+#   2. cargo fmt --check and cargo clippy -D warnings;
+#   3. build the switchboard binary (the end-to-end tests run it as a process);
+#   4. cargo test for the whole workspace, with the Python backend required.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+extra=()
+if [ "${1:-}" = "--" ]; then
+    shift
+    extra=("$@")
+fi
+
+echo "==> Python test backend"
+tests/python/setup.sh
+
+echo "==> format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+echo "==> build"
+cargo build --workspace --bins --quiet
+
+echo "==> tests"
+export SWITCHBOARD_REQUIRE_PYTHON=1
+cargo test --workspace --quiet "${extra[@]}"
