@@ -1097,6 +1097,14 @@ fn timing() {
         bytes = request_to_proto(&p, &o, b"", &path, None).unwrap();
     }
     let path_ns = t.elapsed().as_nanos() / n;
+    let pn = plan("t.Svc/Get", "", &[], "");
+    for q in ["id=7", "tags=a", "name=x", "inner.name=x", "bogus=1"] {
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            bytes = request_to_proto(&pn, &o, b"", &[], Some(q)).unwrap();
+        }
+        println!("query {q}: {} ns", t.elapsed().as_nanos() / n);
+    }
     println!(
         "request {req_ns} ns (body+path {body_ns}, path only {path_ns}), response {resp_ns} ns ({len})"
     );
