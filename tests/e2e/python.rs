@@ -16,8 +16,14 @@ async fn grpcio_backend_through_the_gateway() {
     let status = gw.status().await;
     let backend = &status["backends"][0];
     assert_eq!(backend["state"], "ok", "{status}");
-    assert_eq!(backend["source"], "reflection.v1alpha", "v1 is not spoken by grpcio");
-    assert_eq!(backend["services"], json!(["py.inventory.v1.InventoryService"]));
+    assert_eq!(
+        backend["source"], "reflection.v1alpha",
+        "v1 is not spoken by grpcio"
+    );
+    assert_eq!(
+        backend["services"],
+        json!(["py.inventory.v1.InventoryService"])
+    );
 
     // google.api.http GET with a path variable; double and repeated fields.
     let r = get(&gw.url("/v1/items/apple")).await.unwrap();
@@ -28,16 +34,22 @@ async fn grpcio_backend_through_the_gateway() {
     );
 
     // Default route for the same method.
-    let r = post(&gw.url("/py.inventory.v1.InventoryService/GetItem"), r#"{"id":"pear"}"#)
-        .await
-        .unwrap();
+    let r = post(
+        &gw.url("/py.inventory.v1.InventoryService/GetItem"),
+        r#"{"id":"pear"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["name"], "Pear");
 
     // body: "item".
-    let r = post(&gw.url("/v1/items"), r#"{"id":"saw","name":"Saw","quantity":2}"#)
-        .await
-        .unwrap();
+    let r = post(
+        &gw.url("/v1/items"),
+        r#"{"id":"saw","name":"Saw","quantity":2}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["id"], "saw");
     assert_eq!(r.json()["price"], 0.0, "unpopulated fields are emitted");
@@ -77,10 +89,12 @@ async fn grpcio_backend_through_the_gateway() {
     let ids: Vec<String> = r
         .body
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["result"]["id"]
-            .as_str()
-            .unwrap()
-            .to_string())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["result"]["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, ["apple", "pear"]);
 }

@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchboard_examples::Reflection;
-use switchboard_tests::{
-    Backend, Gateway, backend_yaml, eventually, get, post, rename_save,
-};
+use switchboard_tests::{Backend, Gateway, backend_yaml, eventually, get, post, rename_save};
 
 const HELLO: &str = "/helloworld.Greeter/SayHello";
 const BOOK: &str = "/v1/shelves/1/books/1";
@@ -43,7 +41,10 @@ async fn add_and_remove_backend_by_plain_rewrite() {
     std::fs::write(&gw.config, gw.config_text(&both)).unwrap();
     assert!(eventually(|| answers(&gw, BOOK, 200)).await, "{}", gw.log());
     eprintln!("reload-to-serving (plain write): {:?}", started.elapsed());
-    assert!(answers(&gw, HELLO, 200).await, "the other backend never notices");
+    assert!(
+        answers(&gw, HELLO, 200).await,
+        "the other backend never notices"
+    );
 
     std::fs::write(&gw.config, gw.config_text(&only_greeter)).unwrap();
     assert!(eventually(|| answers(&gw, BOOK, 404)).await, "{}", gw.log());
@@ -155,14 +156,26 @@ async fn broken_config_keeps_the_live_table() {
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(r.json()["result"], "rejected");
     let err = r.json()["errors"][0].as_str().unwrap().to_string();
-    assert!(err.contains("switchboard.yaml:"), "error has file:line:column: {err}");
+    assert!(
+        err.contains("switchboard.yaml:"),
+        "error has file:line:column: {err}"
+    );
     assert!(answers(&gw, HELLO, 200).await, "old table still serves");
     let status = gw.status().await;
     assert_eq!(status["version"], v);
-    assert!(status["last_error"].as_str().unwrap().contains("switchboard.yaml:"));
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("switchboard.yaml:")
+    );
 
     // Unknown key, with its position.
-    std::fs::write(&gw.config, gw.config_text(&good).replace("listen:", "lisen:")).unwrap();
+    std::fs::write(
+        &gw.config,
+        gw.config_text(&good).replace("listen:", "lisen:"),
+    )
+    .unwrap();
     let r = post(&gw.admin_url("/reload"), "").await.unwrap();
     assert_eq!(r.status, 422);
     let err = r.json()["errors"][0].as_str().unwrap().to_string();
@@ -174,7 +187,10 @@ async fn broken_config_keeps_the_live_table() {
     let rejected = eventually(|| async {
         get(&gw.admin_url("/metrics"))
             .await
-            .map(|r| r.body.contains(r#"switchboard_reloads_total{trigger="file",outcome="rejected"}"#))
+            .map(|r| {
+                r.body
+                    .contains(r#"switchboard_reloads_total{trigger="file",outcome="rejected"}"#)
+            })
             .unwrap_or(false)
     })
     .await;
@@ -187,8 +203,7 @@ async fn broken_config_keeps_the_live_table() {
 async fn unreachable_backend_does_not_take_others_down() {
     let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
     let dead = format!("127.0.0.1:{}", switchboard_tests::free_port());
-    let backends = backend_yaml("greeter", greeter.addr, "")
-        + &backend_yaml("ghost", &dead, "");
+    let backends = backend_yaml("greeter", greeter.addr, "") + &backend_yaml("ghost", &dead, "");
     let gw = Gateway::start(&backends).await;
     assert!(answers(&gw, HELLO, 200).await);
     let status = gw.status().await;
@@ -237,26 +252,35 @@ async fn backend_that_comes_up_later_is_retried() {
         Default::default(),
         std::future::pending::<()>(),
     ));
-    assert!(eventually(|| answers(&gw, HELLO, 200)).await, "{}", gw.log());
+    assert!(
+        eventually(|| answers(&gw, HELLO, 200)).await,
+        "{}",
+        gw.log()
+    );
 }
 
 #[tokio::test]
 async fn request_in_flight_during_swap_completes() {
     let (greeter, library) = two_backends().await;
-    let both = backend_yaml("greeter", greeter.addr, "")
-        + &backend_yaml("library", library.addr, "");
+    let both =
+        backend_yaml("greeter", greeter.addr, "") + &backend_yaml("library", library.addr, "");
     let only_library = backend_yaml("library", library.addr, "");
     let gw = Gateway::start(&both).await;
     let v = gw.version().await;
     let url = gw.url("/v1/echo");
-    let slow = tokio::spawn(async move { post(&url, r#"{"stringValue":"slow","delayMs":1500}"#).await });
+    let slow =
+        tokio::spawn(async move { post(&url, r#"{"stringValue":"slow","delayMs":1500}"#).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Remove the greeter backend while its request is in flight.
     std::fs::write(&gw.config, gw.config_text(&only_library)).unwrap();
     gw.wait_version_after(v).await;
     assert!(answers(&gw, HELLO, 404).await, "new table is live");
     let r = slow.await.unwrap().unwrap();
-    assert_eq!(r.status, 200, "in-flight request finished on its table: {}", r.body);
+    assert_eq!(
+        r.status, 200,
+        "in-flight request finished on its table: {}",
+        r.body
+    );
     assert_eq!(r.json()["request"]["stringValue"], "slow");
 }
 
@@ -271,7 +295,9 @@ async fn conflicts_are_reported_and_first_backend_wins() {
     assert!(
         conflicts.iter().any(|c| {
             let c = c.as_str().unwrap();
-            c.contains("POST /helloworld.Greeter/SayHello") && c.contains("first") && c.contains("second")
+            c.contains("POST /helloworld.Greeter/SayHello")
+                && c.contains("first")
+                && c.contains("second")
         }),
         "{status}"
     );

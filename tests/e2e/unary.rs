@@ -11,8 +11,8 @@ use switchboard_tests::{Backend, Gateway, backend_yaml, get, post, request};
 async fn setup() -> (Backend, Backend, Gateway) {
     let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
     let library = Backend::library(Reflection::V1Only).await;
-    let backends = backend_yaml("greeter", greeter.addr, "")
-        + &backend_yaml("library", library.addr, "");
+    let backends =
+        backend_yaml("greeter", greeter.addr, "") + &backend_yaml("library", library.addr, "");
     let gw = Gateway::start(&backends).await;
     (greeter, library, gw)
 }
@@ -22,9 +22,12 @@ async fn default_route_and_annotated_routes() {
     let (_g, _l, gw) = setup().await;
 
     // Default route: POST /package.Service/Method, whole body.
-    let r = post(&gw.url("/helloworld.Greeter/SayHello"), r#"{"name":"world"}"#)
-        .await
-        .unwrap();
+    let r = post(
+        &gw.url("/helloworld.Greeter/SayHello"),
+        r#"{"name":"world"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.json(), json!({"message": "Hello, world!"}));
@@ -52,7 +55,9 @@ async fn default_route_and_annotated_routes() {
     let books = r.json()["books"].as_array().unwrap().clone();
     assert_eq!(books.len(), 1);
     assert_eq!(books[0]["author"], "Thomas S. Kuhn");
-    let r = get(&gw.url("/v1/shelves/1/books?page_size=5")).await.unwrap();
+    let r = get(&gw.url("/v1/shelves/1/books?page_size=5"))
+        .await
+        .unwrap();
     assert_eq!(r.json()["books"].as_array().unwrap().len(), 2);
 
     // body: "book" plus a path variable.
@@ -83,9 +88,12 @@ async fn default_route_and_annotated_routes() {
     assert_eq!(r.json()["name"], name.as_str());
 
     // Custom verb.
-    let r = post(&gw.url(&format!("/v1/{name}:archive")), r#"{"reason":"test"}"#)
-        .await
-        .unwrap();
+    let r = post(
+        &gw.url(&format!("/v1/{name}:archive")),
+        r#"{"reason":"test"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["archived"], true);
 
@@ -100,12 +108,17 @@ async fn default_route_and_annotated_routes() {
 
     // The admin listener lists both kinds of routes.
     let routes = get(&gw.admin_url("/routes")).await.unwrap().json();
-    let has = |method: &str, template: &str, grpc: &str| {
-        routes.as_array().unwrap().iter().any(|r| {
-            r["method"] == method && r["template"] == template && r["grpc_method"] == grpc
-        })
-    };
-    assert!(has("POST", "/helloworld.Greeter/SayHello", "/helloworld.Greeter/SayHello"));
+    let has =
+        |method: &str, template: &str, grpc: &str| {
+            routes.as_array().unwrap().iter().any(|r| {
+                r["method"] == method && r["template"] == template && r["grpc_method"] == grpc
+            })
+        };
+    assert!(has(
+        "POST",
+        "/helloworld.Greeter/SayHello",
+        "/helloworld.Greeter/SayHello"
+    ));
     assert!(has(
         "GET",
         "/v1/{name=shelves/*/books/*}",
@@ -141,7 +154,10 @@ async fn echo_types_path_variables_and_query() {
     assert_eq!(req["repeatedString"], json!(["a", "b"]));
     assert_eq!(req["nested"]["value"], 7);
     assert_eq!(req["timestamp"], "2024-01-02T03:04:05Z");
-    assert_eq!(req["duration"], "1.500s", "protojson prints 0, 3, 6 or 9 digits");
+    assert_eq!(
+        req["duration"], "1.500s",
+        "protojson prints 0, 3, 6 or 9 digits"
+    );
     assert_eq!(req["wrappedString"], "w");
     assert_eq!(req["fieldMask"], "a.b,c");
 
@@ -189,7 +205,18 @@ async fn errors_map_like_grpc_gateway() {
     );
     assert_eq!(r.header("grpc-metadata-x-echo-trailer"), Some("1"));
 
-    for (code, http) in [(1, 499), (3, 400), (5, 404), (7, 403), (8, 429), (10, 409), (12, 501), (13, 500), (14, 503), (16, 401)] {
+    for (code, http) in [
+        (1, 499),
+        (3, 400),
+        (5, 404),
+        (7, 403),
+        (8, 429),
+        (10, 409),
+        (12, 501),
+        (13, 500),
+        (14, 503),
+        (16, 401),
+    ] {
         let r = post(&gw.url("/v1/echo"), &format!(r#"{{"failCode":{code}}}"#))
             .await
             .unwrap();
@@ -200,17 +227,27 @@ async fn errors_map_like_grpc_gateway() {
     // Routing errors.
     let r = get(&gw.url("/no/such/route")).await.unwrap();
     assert_eq!(r.status, 404);
-    assert_eq!(r.json(), json!({"code": 5, "message": "Not Found", "details": []}));
-    let r = request(Method::DELETE, &gw.url("/helloworld.Greeter/SayHello"), &[], None)
-        .await
-        .unwrap();
+    assert_eq!(
+        r.json(),
+        json!({"code": 5, "message": "Not Found", "details": []})
+    );
+    let r = request(
+        Method::DELETE,
+        &gw.url("/helloworld.Greeter/SayHello"),
+        &[],
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 501, "grpc-gateway answers 501 for a wrong method");
     assert_eq!(r.json()["code"], 12);
     assert_eq!(r.json()["message"], "Method Not Allowed");
 
     // Malformed input: 400 with a Status body, never a crash.
     for body in ["{", "[1,2]", r#"{"name": 5}"#, "\u{0}"] {
-        let r = post(&gw.url("/helloworld.Greeter/SayHello"), body).await.unwrap();
+        let r = post(&gw.url("/helloworld.Greeter/SayHello"), body)
+            .await
+            .unwrap();
         assert_eq!(r.status, 400, "body {body:?}: {}", r.body);
         assert_eq!(r.json()["code"], 3);
         assert!(!r.json()["message"].as_str().unwrap().is_empty());
@@ -327,13 +364,25 @@ async fn backend_default_deadline_and_strict_mode() {
         "timeout: 300ms\njson:\n  strict: true\n  emit_unpopulated: false",
     );
     let gw = Gateway::start(&backends).await;
-    let r = post(&gw.url("/v1/echo"), r#"{"delayMs":2000}"#).await.unwrap();
+    let r = post(&gw.url("/v1/echo"), r#"{"delayMs":2000}"#)
+        .await
+        .unwrap();
     assert_eq!(r.status, 504, "{}", r.body);
     let r = post(&gw.url("/v1/echo"), r#"{"bogus":1}"#).await.unwrap();
-    assert_eq!(r.status, 400, "strict mode rejects unknown fields: {}", r.body);
-    let r = post(&gw.url("/v1/echo"), r#"{"stringValue":"a"}"#).await.unwrap();
+    assert_eq!(
+        r.status, 400,
+        "strict mode rejects unknown fields: {}",
+        r.body
+    );
+    let r = post(&gw.url("/v1/echo"), r#"{"stringValue":"a"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.json()["request"], json!({"stringValue": "a"}), "emit_unpopulated off");
+    assert_eq!(
+        r.json()["request"],
+        json!({"stringValue": "a"}),
+        "emit_unpopulated off"
+    );
 }
 
 #[tokio::test]

@@ -72,9 +72,13 @@ impl Backend {
             health: true,
         };
         if greeter {
-            tokio::spawn(switchboard_examples::serve_greeter(listener, opts, shutdown));
+            tokio::spawn(switchboard_examples::serve_greeter(
+                listener, opts, shutdown,
+            ));
         } else {
-            tokio::spawn(switchboard_examples::serve_library(listener, opts, shutdown));
+            tokio::spawn(switchboard_examples::serve_library(
+                listener, opts, shutdown,
+            ));
         }
         Backend { addr, stop }
     }
@@ -168,10 +172,10 @@ impl Gateway {
     async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = get(&format!("http://{}/readyz", self.admin)).await {
-                if r.status == 200 {
-                    return;
-                }
+            if let Ok(r) = get(&format!("http://{}/readyz", self.admin)).await
+                && r.status == 200
+            {
+                return;
             }
             assert!(
                 Instant::now() < deadline,

@@ -38,9 +38,15 @@ impl Admin {
             (&Method::GET, "/readyz") => {
                 let status = self.live.status();
                 if self.live.is_ready() {
-                    json_response(200, format!(r#"{{"status":"ready","version":{}}}"#, status.version))
+                    json_response(
+                        200,
+                        format!(r#"{{"status":"ready","version":{}}}"#, status.version),
+                    )
                 } else {
-                    json_response(503, r#"{"status":"not ready","reason":"no route table loaded yet"}"#)
+                    json_response(
+                        503,
+                        r#"{"status":"not ready","reason":"no route table loaded yet"}"#,
+                    )
                 }
             }
             (&Method::GET, "/routes") => self.routes(),
@@ -60,7 +66,11 @@ impl Admin {
             }
             (&Method::POST, "/reload") => match self.reload.reload(Trigger::Admin).await {
                 Some(outcome) => {
-                    let code = if outcome.result == "rejected" { 422 } else { 200 };
+                    let code = if outcome.result == "rejected" {
+                        422
+                    } else {
+                        200
+                    };
                     json(code, &outcome)
                 }
                 None => json_response(503, r#"{"error":"reloader is not running"}"#),

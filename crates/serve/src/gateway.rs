@@ -60,7 +60,10 @@ impl Gateway {
     pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
         let started = Instant::now();
         let Some(snapshot) = self.live.snapshot() else {
-            return early_response(Early::new(Code::Unavailable, "no route table is loaded yet"));
+            return early_response(Early::new(
+                Code::Unavailable,
+                "no route table is loaded yet",
+            ));
         };
         let (route, values) = match snapshot.table.find(req.method(), req.uri().path()) {
             Lookup::Found(route, values) => (route, values),
@@ -80,7 +83,10 @@ impl Gateway {
             }
         };
         let backend = &snapshot.backends[route.backend];
-        let response = match self.call(&snapshot, route, backend, values, req, peer).await {
+        let response = match self
+            .call(&snapshot, route, backend, values, req, peer)
+            .await
+        {
             Ok(resp) => resp,
             Err(early) => early_response(early),
         };
@@ -105,27 +111,43 @@ impl Gateway {
             ));
         }
         let (parts, body) = req.into_parts();
-        let authority = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()));
+        let authority = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
         let timeout = min_timeout(client_timeout, backend.timeout);
 
         let body = self.read_body(&parts.headers, body).await?;
-        let message = transcode::request_to_proto(plan, &backend.json, &body, &values, parts.uri.query())
-            .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
-        let path = PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(route.grpc_path.as_bytes()))
-            .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
+        let message =
+            transcode::request_to_proto(plan, &backend.json, &body, &values, parts.uri.query())
+                .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
+        let path =
+            PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(route.grpc_path.as_bytes()))
+                .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
         let trailers_ok = headers::accepts_trailers(&parts.headers);
 
         if plan.method.is_server_streaming() {
-            return Ok(stream::server_streaming(snapshot.clone(), route, backend, path, message, metadata, timeout).await);
+            return Ok(stream::server_streaming(
+                snapshot.clone(),
+                route,
+                backend,
+                path,
+                message,
+                metadata,
+                timeout,
+            )
+            .await);
         }
 
-        match backend.upstream.unary(path, message, metadata, timeout).await {
+        match backend
+            .upstream
+            .unary(path, message, metadata, timeout)
+            .await
+        {
             Ok(reply) => {
                 let json = match transcode::response_to_json(plan, &backend.json, &reply.message) {
                     Ok(json) => json,
@@ -145,7 +167,11 @@ impl Gateway {
                         h.insert(TRAILER, names);
                     }
                     let mut trailer_map = HeaderMap::new();
-                    headers::metadata_to_headers(&reply.trailers, "grpc-trailer-", &mut trailer_map);
+                    headers::metadata_to_headers(
+                        &reply.trailers,
+                        "grpc-trailer-",
+                        &mut trailer_map,
+                    );
                     let frames = futures_util::stream::iter([
                         Ok(Frame::data(Bytes::from(json))),
                         Ok(Frame::trailers(trailer_map)),
@@ -181,7 +207,10 @@ impl Gateway {
         match Limited::new(body, limit).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Err(e) => Err(Early::new(Code::InvalidArgument, format!("cannot read request body: {e}"))),
+            Err(e) => Err(Early::new(
+                Code::InvalidArgument,
+                format!("cannot read request body: {e}"),
+            )),
         }
     }
 
@@ -225,7 +254,8 @@ fn min_timeout(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
 
 fn early_response(e: Early) -> Response<Body> {
     debug!(code = ?e.code, message = %e.message, "request rejected");
-    let body = transcode::status_to_json(None, &Default::default(), e.code as i32, &e.message, None);
+    let body =
+        transcode::status_to_json(None, &Default::default(), e.code as i32, &e.message, None);
     json_response(e.http, body)
 }
 
@@ -235,14 +265,20 @@ fn early_response(e: Early) -> Response<Body> {
 pub(crate) fn status_response(backend: &BackendRuntime, status: &Status) -> Response<Body> {
     let code = status.code() as i32;
     let details = (!status.details().is_empty()).then(|| status.details());
-    let body = transcode::status_to_json(Some(&backend.pool), &backend.json, code, status.message(), details);
+    let body = transcode::status_to_json(
+        Some(&backend.pool),
+        &backend.json,
+        code,
+        status.message(),
+        details,
+    );
     let mut response = json_response(transcode::http_status_for(code), body);
     let h = response.headers_mut();
     headers::metadata_to_headers(status.metadata(), "grpc-metadata-", h);
-    if status.code() == Code::Unauthenticated {
-        if let Ok(v) = HeaderValue::from_str(status.message()) {
-            h.insert(WWW_AUTHENTICATE, v);
-        }
+    if status.code() == Code::Unauthenticated
+        && let Ok(v) = HeaderValue::from_str(status.message())
+    {
+        h.insert(WWW_AUTHENTICATE, v);
     }
     response
 }

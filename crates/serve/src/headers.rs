@@ -115,10 +115,10 @@ pub fn request_metadata(
             "host" => continue,
             _ => {}
         }
-        if key == "authorization" {
-            if let Ok(v) = MetadataValue::try_from(value.as_bytes()) {
-                md.append("authorization", v);
-            }
+        if key == "authorization"
+            && let Ok(v) = MetadataValue::try_from(value.as_bytes())
+        {
+            md.append("authorization", v);
         }
         if is_permanent(key) {
             if let (Ok(k), Ok(v)) = (
@@ -142,10 +142,10 @@ pub fn request_metadata(
             }
         }
     }
-    if let Some(host) = forwarded_host.or(authority) {
-        if let Ok(v) = MetadataValue::try_from(host) {
-            md.insert("x-forwarded-host", v);
-        }
+    if let Some(host) = forwarded_host.or(authority)
+        && let Ok(v) = MetadataValue::try_from(host)
+    {
+        md.insert("x-forwarded-host", v);
     }
     if let Some(peer) = peer {
         let ip = peer.ip().to_string();
@@ -188,10 +188,10 @@ pub fn parse_grpc_timeout(s: &str) -> Option<Duration> {
 
 /// Whether the client accepts HTTP trailers (`TE: trailers`).
 pub fn accepts_trailers(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(http::header::TE)
-        .iter()
-        .any(|v| v.to_str().is_ok_and(|s| s.to_ascii_lowercase().contains("trailers")))
+    headers.get_all(http::header::TE).iter().any(|v| {
+        v.to_str()
+            .is_ok_and(|s| s.to_ascii_lowercase().contains("trailers"))
+    })
 }
 
 /// Appends `prefix<key>` headers for each forwardable metadata entry. Binary
@@ -285,7 +285,10 @@ mod tests {
         let mut out = HeaderMap::new();
         metadata_to_headers(&md, "grpc-metadata-", &mut out);
         assert_eq!(out.get("grpc-metadata-x-echo").unwrap(), "1");
-        assert_eq!(out.get("grpc-metadata-content-type").unwrap(), "application/grpc");
+        assert_eq!(
+            out.get("grpc-metadata-content-type").unwrap(),
+            "application/grpc"
+        );
         assert!(out.get("grpc-metadata-grpc-status").is_none());
     }
 }

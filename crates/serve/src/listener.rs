@@ -63,7 +63,13 @@ pub async fn serve<H, F>(
         });
     }
     drop(listener);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
-        warn!(?drain, "drain timeout reached; closing remaining connections");
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(
+            ?drain,
+            "drain timeout reached; closing remaining connections"
+        );
     }
 }

@@ -175,9 +175,7 @@ impl Reloader {
 
         let base_dir = Config::base_dir(path);
         let only_failed = trigger == Trigger::Retry;
-        let discovered = self
-            .discover_all(&config, &base_dir, only_failed)
-            .await;
+        let discovered = self.discover_all(&config, &base_dir, only_failed).await;
 
         self.publish(trigger, config, file_hash, discovered)
     }
@@ -192,7 +190,8 @@ impl Reloader {
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
         let jobs = config.backends.iter().map(|b| {
-            let skip = only_failed && self.schemas.contains_key(&b.name)
+            let skip = only_failed
+                && self.schemas.contains_key(&b.name)
                 && !self.failures.contains_key(&b.name);
             async move {
                 if skip {
@@ -212,7 +211,10 @@ impl Reloader {
                 None => out.push(None),
                 Some(Ok(schema)) => {
                     self.failures.remove(&backend.name);
-                    self.metrics.backend_discovered.get_or_create(&labels).set(1);
+                    self.metrics
+                        .backend_discovered
+                        .get_or_create(&labels)
+                        .set(1);
                     let changed = self
                         .schemas
                         .get(&backend.name)
@@ -228,7 +230,10 @@ impl Reloader {
                     let stale = self.schemas.contains_key(&backend.name);
                     warn!(backend = %backend.name, error = %message, keeping_last_good = stale, "discovery failed");
                     self.metrics.discovery_errors.get_or_create(&labels).inc();
-                    self.metrics.backend_discovered.get_or_create(&labels).set(0);
+                    self.metrics
+                        .backend_discovered
+                        .get_or_create(&labels)
+                        .set(0);
                     self.failures.insert(backend.name.clone(), message.clone());
                     out.push(Some(message));
                 }
@@ -237,7 +242,8 @@ impl Reloader {
         // Forget schemas of backends no longer configured.
         let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
         self.schemas.retain(|name, _| names.contains(name.as_str()));
-        self.failures.retain(|name, _| names.contains(name.as_str()));
+        self.failures
+            .retain(|name, _| names.contains(name.as_str()));
         out
     }
 
@@ -270,9 +276,7 @@ impl Reloader {
                 endpoints: backend.endpoints.clone(),
                 state,
                 source: schema.map(|s| s.source),
-                services: schema
-                    .map(|s| exposed(backend, s))
-                    .unwrap_or_default(),
+                services: schema.map(|s| exposed(backend, s)).unwrap_or_default(),
                 digest: schema.map(|s| format!("{:016x}", s.digest)),
                 error,
             });
@@ -302,10 +306,11 @@ impl Reloader {
         // A retry or refresh that found nothing new must not bump the version.
         if matches!(trigger, Trigger::Retry | Trigger::Refresh) && self.live.is_ready() {
             let live = self.live.status();
-            let same = live.backends.len() == statuses.len()
-                && live.backends.iter().zip(&statuses).all(|(a, b)| {
-                    a.name == b.name && a.digest == b.digest && a.state == b.state
-                });
+            let same =
+                live.backends.len() == statuses.len()
+                    && live.backends.iter().zip(&statuses).all(|(a, b)| {
+                        a.name == b.name && a.digest == b.digest && a.state == b.state
+                    });
             if same {
                 return self.outcome("unchanged", errors);
             }
@@ -374,7 +379,13 @@ impl Reloader {
         self.live.status.store(Arc::new(status));
         self.metrics.version.set(version as i64);
         self.metrics.routes.set(routes as i64);
-        info!(version, routes, trigger = trigger.as_str(), backends = config.backends.len(), "route table published");
+        info!(
+            version,
+            routes,
+            trigger = trigger.as_str(),
+            backends = config.backends.len(),
+            "route table published"
+        );
         self.applied = Some((config, file_hash));
         self.outcome("applied", errors)
     }

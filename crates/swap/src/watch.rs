@@ -35,8 +35,8 @@ pub fn watch_config(
         .unwrap_or_else(|| PathBuf::from("."));
     let name = config_path.file_name().map(|n| n.to_owned());
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        match event {
+    let mut watcher =
+        notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
             Ok(event) => {
                 let relevant = event.paths.iter().any(|p| {
                     let file = p.file_name();
@@ -48,8 +48,7 @@ pub fn watch_config(
                 }
             }
             Err(e) => warn!(error = %e, "config watch error"),
-        }
-    })?;
+        })?;
     watcher.watch(&dir, RecursiveMode::NonRecursive)?;
     tokio::spawn(async move {
         while rx.recv().await.is_some() {

@@ -19,8 +19,16 @@ pub async fn demo(port: u16, admin_port: u16) -> anyhow::Result<ExitCode> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let backends = [
-        tokio::spawn(serve_greeter(greeter, BackendOptions::default(), stopped(stop_rx.clone()))),
-        tokio::spawn(serve_library(library, BackendOptions::default(), stopped(stop_rx))),
+        tokio::spawn(serve_greeter(
+            greeter,
+            BackendOptions::default(),
+            stopped(stop_rx.clone()),
+        )),
+        tokio::spawn(serve_library(
+            library,
+            BackendOptions::default(),
+            stopped(stop_rx),
+        )),
     ];
 
     let config_path = write_config(port, admin_port, greeter_addr, library_addr)?;

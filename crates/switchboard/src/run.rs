@@ -89,7 +89,8 @@ pub async fn start(
     let listen = listener.local_addr()?;
     let admin = admin_listener.local_addr()?;
 
-    let file_watch = match watch::watch_config(config_path, config.reload_debounce, handle.clone()) {
+    let file_watch = match watch::watch_config(config_path, config.reload_debounce, handle.clone())
+    {
         Ok(w) => Some(w),
         Err(e) => {
             error!(error = %e, "cannot watch the config file; reload with SIGHUP or POST /reload");
@@ -104,7 +105,11 @@ pub async fn start(
         let _ = rx.wait_for(|s| *s).await;
     };
     let drain = Duration::from_secs(30);
-    let gateway = Arc::new(Gateway::new(live.clone(), serve_metrics, config.max_body_bytes));
+    let gateway = Arc::new(Gateway::new(
+        live.clone(),
+        serve_metrics,
+        config.max_body_bytes,
+    ));
     let admin_state = Arc::new(Admin {
         live,
         reload: handle,

@@ -35,7 +35,11 @@ pub(super) async fn server_streaming(
     timeout: Option<Duration>,
 ) -> Response<Body> {
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let reply = match backend.upstream.server_streaming(path, message, metadata, timeout).await {
+    let reply = match backend
+        .upstream
+        .server_streaming(path, message, metadata, timeout)
+        .await
+    {
         Ok(reply) => reply,
         Err(status) => return first_error(backend, &status),
     };
@@ -111,7 +115,10 @@ fn async_stream(
                 Ok(json) => wrap(b"{\"result\":", &json),
                 Err(e) => {
                     s.done = true;
-                    error_chunk(backend, &Status::internal(format!("cannot encode response as JSON: {}", e.0)))
+                    error_chunk(
+                        backend,
+                        &Status::internal(format!("cannot encode response as JSON: {}", e.0)),
+                    )
                 }
             },
             Ok(None) => return None,
