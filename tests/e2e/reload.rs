@@ -316,3 +316,59 @@ async fn conflicts_are_reported_and_first_backend_wins() {
     let r = post(&gw.url(HELLO), r#"{"name":"x"}"#).await.unwrap();
     assert_eq!(r.status, 503, "{}", r.body);
 }
+
+#[tokio::test]
+async fn openapi_document_follows_the_live_table() {
+    let (greeter, library) = two_backends().await;
+    let only_greeter = backend_yaml("greeter", greeter.addr, "");
+    let both = only_greeter.clone() + &backend_yaml("library", library.addr, "");
+    let gw = Gateway::start(&only_greeter).await;
+    let doc = get(&gw.admin_url("/openapi.json")).await.unwrap().json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let say = &doc["paths"]["/helloworld.Greeter/SayHello"]["post"];
+    assert_eq!(say["x-grpc-method"], "/helloworld.Greeter/SayHello");
+    assert_eq!(
+        say["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/helloworld.HelloRequest"
+    );
+    assert!(doc["paths"].get("/v1/{name}").is_none());
+
+    let v = gw.version().await;
+    std::fs::write(&gw.config, gw.config_text(&both)).unwrap();
+    gw.wait_version_after(v).await;
+    let doc = get(&gw.admin_url("/openapi.json")).await.unwrap().json();
+    assert_eq!(
+        doc["info"]["version"],
+        format!("table-{}", gw.version().await)
+    );
+    let get_book = &doc["paths"]["/v1/{name}"]["get"];
+    assert_eq!(get_book["x-backend"], "library");
+    assert_eq!(get_book["parameters"][0]["name"], "name");
+    assert_eq!(get_book["parameters"][0]["in"], "path");
+    let book = &doc["components"]["schemas"]["example.library.v1.Book"];
+    assert_eq!(
+        book["properties"]["pageCount"],
+        json!({"type": "string", "format": "int64"})
+    );
+    assert_eq!(
+        book["properties"]["name"]["description"], "`shelves/{shelf}/books/{book}`.",
+        "comments come from the descriptors' source info"
+    );
+    // Query parameters for a GET without body.
+    let list = &doc["paths"]["/v1/{parent}/books"]["get"]["parameters"];
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["parent", "page_size", "page_token", "filter"]);
+
+    // Per backend.
+    let doc = get(&gw.admin_url("/openapi.json?backend=greeter"))
+        .await
+        .unwrap()
+        .json();
+    assert!(doc["paths"].get("/v1/{name}").is_none());
+    assert!(doc["paths"].get("/helloworld.Greeter/SayHello").is_some());
+}

@@ -1,8 +1,11 @@
 //! The admin listener (loopback by default): `/healthz`, `/readyz`, `/routes`,
-//! `/status`, `/metrics` and `POST /reload`. It reads the same [`Live`] view as
+//! `/status`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
 //! the gateway and asks the reloader for rebuilds through a [`ReloadHandle`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
 
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
@@ -18,6 +21,9 @@ pub struct Admin {
     pub live: Arc<Live>,
     pub reload: ReloadHandle,
     pub registry: Arc<Registry>,
+    /// The last generated OpenAPI documents, by backend filter, with the table
+    /// version they describe: regenerated only after a swap.
+    pub openapi: Mutex<HashMap<Option<String>, (u64, Bytes)>>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +57,7 @@ impl Admin {
             }
             (&Method::GET, "/routes") => self.routes(),
             (&Method::GET, "/status") => json(200, &*self.live.status()),
+            (&Method::GET, "/openapi.json") => self.openapi(req.uri().query()),
             (&Method::GET, "/metrics") => {
                 let mut text = String::new();
                 if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
@@ -75,14 +82,38 @@ impl Admin {
                 }
                 None => json_response(503, r#"{"error":"reloader is not running"}"#),
             },
-            (_, "/healthz" | "/readyz" | "/routes" | "/status" | "/metrics" | "/reload") => {
-                json_response(405, r#"{"error":"method not allowed"}"#)
-            }
+            (
+                _,
+                "/healthz" | "/readyz" | "/routes" | "/status" | "/metrics" | "/reload"
+                | "/openapi.json",
+            ) => json_response(405, r#"{"error":"method not allowed"}"#),
             _ => json_response(
                 404,
-                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/status","/metrics","POST /reload"]}"#,
+                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/status","/metrics","/openapi.json","POST /reload"]}"#,
             ),
         }
+    }
+
+    /// The OpenAPI 3.1 document of the live table (`?backend=NAME` for one backend).
+    fn openapi(&self, query: Option<&str>) -> Response<Body> {
+        let Some(snapshot) = self.live.snapshot() else {
+            return json_response(503, r#"{"error":"no route table loaded yet"}"#);
+        };
+        let backend = query.and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("backend="))
+                .map(str::to_string)
+        });
+        let mut cache = self.openapi.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((version, doc)) = cache.get(&backend)
+            && *version == snapshot.version
+        {
+            return json_response(200, doc.clone());
+        }
+        let doc = crate::openapi::document(&snapshot, backend.as_deref());
+        let bytes = Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default());
+        cache.insert(backend, (snapshot.version, bytes.clone()));
+        json_response(200, bytes)
     }
 
     fn routes(&self) -> Response<Body> {

@@ -16,6 +16,7 @@ mod gateway;
 mod headers;
 mod listener;
 mod metrics;
+pub mod openapi;
 
 pub use gateway::Gateway;
 pub use listener::serve;

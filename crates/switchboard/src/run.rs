@@ -114,6 +114,7 @@ pub async fn start(
         live,
         reload: handle,
         registry,
+        openapi: Default::default(),
     });
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(reloader.run_until(wait(stopped.clone()))));
