@@ -14,7 +14,7 @@ use std::time::Duration;
 
 mod load;
 
-pub use load::{load_file, parse_str};
+pub use load::{load_file, parse_bytes, parse_str, read_file};
 
 /// The whole gateway configuration, as read from one YAML file.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +49,35 @@ pub struct Backend {
     pub timeout: Option<Duration>,
     /// JSON mapping options for this backend.
     pub json: JsonOptions,
+    /// HTTP rules given in the config (grpc-gateway's `grpc_api_configuration`
+    /// style), for backends whose protos carry no `google.api.http` annotations.
+    /// A method with at least one rule here uses these instead of its annotation.
+    pub http_rules: Vec<HttpRule>,
+}
+
+/// One `google.api.HttpRule` written in the config instead of the proto.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRule {
+    /// The method, `package.Service.Method` (no leading dot, no wildcards).
+    pub selector: String,
+    /// The rule's own pattern, body and response_body.
+    pub binding: HttpBinding,
+    /// `additional_bindings`, one level deep (nesting is a config error).
+    pub additional_bindings: Vec<HttpBinding>,
+}
+
+/// One pattern of an [`HttpRule`]: what `get`/`put`/`post`/`delete`/`patch`/`custom`
+/// say, plus `body` and `response_body`, exactly as in `google.api.HttpRule`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpBinding {
+    /// Upper-case HTTP method (`GET`, ..., or a custom kind such as `HEAD`).
+    pub method: String,
+    /// The path template, unparsed (the route stage parses and reports it).
+    pub path: String,
+    /// `""`, `"*"` or a top-level request field name.
+    pub body: String,
+    /// `""` or a top-level response field name.
+    pub response_body: String,
 }
 
 /// Where a backend's descriptors come from.

@@ -67,20 +67,30 @@ const DEFAULT_RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
 
 /// Reads and validates a config file. All problems found are returned, not just the first.
 pub fn load_file(path: &Path) -> Result<Config, Vec<ConfigError>> {
-    let bytes = std::fs::read(path).map_err(|e| {
+    parse_bytes(&read_file(path)?, path)
+}
+
+/// Reads a config file's bytes, as a [`ConfigError`] on failure. The reload loop
+/// reads once and both hashes and parses what it read.
+pub fn read_file(path: &Path) -> Result<Vec<u8>, Vec<ConfigError>> {
+    std::fs::read(path).map_err(|e| {
         vec![ConfigError {
             file: path.to_path_buf(),
             line: None,
             column: None,
             message: format!("cannot read config: {e}"),
         }]
-    })?;
-    match String::from_utf8(bytes) {
-        Ok(text) => parse_str(&text, path),
+    })
+}
+
+/// Parses and validates a config file's bytes; invalid UTF-8 is reported at the
+/// first bad byte.
+pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Config, Vec<ConfigError>> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => parse_str(text, path),
         Err(e) => {
             // Point at the first bad byte so the user can find it.
-            let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let good = std::str::from_utf8(good).unwrap_or_default();
+            let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
             let line = good.matches('\n').count() + 1;
             let column = good.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
             Err(vec![ConfigError {

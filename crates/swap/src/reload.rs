@@ -317,22 +317,7 @@ impl Reloader {
         }
 
         let (table, report) = RouteTable::build(&inputs);
-        let conflicts: Vec<String> = report
-            .conflicts
-            .iter()
-            .map(|c| {
-                format!(
-                    "{} {}: kept {} ({}), dropped {} from backend {} ({})",
-                    c.http_method,
-                    c.kept_template,
-                    c.kept_backend,
-                    c.kept_method,
-                    c.dropped_template,
-                    c.dropped_backend,
-                    c.dropped_method
-                )
-            })
-            .collect();
+        let conflicts: Vec<String> = report.conflicts.iter().map(|c| c.to_string()).collect();
         for c in &conflicts {
             warn!(conflict = %c, "route conflict");
         }
@@ -449,17 +434,9 @@ fn exposed(backend: &Backend, schema: &Schema) -> Vec<String> {
 }
 
 fn read_config(path: &std::path::Path) -> Result<(Config, u64), Vec<ConfigError>> {
-    let bytes = std::fs::read(path).map_err(|e| {
-        vec![ConfigError {
-            file: path.to_path_buf(),
-            line: None,
-            column: None,
-            message: format!("cannot read config: {e}"),
-        }]
-    })?;
+    let bytes = switchboard_config::read_file(path)?;
     let mut hasher = DefaultHasher::new();
     bytes.hash(&mut hasher);
-    let text = String::from_utf8_lossy(&bytes);
-    let config = switchboard_config::parse_str(&text, path)?;
+    let config = switchboard_config::parse_bytes(&bytes, path)?;
     Ok((config, hasher.finish()))
 }
