@@ -20,6 +20,8 @@ use switchboard_examples::{BackendOptions, Reflection};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub mod balance;
+
 /// Path of the switchboard binary under test.
 pub fn switchboard_bin() -> PathBuf {
     if let Ok(p) = std::env::var("SWITCHBOARD_BIN") {
@@ -272,13 +274,27 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> Result<Reply, String> {
+    let body = body.unwrap_or_default().as_bytes().to_vec();
+    request_bytes(method, url, headers, body)
+        .await
+        .map(|(reply, _)| reply)
+}
+
+/// [`request`] with a binary body, also returning the response body's exact
+/// bytes (`Reply::body` is lossily decoded as UTF-8).
+pub async fn request_bytes(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<(Reply, Bytes), String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut builder = Request::builder().method(method).uri(url);
     for (k, v) in headers {
         builder = builder.header(*k, *v);
     }
     let req = builder
-        .body(Full::new(Bytes::from(body.unwrap_or_default().to_string())))
+        .body(Full::new(Bytes::from(body)))
         .map_err(|e| e.to_string())?;
     let resp = tokio::time::timeout(Duration::from_secs(30), client.request(req))
         .await
@@ -287,12 +303,14 @@ pub async fn request(
     let (parts, body) = resp.into_parts();
     let collected = body.collect().await.map_err(|e| e.to_string())?;
     let trailers = collected.trailers().cloned();
-    Ok(Reply {
+    let bytes = collected.to_bytes();
+    let reply = Reply {
         status: parts.status.as_u16(),
         headers: parts.headers,
         trailers,
-        body: String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
-    })
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    Ok((reply, bytes))
 }
 
 /// Polls `check` until it returns true or 10 s pass; returns whether it did.

@@ -12,9 +12,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod cors;
 mod load;
+mod traffic;
 
+pub use cors::Cors;
 pub use load::{load_file, parse_bytes, parse_str, read_file};
+pub use traffic::{
+    Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,
+};
 
 /// The whole gateway configuration, as read from one YAML file.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,8 +35,15 @@ pub struct Config {
     pub discovery_timeout: Duration,
     /// Debounce window for file-change reloads. Default 200ms.
     pub reload_debounce: Duration,
+    /// Connection and DNS settings for every backend (`upstream:`).
+    pub upstream: UpstreamSettings,
+    /// Graceful shutdown (`shutdown:`).
+    pub shutdown: Shutdown,
     /// The backends, in file order. Order matters: on a route conflict the first-listed wins.
     pub backends: Vec<Backend>,
+    /// Browser cross-origin access to the public listener (`cors:`); `None` sends
+    /// no CORS headers.
+    pub cors: Option<Cors>,
 }
 
 /// One gRPC backend: a named set of endpoints serving the same API.
@@ -38,7 +51,8 @@ pub struct Config {
 pub struct Backend {
     /// Unique name, used in logs, metrics and `/routes`.
     pub name: String,
-    /// `host:port` strings (at least one).
+    /// `host:port` or `dns:///host:port` strings (at least one). A `dns:///` entry
+    /// stands for every address the name resolves to, re-resolved periodically.
     pub endpoints: Vec<String>,
     /// Where the API's descriptors come from.
     pub descriptors: DescriptorSource,
@@ -53,6 +67,8 @@ pub struct Backend {
     /// style), for backends whose protos carry no `google.api.http` annotations.
     /// A method with at least one rule here uses these instead of its annotation.
     pub http_rules: Vec<HttpRule>,
+    /// Balancing, health checks, outlier detection and retries.
+    pub traffic: Traffic,
 }
 
 /// One `google.api.HttpRule` written in the config instead of the proto.

@@ -32,7 +32,19 @@
 //!       strict: false
 //!       use_proto_names: false
 //!       enums_as_ints: false
+//!     http_rules:             # google.api.HttpRule per method, for un-annotated protos
+//!       - selector: helloworld.Greeter.SayHello   # package.Service.Method, required
+//!         get: /v1/hello/{name}   # exactly one of get/put/post/delete/patch/custom
+//!         body: ""                # "", "*" or a request field; default ""
+//!         response_body: ""       # "" or a response field; default ""
+//!         additional_bindings:    # same keys minus selector; one level only
+//!           - post: /v1/hello
+//!             body: "*"
+//!           - custom: {kind: HEAD, path: /v1/hello/{name}}
 //! ```
+//!
+//! A method with at least one entry in `http_rules` is routed by those entries
+//! instead of its `google.api.http` annotation (grpc-gateway would add both).
 //!
 //! With neither `descriptor_set` nor `protos`, descriptors come from gRPC reflection.
 //! Relative paths resolve against [`Config::base_dir`] of the config file; the stored
@@ -57,7 +69,13 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::{Location, MessageFormatter, Spanned};
 
-use crate::{Backend, Config, ConfigError, DescriptorSource, JsonOptions, ServiceFilter};
+use crate::{
+    Backend, Config, ConfigError, DescriptorSource, HttpBinding, HttpRule, JsonOptions,
+    ServiceFilter,
+};
+
+mod cors;
+mod traffic;
 
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 const DEFAULT_ADMIN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9901);
@@ -134,7 +152,10 @@ struct RawConfig {
     limits: Option<RawLimits>,
     discovery: Option<RawDiscovery>,
     reload: Option<RawReload>,
+    upstream: Option<traffic::RawUpstream>,
+    shutdown: Option<traffic::RawShutdown>,
     backends: Option<Vec<Spanned<RawBackend>>>,
+    cors: Option<Spanned<cors::RawCors>>,
 }
 
 #[derive(Deserialize)]
@@ -165,6 +186,38 @@ struct RawBackend {
     services: Option<RawServices>,
     timeout: Option<Spanned<String>>,
     json: Option<RawJson>,
+    http_rules: Option<Vec<Spanned<RawHttpRule>>>,
+    balancing: Option<Spanned<String>>,
+    panic_threshold: Option<Spanned<u64>>,
+    health_check: Option<traffic::RawHealthCheck>,
+    outlier_detection: Option<traffic::RawOutlier>,
+    retries: Option<traffic::RawRetries>,
+}
+
+/// One `google.api.HttpRule`, in the shape of grpc-gateway's
+/// `grpc_api_configuration` YAML (`http.rules[]`). The same struct serves the
+/// rule and its additional bindings; the validator rejects `selector` and
+/// `additional_bindings` inside an additional binding.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpRule {
+    selector: Option<Spanned<String>>,
+    get: Option<Spanned<String>>,
+    put: Option<Spanned<String>>,
+    post: Option<Spanned<String>>,
+    delete: Option<Spanned<String>>,
+    patch: Option<Spanned<String>>,
+    custom: Option<Spanned<RawCustomPattern>>,
+    body: Option<String>,
+    response_body: Option<String>,
+    additional_bindings: Option<Spanned<Vec<Spanned<RawHttpRule>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCustomPattern {
+    kind: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -231,6 +284,9 @@ impl Validator {
             .duration("reload.debounce", reload_debounce.as_ref(), true)
             .unwrap_or(DEFAULT_RELOAD_DEBOUNCE);
 
+        let upstream = self.upstream_settings(raw.upstream);
+        let shutdown = self.shutdown(raw.shutdown);
+
         let mut seen: HashMap<String, Location> = HashMap::new();
         let mut backends = Vec::new();
         for raw in raw.backends.unwrap_or_default() {
@@ -250,13 +306,18 @@ impl Validator {
             backends.push(self.backend(raw));
         }
 
+        let cors = self.cors(raw.cors);
+
         Config {
             listen,
             admin,
             max_body_bytes,
             discovery_timeout,
             reload_debounce,
+            upstream,
+            shutdown,
             backends,
+            cors,
         }
     }
 
@@ -411,6 +472,25 @@ impl Validator {
             enums_as_ints: j.enums_as_ints.unwrap_or(d.enums_as_ints),
         });
 
+        let mut http_rules = Vec::new();
+        for (i, rule) in raw.http_rules.unwrap_or_default().into_iter().enumerate() {
+            let what = format!("{who}: http_rules[{i}]");
+            if let Some(rule) = self.http_rule(&what, rule) {
+                http_rules.push(rule);
+            }
+        }
+
+        let traffic = self.traffic(
+            &who,
+            traffic::RawTraffic {
+                balancing: raw.balancing,
+                panic_threshold: raw.panic_threshold,
+                health_check: raw.health_check,
+                outlier_detection: raw.outlier_detection,
+                retries: raw.retries,
+            },
+        );
+
         Backend {
             name,
             endpoints,
@@ -418,7 +498,142 @@ impl Validator {
             services,
             timeout,
             json,
+            http_rules,
+            traffic,
         }
+    }
+
+    /// Validates one configured HTTP rule: a well-formed selector, exactly one
+    /// pattern per binding, additional bindings one level deep. Templates and field
+    /// names are checked later, against the backend's descriptors, by the route
+    /// stage (which reports them as route errors). `None` if anything is wrong.
+    fn http_rule(&mut self, what: &str, raw: Spanned<RawHttpRule>) -> Option<HttpRule> {
+        let at = raw.referenced;
+        let mut rule = raw.value;
+        let errors_before = self.errors.len();
+        let selector = match rule.selector.take() {
+            None => {
+                self.error(&at, format!("{what} is missing required key `selector`"));
+                String::new()
+            }
+            Some(s) => {
+                let name = s.value.trim().strip_prefix('.').unwrap_or(s.value.trim());
+                if !is_method_selector(name) {
+                    self.error(
+                        &s.referenced,
+                        format!(
+                            "{what}: invalid selector `{}`: expected one method as `package.Service.Method` (no wildcards)",
+                            s.value
+                        ),
+                    );
+                }
+                name.to_owned()
+            }
+        };
+        let extra = rule.additional_bindings.take();
+        let binding = self.http_binding(what, at, rule);
+        let mut additional_bindings = Vec::new();
+        for (j, extra) in extra.map(|e| e.value).unwrap_or_default().into_iter().enumerate() {
+            let what = format!("{what}.additional_bindings[{j}]");
+            let at = extra.referenced;
+            let mut extra = extra.value;
+            if let Some(s) = extra.selector.take() {
+                self.error(
+                    &s.referenced,
+                    format!("{what}: `selector` is only allowed on the rule itself"),
+                );
+            }
+            if let Some(nested) = extra.additional_bindings.take() {
+                self.error(
+                    &nested.referenced,
+                    format!("{what}: additional_bindings cannot be nested"),
+                );
+            }
+            if let Some(b) = self.http_binding(&what, at, extra) {
+                additional_bindings.push(b);
+            }
+        }
+        let binding = binding?;
+        (self.errors.len() == errors_before).then_some(HttpRule {
+            selector,
+            binding,
+            additional_bindings,
+        })
+    }
+
+    /// One binding's pattern (exactly one of get/put/post/delete/patch/custom),
+    /// body and response_body.
+    fn http_binding(&mut self, what: &str, at: Location, raw: RawHttpRule) -> Option<HttpBinding> {
+        let simple = [
+            ("GET", raw.get),
+            ("PUT", raw.put),
+            ("POST", raw.post),
+            ("DELETE", raw.delete),
+            ("PATCH", raw.patch),
+        ];
+        let mut patterns: Vec<(Location, String, Option<Spanned<String>>)> = simple
+            .into_iter()
+            .filter_map(|(m, p)| p.map(|p| (p.referenced, m.to_owned(), Some(p))))
+            .collect();
+        if let Some(custom) = raw.custom {
+            let kind = match custom.value.kind {
+                Some(k) if is_http_token(&k.value) => k.value,
+                Some(k) => {
+                    self.error(
+                        &k.referenced,
+                        format!("{what}: custom.kind `{}` is not an HTTP method", k.value),
+                    );
+                    String::new()
+                }
+                None => {
+                    self.error(
+                        &custom.referenced,
+                        format!("{what}: custom is missing required key `kind`"),
+                    );
+                    String::new()
+                }
+            };
+            if custom.value.path.is_none() {
+                self.error(
+                    &custom.referenced,
+                    format!("{what}: custom is missing required key `path`"),
+                );
+            }
+            patterns.push((custom.referenced, kind, custom.value.path));
+        }
+        patterns.sort_by_key(|(l, _, _)| pos(l));
+        if patterns.len() > 1 {
+            self.error(
+                &patterns[1].0,
+                format!(
+                    "{what}: give exactly one of `get`, `put`, `post`, `delete`, `patch` and `custom`"
+                ),
+            );
+            return None;
+        }
+        let Some((_, method, path)) = patterns.pop() else {
+            self.error(
+                &at,
+                format!(
+                    "{what} has no pattern: give one of `get`, `put`, `post`, `delete`, `patch` or `custom`"
+                ),
+            );
+            return None;
+        };
+        let path = path?;
+        if !path.value.starts_with('/') {
+            self.error(
+                &path.referenced,
+                format!("{what}: path `{}` must start with `/`", path.value),
+            );
+            return None;
+        }
+        Some(HttpBinding {
+            method,
+            path: path.value,
+            body: raw.body.unwrap_or_default(),
+            response_body: raw.response_body.unwrap_or_default(),
+        })
     }
 
     fn protos(&mut self, who: &str, protos: Spanned<RawProtos>) -> DescriptorSource {
@@ -457,6 +672,25 @@ impl Validator {
     }
 }
 
+/// `package.Service.Method`: at least two dot-separated protobuf identifiers.
+fn is_method_selector(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() >= 2
+        && parts.iter().all(|p| {
+            let b = p.as_bytes();
+            !b.is_empty()
+                && (b[0].is_ascii_alphabetic() || b[0] == b'_')
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_')
+        })
+}
+
+/// An RFC 9110 token, what an HTTP method must be.
+fn is_http_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
+}
+
 fn pos(l: &Location) -> (u64, u64) {
     (l.line(), l.column())
 }
@@ -466,10 +700,20 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Checks `host:port`, where host is a DNS name, an IPv4 address or a bracketed IPv6
-/// address. Returns why not, phrased to complete "invalid endpoint `x`: ...".
+/// address, or `dns:///host:port` (gRPC's name syntax: every address the name
+/// resolves to). Returns why not, phrased to complete "invalid endpoint `x`: ...".
 fn check_endpoint(ep: &str) -> Result<(), String> {
+    if let Some(rest) = ep.strip_prefix("dns:///") {
+        if rest.contains("://") {
+            return Err("expected dns:///host:port".into());
+        }
+        return check_endpoint(rest);
+    }
+    if ep.starts_with("dns:") {
+        return Err("expected dns:///host:port (three slashes: the DNS server part is empty)".into());
+    }
     if ep.contains("://") {
-        return Err("expected host:port without a scheme".into());
+        return Err("expected host:port without a scheme, or dns:///host:port".into());
     }
     let (host, port) = if let Some(rest) = ep.strip_prefix('[') {
         let (v6, rest) = rest
@@ -830,7 +1074,7 @@ backends:
             "listen: 0.0.0.0:1\nlisen: x\n",
             2,
             1,
-            "unknown key `lisen` (did you mean `listen`?); allowed keys here: listen, admin, limits, discovery, reload, backends",
+            "unknown key `lisen` (did you mean `listen`?); allowed keys here: listen, admin, limits, discovery, reload, upstream, shutdown, backends, cors",
         );
     }
 
@@ -947,6 +1191,9 @@ backends:
             ("localhost:http", "port `http` is not a number"),
             (":80", "empty host"),
             ("http://h:80", "without a scheme"),
+            ("dns://h:80", "three slashes"),
+            ("dns:///h", "missing `:port`"),
+            ("dns:///bad_host:80", "not a valid hostname"),
             ("::1:80", "must be written in brackets"),
             ("[::1:80", "missing `]`"),
             ("[nope]:80", "`nope` is not an IPv6 address"),
@@ -1144,6 +1391,126 @@ backends:
         }
         assert!(parse("[]").is_err());
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn http_rules_parse() {
+        let c = ok(r#"
+backends:
+  - name: greeter
+    endpoints: [h:1]
+    http_rules:
+      - selector: helloworld.Greeter.SayHello
+        get: "/v1/hello/{name}"
+        additional_bindings:
+          - post: /v1/hello
+            body: "*"
+            response_body: message
+          - custom: {kind: HEAD, path: "/v1/hello/{name}"}
+      - selector: .helloworld.Greeter.SayHelloStream
+        patch: /v1/stream
+        body: name
+"#);
+        let rules = &c.backends[0].http_rules;
+        let binding = |method: &str, path: &str, body: &str, rb: &str| HttpBinding {
+            method: method.into(),
+            path: path.into(),
+            body: body.into(),
+            response_body: rb.into(),
+        };
+        assert_eq!(
+            rules,
+            &[
+                HttpRule {
+                    selector: "helloworld.Greeter.SayHello".into(),
+                    binding: binding("GET", "/v1/hello/{name}", "", ""),
+                    additional_bindings: vec![
+                        binding("POST", "/v1/hello", "*", "message"),
+                        binding("HEAD", "/v1/hello/{name}", "", ""),
+                    ],
+                },
+                HttpRule {
+                    selector: "helloworld.Greeter.SayHelloStream".into(),
+                    binding: binding("PATCH", "/v1/stream", "name", ""),
+                    additional_bindings: vec![],
+                },
+            ]
+        );
+        assert!(ok("backends:\n  - name: a\n    endpoints: [h:1]\n").backends[0]
+            .http_rules
+            .is_empty());
+    }
+
+    #[test]
+    fn http_rules_errors() {
+        let base = "backends:\n  - name: a\n    endpoints: [h:1]\n    http_rules:\n";
+        let rule = |body: &str| format!("{base}{body}");
+        assert_error(
+            &rule("      - get: /x\n"),
+            5,
+            9,
+            "backend `a`: http_rules[0] is missing required key `selector`",
+        );
+        for bad in ["Greeter", "a.*", "a.b c", "a..b", "a.1b", "a.b,c.d"] {
+            assert_error(
+                &rule(&format!("      - selector: \"{bad}\"\n        get: /x\n")),
+                5,
+                19,
+                &format!("http_rules[0]: invalid selector `{bad}`: expected one method as `package.Service.Method`"),
+            );
+        }
+        assert_error(
+            &rule("      - selector: a.B.C\n"),
+            5,
+            9,
+            "http_rules[0] has no pattern: give one of `get`",
+        );
+        assert_error(
+            &rule("      - selector: a.B.C\n        get: /x\n        post: /y\n"),
+            7,
+            15,
+            "http_rules[0]: give exactly one of `get`, `put`, `post`, `delete`, `patch` and `custom`",
+        );
+        assert_error(
+            &rule("      - selector: a.B.C\n        get: x\n"),
+            6,
+            14,
+            "http_rules[0]: path `x` must start with `/`",
+        );
+        assert_error(
+            &rule("      - selector: a.B.C\n        custom: {kind: \"GE T\", path: /x}\n"),
+            6,
+            24,
+            "custom.kind `GE T` is not an HTTP method",
+        );
+        assert_error(
+            &rule("      - selector: a.B.C\n        custom: {kind: GET}\n"),
+            6,
+            17,
+            "custom is missing required key `path`",
+        );
+        assert_error(
+            &rule(
+                "      - selector: a.B.C\n        get: /x\n        additional_bindings:\n          - get: /y\n            additional_bindings: [{get: /z}]\n",
+            ),
+            9,
+            34,
+            "http_rules[0].additional_bindings[0]: additional_bindings cannot be nested",
+        );
+        assert_error(
+            &rule(
+                "      - selector: a.B.C\n        get: /x\n        additional_bindings:\n          - selector: a.B.D\n            get: /y\n",
+            ),
+            8,
+            23,
+            "`selector` is only allowed on the rule itself",
+        );
+        assert_error(
+            &rule("      - selector: a.B.C\n        get: /x\n        bdy: \"*\"\n"),
+            7,
+            9,
+            "unknown key `bdy` (did you mean `body`?)",
+        );
     }
 
     #[test]

@@ -14,7 +14,8 @@ use crate::{DiscoveryError, Schema};
 
 /// The google/api protos bundled with Switchboard, embedded so that they resolve
 /// from any working directory: users' protos that import
-/// `google/api/annotations.proto` compile without vendoring googleapis.
+/// `google/api/annotations.proto` or `google/api/httpbody.proto` compile without
+/// vendoring googleapis.
 const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/annotations.proto",
@@ -23,6 +24,10 @@ const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/http.proto",
         include_str!("../proto/google/api/http.proto"),
+    ),
+    (
+        "google/api/httpbody.proto",
+        include_str!("../proto/google/api/httpbody.proto"),
     ),
 ];
 

@@ -3,7 +3,9 @@
 //! Given each backend's descriptor pool and exposed services, [`RouteTable::build`]
 //! produces every HTTP route: `POST /package.Service/Method` for each method, plus
 //! the method's `google.api.http` rule (and its `additional_bindings`) when the
-//! descriptors carry one. Templates are parsed, field paths resolved and a
+//! descriptors carry one, or instead of it the backend's configured `http_rules`
+//! for that method (grpc-gateway's `grpc_api_configuration`, for protos without
+//! annotations). Templates are parsed, field paths resolved and a
 //! [`MethodPlan`] built for each route here, once, so the request path only matches.
 //! This crate never does IO and never mutates a built table.
 //!
@@ -71,8 +73,11 @@ pub use switchboard_transcode::MethodPlan;
 use crate::template::Template;
 use crate::trie::MethodTrie;
 
+mod grpc;
 pub mod template;
 mod trie;
+
+pub use grpc::{GrpcLookup, split_path as split_grpc_path};
 
 /// One backend's contribution to a table build.
 #[derive(Debug, Clone)]
@@ -83,7 +88,14 @@ pub struct BackendInput {
     pub pool: DescriptorPool,
     /// Fully-qualified names of the services to expose, in a stable order.
     pub services: Vec<String>,
+    /// HTTP rules from the config (`http_rules`), in config order. A method named
+    /// by a selector here is routed by these rules, not by its annotation.
+    pub http_rules: Vec<ConfigHttpRule>,
 }
+
+/// A configured HTTP rule (see [`BackendInput::http_rules`]); the config stage
+/// owns the type and its validation.
+pub use switchboard_config::HttpRule as ConfigHttpRule;
 
 /// Where a route came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +104,8 @@ pub enum RouteSource {
     Default,
     /// A `google.api.http` rule (primary or additional binding).
     HttpRule,
+    /// An `http_rules` entry of the backend's config (primary or additional binding).
+    ConfigRule,
 }
 
 /// One HTTP route, fully resolved.
@@ -104,6 +118,11 @@ pub struct Route {
     pub template: String,
     /// `/package.Service/Method`.
     pub grpc_path: Arc<str>,
+    /// `grpc_path` as the upstream call's `:path`, parsed once here so a request
+    /// only clones it (a reference-count increment).
+    pub grpc_path_and_query: http::uri::PathAndQuery,
+    /// `METHOD template`, the route's metrics label, formatted once here.
+    pub metrics_label: Arc<str>,
     pub source: RouteSource,
     pub plan: Arc<MethodPlan>,
 }
@@ -169,6 +188,8 @@ pub struct RouteTable {
     templates: Vec<Template>,
     /// One trie per HTTP method; there are only a handful, so a scan is cheapest.
     methods: Vec<(http::Method, MethodTrie)>,
+    /// Owner of each exposed service, for native gRPC (see the `grpc` module).
+    grpc: grpc::GrpcServices,
 }
 
 /// One route to be added: the default route or one binding of an HttpRule.
@@ -186,6 +207,7 @@ struct MethodContext<'a> {
     backend_name: &'a Arc<str>,
     method: &'a MethodDescriptor,
     grpc_path: &'a Arc<str>,
+    grpc_path_and_query: &'a http::uri::PathAndQuery,
 }
 
 impl RouteTable {
@@ -195,9 +217,13 @@ impl RouteTable {
         let mut report = BuildReport::default();
         for backend in backends {
             let backend_name: Arc<str> = backend.name.as_str().into();
+            table
+                .grpc
+                .add(backend.index, &backend_name, &backend.pool, &backend.services);
             // Absent when the backend's descriptors never import annotations.proto:
             // then no method can carry a rule.
             let http_ext = backend.pool.get_extension_by_name("google.api.http");
+            check_selectors(backend, &mut report);
             for service_name in &backend.services {
                 let Some(service) = backend.pool.get_service_by_name(service_name) else {
                     report.errors.push(format!(
@@ -209,11 +235,21 @@ impl RouteTable {
                 for method in service.methods() {
                     let grpc_path: Arc<str> =
                         format!("/{}/{}", service.full_name(), method.name()).into();
+                    // Proto identifiers are always a valid path; this is a guard.
+                    let Ok(grpc_path_and_query) = http::uri::PathAndQuery::try_from(&*grpc_path)
+                    else {
+                        report.errors.push(format!(
+                            "backend {}: {grpc_path} is not a valid HTTP/2 :path",
+                            backend.name
+                        ));
+                        continue;
+                    };
                     let ctx = MethodContext {
                         backend,
                         backend_name: &backend_name,
                         method: &method,
                         grpc_path: &grpc_path,
+                        grpc_path_and_query: &grpc_path_and_query,
                     };
                     let default = Binding {
                         http_method: http::Method::POST,
@@ -223,7 +259,12 @@ impl RouteTable {
                         source: RouteSource::Default,
                     };
                     table.add(&ctx, default, &mut report);
-                    if let Some(ext) = &http_ext {
+                    let configured = config_rule_bindings(backend, &method);
+                    if !configured.is_empty() {
+                        for binding in configured {
+                            table.add(&ctx, binding, &mut report);
+                        }
+                    } else if let Some(ext) = &http_ext {
                         for binding in http_rule_bindings(&ctx, ext, &mut report) {
                             table.add(&ctx, binding, &mut report);
                         }
@@ -251,8 +292,9 @@ impl RouteTable {
             .iter()
             .map(|v| v.field_path.as_str())
             .collect();
-        let plan = match MethodPlan::new(
+        let plan = match MethodPlan::for_binding(
             ctx.method,
+            binding.http_method.as_str(),
             &binding.body,
             &path_vars,
             &binding.response_body,
@@ -264,9 +306,11 @@ impl RouteTable {
         let route = Route {
             backend: ctx.backend.index,
             backend_name: ctx.backend_name.clone(),
+            metrics_label: format!("{} {}", binding.http_method, binding.template).into(),
             http_method: binding.http_method,
             template: binding.template,
             grpc_path: ctx.grpc_path.clone(),
+            grpc_path_and_query: ctx.grpc_path_and_query.clone(),
             source: binding.source,
             plan: Arc::new(plan),
         };
@@ -402,6 +446,54 @@ fn http_rule_bindings(
     bindings
 }
 
+/// Reports every configured rule whose selector names no method in the backend's
+/// descriptors: a typo there would otherwise silently leave a method unrouted.
+/// A method that exists but whose service is not exposed is not an error (the
+/// service filter excluded it on purpose).
+fn check_selectors(backend: &BackendInput, report: &mut BuildReport) {
+    for rule in &backend.http_rules {
+        let found = rule.selector.rsplit_once('.').is_some_and(|(service, method)| {
+            backend
+                .pool
+                .get_service_by_name(service)
+                .is_some_and(|s| s.methods().any(|m| m.name() == method))
+        });
+        if !found {
+            report.errors.push(format!(
+                "backend {}: http_rules: selector {} names no method in the backend's descriptors",
+                backend.name, rule.selector
+            ));
+        }
+    }
+}
+
+/// The bindings the config gives `method` (every rule whose selector names it, in
+/// config order, each followed by its additional bindings). Empty when the config
+/// has none, and then the annotation applies.
+fn config_rule_bindings(backend: &BackendInput, method: &MethodDescriptor) -> Vec<Binding> {
+    let mut bindings = Vec::new();
+    for rule in &backend.http_rules {
+        if rule.selector != method.full_name() {
+            continue;
+        }
+        for b in std::iter::once(&rule.binding).chain(&rule.additional_bindings) {
+            // The config stage checked the method is an HTTP token; a failure here
+            // would be a bug there, so skipping is enough.
+            let Ok(http_method) = http::Method::from_bytes(b.method.as_bytes()) else {
+                continue;
+            };
+            bindings.push(Binding {
+                http_method,
+                template: b.path.clone(),
+                body: b.body.clone(),
+                response_body: b.response_body.clone(),
+                source: RouteSource::ConfigRule,
+            });
+        }
+    }
+    bindings
+}
+
 /// Reads one HttpRule's pattern (`get`/`put`/`post`/`delete`/`patch`/`custom`),
 /// `body` and `response_body`.
 fn read_binding(rule: &DynamicMessage) -> Result<Binding, String> {
@@ -492,6 +584,7 @@ mod tests {
             name: name.to_owned(),
             pool: pool.clone(),
             services: services.iter().map(|s| s.to_string()).collect(),
+            http_rules: Vec::new(),
         }
     }
 
@@ -667,6 +760,79 @@ mod tests {
         let mut allowed = table.allowed_methods("/v1/shelves/1/books/2");
         allowed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
         assert_eq!(allowed, [Method::GET, Method::HEAD, Method::PATCH]);
+    }
+
+    fn config_binding(method: &str, path: &str, body: &str) -> switchboard_config::HttpBinding {
+        switchboard_config::HttpBinding {
+            method: method.into(),
+            path: path.into(),
+            body: body.into(),
+            response_body: String::new(),
+        }
+    }
+
+    #[test]
+    fn config_rules_route_unannotated_methods_and_replace_annotations() {
+        let greeter = pool(GREETER);
+        let library = pool(LIBRARY);
+        let mut g = backend(0, "greeter", &greeter, &["helloworld.Greeter"]);
+        g.http_rules = vec![
+            ConfigHttpRule {
+                selector: "helloworld.Greeter.SayHello".into(),
+                binding: config_binding("GET", "/v1/hello/{name}", ""),
+                additional_bindings: vec![config_binding("POST", "/v1/hello", "*")],
+            },
+            ConfigHttpRule {
+                selector: "helloworld.Greeter.Nope".into(),
+                binding: config_binding("GET", "/v1/nope", ""),
+                additional_bindings: vec![],
+            },
+            ConfigHttpRule {
+                selector: "helloworld.Greeter.SayHelloStream".into(),
+                binding: config_binding("GET", "/v1/stream/{missing}", ""),
+                additional_bindings: vec![],
+            },
+        ];
+        let mut l = backend(1, "library", &library, &["library.v1.Library"]);
+        l.http_rules = vec![ConfigHttpRule {
+            selector: "library.v1.Library.GetBook".into(),
+            binding: config_binding("GET", "/v2/books/{name}", ""),
+            additional_bindings: vec![],
+        }];
+        let (table, report) = RouteTable::build(&[g, l]);
+        assert_eq!(
+            report.errors[..2],
+            [
+                "backend greeter: http_rules: selector helloworld.Greeter.Nope names no method in the backend's descriptors",
+                "backend greeter: /helloworld.Greeter/SayHelloStream: GET /v1/stream/{missing}: path variable \"missing\": field \"missing\" not found in helloworld.HelloRequest",
+            ]
+        );
+        let configured: Vec<_> = table
+            .routes()
+            .iter()
+            .filter(|r| r.source == RouteSource::ConfigRule)
+            .map(|r| format!("{} {} -> {}", r.http_method, r.template, r.grpc_path))
+            .collect();
+        assert_eq!(
+            configured,
+            [
+                "GET /v1/hello/{name} -> /helloworld.Greeter/SayHello",
+                "POST /v1/hello -> /helloworld.Greeter/SayHello",
+                "GET /v2/books/{name} -> /library.v1.Library/GetBook",
+            ]
+        );
+        // The configured rule replaced GetBook's annotation (and its bindings);
+        // other methods keep theirs.
+        assert!(!matches!(
+            table.find(&Method::GET, "/v1/shelves/1/books/2"),
+            Lookup::Found(..)
+        ));
+        let (route, _) = found(table.find(&Method::PATCH, "/v1/shelves/1/books/2"));
+        assert_eq!(route.source, RouteSource::HttpRule);
+        let (route, values) = found(table.find(&Method::GET, "/v1/hello/world"));
+        assert_eq!(&*route.grpc_path, "/helloworld.Greeter/SayHello");
+        assert_eq!(values, ["world"]);
+        assert!(matches!(route.plan.body, switchboard_transcode::BodyPlan::None));
     }
 
     #[test]
@@ -894,6 +1060,10 @@ mod tests {
                 http_method: http_method.clone(),
                 template: template.to_string(),
                 grpc_path: "/helloworld.Greeter/SayHello".into(),
+                grpc_path_and_query: http::uri::PathAndQuery::from_static(
+                    "/helloworld.Greeter/SayHello",
+                ),
+                metrics_label: format!("{http_method} {template}").into(),
                 source: RouteSource::HttpRule,
                 plan: plan.clone(),
             };

@@ -1,5 +1,5 @@
 //! The admin listener (loopback by default): `/healthz`, `/readyz`, `/routes`,
-//! `/status`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
+//! `/backends`, `/status`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
 //! the gateway and asks the reloader for rebuilds through a [`ReloadHandle`].
 
 use std::collections::HashMap;
@@ -43,7 +43,14 @@ impl Admin {
             (&Method::GET, "/healthz") => json_response(200, r#"{"status":"ok"}"#),
             (&Method::GET, "/readyz") => {
                 let status = self.live.status();
-                if self.live.is_ready() {
+                if self.live.is_draining() {
+                    // Shutting down: fail readiness first so traffic moves away
+                    // while in-flight requests finish.
+                    json_response(
+                        503,
+                        r#"{"status":"not ready","reason":"draining: shutting down"}"#,
+                    )
+                } else if self.live.is_ready() {
                     json_response(
                         200,
                         format!(r#"{{"status":"ready","version":{}}}"#, status.version),
@@ -56,6 +63,7 @@ impl Admin {
                 }
             }
             (&Method::GET, "/routes") => self.routes(),
+            (&Method::GET, "/backends") => self.backends(),
             (&Method::GET, "/status") => json(200, &*self.live.status()),
             (&Method::GET, "/openapi.json") => self.openapi(req.uri().query()),
             (&Method::GET, "/metrics") => {
@@ -85,11 +93,11 @@ impl Admin {
             (
                 _,
                 "/healthz" | "/readyz" | "/routes" | "/status" | "/metrics" | "/reload"
-                | "/openapi.json",
+                | "/openapi.json" | "/backends",
             ) => json_response(405, r#"{"error":"method not allowed"}"#),
             _ => json_response(
                 404,
-                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/status","/metrics","/openapi.json","POST /reload"]}"#,
+                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/backends","/status","/metrics","/openapi.json","POST /reload"]}"#,
             ),
         }
     }
@@ -116,6 +124,21 @@ impl Admin {
         json_response(200, bytes)
     }
 
+    /// Every backend of the live table with its endpoints: state (healthy,
+    /// ejected, unhealthy, draining), in-flight calls, latency estimate, recent
+    /// errors. Backends without a schema yet are in `/status`, not here.
+    fn backends(&self) -> Response<Body> {
+        let Some(snapshot) = self.live.snapshot() else {
+            return json(200, &Vec::<switchboard_upstream::BackendReport>::new());
+        };
+        let reports: Vec<_> = snapshot
+            .backends
+            .iter()
+            .map(|b| b.upstream.report())
+            .collect();
+        json(200, &reports)
+    }
+
     fn routes(&self) -> Response<Body> {
         let Some(snapshot) = self.live.snapshot() else {
             return json(200, &Vec::<RouteView>::new());
@@ -132,6 +155,7 @@ impl Admin {
                 source: match r.source {
                     RouteSource::Default => "default",
                     RouteSource::HttpRule => "google.api.http",
+                    RouteSource::ConfigRule => "config",
                 },
                 client_streaming: r.plan.method.is_client_streaming(),
                 server_streaming: r.plan.method.is_server_streaming(),

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRAILER, WWW_AUTHENTICATE};
-use http::uri::PathAndQuery;
+use http::header::{
+    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRAILER, WWW_AUTHENTICATE,
+};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Frame, Incoming};
@@ -20,14 +21,19 @@ use crate::body::{Body, json_response};
 use crate::headers;
 use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
 
+mod client_stream;
+mod sse;
 mod stream;
+mod websocket;
 
 /// The public listener's handler. Cheap to share: it only holds the live view.
 #[derive(Debug)]
 pub struct Gateway {
-    live: Arc<Live>,
-    metrics: ServeMetrics,
+    pub(crate) live: Arc<Live>,
+    pub(crate) metrics: ServeMetrics,
     max_body_bytes: usize,
+    /// Browser access rules; `None` adds no CORS headers (see `cors`).
+    pub(crate) cors: Option<crate::cors::Cors>,
 }
 
 /// An error answered before any upstream call, in grpc-gateway's shape.
@@ -35,6 +41,9 @@ struct Early {
     code: Code,
     message: String,
     http: u16,
+    /// Written as a binary `google.rpc.Status` (the client's outbound codec is
+    /// protobuf) instead of JSON.
+    codec: transcode::Codec,
 }
 
 impl Early {
@@ -43,7 +52,13 @@ impl Early {
             code,
             message: message.into(),
             http: transcode::http_status_for(code as i32),
+            codec: transcode::Codec::Json,
         }
+    }
+
+    fn written_as(mut self, codec: transcode::Codec) -> Self {
+        self.codec = codec;
+        self
     }
 }
 
@@ -53,11 +68,23 @@ impl Gateway {
             live,
             metrics,
             max_body_bytes,
+            cors: None,
         }
     }
 
-    /// Handles one HTTP request. Never fails: every problem becomes a JSON Status.
+    /// Handles one request on the public listener: CORS first, then native gRPC
+    /// and gRPC-Web are proxied by content type (see `front`), everything else is
+    /// HTTP/JSON ([`Self::handle_json`]).
     pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
+        crate::front::handle(self, req, peer).await
+    }
+
+    /// Handles one HTTP/JSON request. Never fails: every problem becomes a JSON Status.
+    pub(crate) async fn handle_json(
+        &self,
+        req: Request<Incoming>,
+        peer: Option<SocketAddr>,
+    ) -> Response<Body> {
         let started = Instant::now();
         let Some(snapshot) = self.live.snapshot() else {
             return early_response(Early::new(
@@ -65,7 +92,13 @@ impl Gateway {
                 "no route table is loaded yet",
             ));
         };
-        let (route, values) = match snapshot.table.find(req.method(), req.uri().path()) {
+        // A WebSocket upgrade is a GET for a (usually POST) streaming route.
+        let method = if websocket::is_upgrade(req.method(), req.headers()) {
+            websocket::route_method(req.uri().query())
+        } else {
+            req.method().clone()
+        };
+        let (route, values) = match snapshot.table.find(&method, req.uri().path()) {
             Lookup::Found(route, values) => (route, values),
             Lookup::MethodNotAllowed => {
                 // grpc-gateway: Unimplemented "Method Not Allowed", hence HTTP 501.
@@ -104,13 +137,7 @@ impl Gateway {
         peer: Option<SocketAddr>,
     ) -> Result<Response<Body>, Early> {
         let plan = &route.plan;
-        if plan.method.is_client_streaming() {
-            return Err(Early::new(
-                Code::Unimplemented,
-                "client and bidirectional streaming over HTTP/JSON are not supported yet",
-            ));
-        }
-        let (parts, body) = req.into_parts();
+        let (mut parts, body) = req.into_parts();
         let authority = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
             parts
                 .headers
@@ -120,14 +147,52 @@ impl Gateway {
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
         let timeout = min_timeout(client_timeout, backend.timeout);
+        let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
+        if websocket || plan.method.is_client_streaming() {
+            // The request messages are a stream: WebSocket messages, or the body
+            // read as it arrives.
+            let call = client_stream::Call {
+                snapshot: snapshot.clone(),
+                route,
+                backend,
+                metadata,
+                timeout,
+                max_message_bytes: self.max_body_bytes,
+            };
+            if websocket {
+                return websocket::upgrade(call, &parts.headers, &mut parts.extensions);
+            }
+            return client_stream::dispatch(call, &parts.headers, body).await;
+        }
 
-        let body = self.read_body(&parts.headers, body).await?;
-        let message =
-            transcode::request_to_proto(plan, &backend.json, &body, &values, parts.uri.query())
-                .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
-        let path =
-            PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(route.grpc_path.as_bytes()))
-                .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
+        // grpc-gateway's MarshalerForRequest: Content-Type picks the inbound
+        // codec (JSON unless claimed), Accept the outbound one (else the inbound).
+        let codecs = transcode::negotiate(
+            parts.headers.get_all(CONTENT_TYPE).iter().map(HeaderValue::as_bytes),
+            parts.headers.get_all(ACCEPT).iter().map(HeaderValue::as_bytes),
+        );
+        let body = self
+            .read_body(&parts.headers, body)
+            .await
+            .map_err(|e| e.written_as(codecs.outbound))?;
+        let request_body = transcode::RequestBody {
+            bytes: &body,
+            content_type: parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            codec: codecs.inbound,
+        };
+        let message = transcode::decode_request(
+            plan,
+            &backend.json,
+            request_body,
+            &values,
+            parts.uri.query(),
+        )
+        .map_err(|e| Early::new(Code::InvalidArgument, e.0).written_as(codecs.outbound))?;
+        // Parsed at table-build time; cloning shares the bytes.
+        let path = route.grpc_path_and_query.clone();
         let trailers_ok = headers::accepts_trailers(&parts.headers);
 
         if plan.method.is_server_streaming() {
@@ -139,6 +204,7 @@ impl Gateway {
                 message,
                 metadata,
                 timeout,
+                stream::Framing::for_request(&parts.headers),
             )
             .await);
         }
@@ -149,19 +215,31 @@ impl Gateway {
             .await
         {
             Ok(reply) => {
-                let json = match transcode::response_to_json(plan, &backend.json, &reply.message) {
-                    Ok(json) => json,
+                let encoded = match transcode::encode_response(
+                    plan,
+                    &backend.json,
+                    codecs.outbound,
+                    reply.message.clone(),
+                ) {
+                    Ok(encoded) => encoded,
                     Err(e) => {
-                        return Ok(status_response(
+                        return Ok(status_response_as(
                             backend,
-                            &Status::internal(format!("cannot encode response as JSON: {}", e.0)),
+                            &Status::internal(format!("cannot encode response: {}", e.0)),
+                            codecs.outbound,
                         ));
                     }
                 };
+                let json = encoded.body;
                 let mut response = Response::new(crate::body::full(Bytes::new()));
                 let h = response.headers_mut();
                 headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
-                h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                // An HttpBody response carries its own type (none when empty).
+                if let Ok(v) = HeaderValue::from_str(&encoded.content_type)
+                    && !v.is_empty()
+                {
+                    h.insert(CONTENT_TYPE, v);
+                }
                 if trailers_ok {
                     if let Some(names) = headers::trailer_announcement(&reply.trailers) {
                         h.insert(TRAILER, names);
@@ -173,7 +251,7 @@ impl Gateway {
                         &mut trailer_map,
                     );
                     let frames = futures_util::stream::iter([
-                        Ok(Frame::data(Bytes::from(json))),
+                        Ok(Frame::data(json)),
                         Ok(Frame::trailers(trailer_map)),
                     ]);
                     *response.body_mut() = http_body_util::StreamBody::new(frames).boxed_unsync();
@@ -182,7 +260,7 @@ impl Gateway {
                 }
                 Ok(response)
             }
-            Err(status) => Ok(status_response(backend, &status)),
+            Err(status) => Ok(status_response_as(backend, &status, codecs.outbound)),
         }
     }
 
@@ -227,12 +305,11 @@ impl Gateway {
     }
 
     fn record(&self, route: &Route, backend: &BackendRuntime, status: u16, started: Instant) {
-        let label: Arc<str> = format!("{} {}", route.http_method, route.template).into();
         self.metrics
             .requests
             .get_or_create(&RequestLabels {
                 backend: backend.name.clone(),
-                route: label,
+                route: route.metrics_label.clone(),
                 status,
             })
             .inc();
@@ -254,25 +331,58 @@ fn min_timeout(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
 
 fn early_response(e: Early) -> Response<Body> {
     debug!(code = ?e.code, message = %e.message, "request rejected");
+    if e.codec == transcode::Codec::Protobuf {
+        let body = transcode::status_to_proto(e.code as i32, &e.message, None);
+        return proto_response(e.http, body);
+    }
     let body =
         transcode::status_to_json(None, &Default::default(), e.code as i32, &e.message, None);
     json_response(e.http, body)
+}
+
+/// An error body written by the protobuf codec.
+fn proto_response(status: u16, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, transcode::PROTOBUF_MEDIA_TYPE)
+        .body(crate::body::full(body))
+        .unwrap_or_else(|_| Response::new(crate::body::full(Bytes::new())))
 }
 
 /// A gRPC error from the backend as grpc-gateway renders it: mapped HTTP status,
 /// `{code, message, details}` with details decoded through the backend's pool, and
 /// the error's metadata as `Grpc-Metadata-*` headers.
 pub(crate) fn status_response(backend: &BackendRuntime, status: &Status) -> Response<Body> {
+    status_response_as(backend, status, transcode::Codec::Json)
+}
+
+/// [`status_response`] in the client's outbound codec: for protobuf, the body is
+/// a binary `google.rpc.Status` (as grpc-gateway's error handler writes through
+/// its `ProtoMarshaller`), with the details as the backend sent them.
+pub(crate) fn status_response_as(
+    backend: &BackendRuntime,
+    status: &Status,
+    codec: transcode::Codec,
+) -> Response<Body> {
     let code = status.code() as i32;
     let details = (!status.details().is_empty()).then(|| status.details());
-    let body = transcode::status_to_json(
-        Some(&backend.pool),
-        &backend.json,
-        code,
-        status.message(),
-        details,
-    );
-    let mut response = json_response(transcode::http_status_for(code), body);
+    let http = transcode::http_status_for(code);
+    let mut response = match codec {
+        transcode::Codec::Protobuf => proto_response(
+            http,
+            transcode::status_to_proto(code, status.message(), details),
+        ),
+        transcode::Codec::Json => json_response(
+            http,
+            transcode::status_to_json(
+                Some(&backend.pool),
+                &backend.json,
+                code,
+                status.message(),
+                details,
+            ),
+        ),
+    };
     let h = response.headers_mut();
     headers::metadata_to_headers(status.metadata(), "grpc-metadata-", h);
     if status.code() == Code::Unauthenticated

@@ -12,7 +12,11 @@
 
 pub mod admin;
 mod body;
+mod cors;
+mod front;
 mod gateway;
+mod grpc;
+mod grpc_web;
 mod headers;
 mod listener;
 mod metrics;

@@ -15,6 +15,7 @@
 
 mod metrics;
 mod reload;
+mod settings;
 pub mod watch;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use metrics::SwapMetrics;
 pub use reload::{Reloader, ReloaderOptions};
+pub use settings::{channel_settings, upstream_config};
 
 /// One published generation: the route table plus everything a request needs
 /// that the table refers to by backend index. Immutable once published.
@@ -90,6 +92,9 @@ pub struct BackendStatus {
 pub struct Live {
     snapshot: ArcSwapOption<Snapshot>,
     status: ArcSwap<Status>,
+    /// Set once at shutdown: readiness fails first, so load balancers stop
+    /// sending traffic before the listeners close.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Live {
@@ -103,9 +108,20 @@ impl Live {
         self.status.load_full()
     }
 
-    /// Ready once a first table is live.
+    /// Ready once a first table is live (regardless of draining; see
+    /// [`Live::is_draining`]).
     pub fn is_ready(&self) -> bool {
         self.snapshot.load().is_some()
+    }
+
+    /// Marks the process as shutting down; `/readyz` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 

@@ -175,9 +175,20 @@ impl Reloader {
 
         let base_dir = Config::base_dir(path);
         let only_failed = trigger == Trigger::Retry;
-        let discovered = self.discover_all(&config, &base_dir, only_failed).await;
+        // `dns:///` endpoints become addresses here, once per rebuild, for both
+        // discovery and the new upstream handles.
+        let resolved = futures_util::future::join_all(
+            config
+                .backends
+                .iter()
+                .map(|b| self.channels.resolve(&b.endpoints)),
+        )
+        .await;
+        let discovered = self
+            .discover_all(&config, &resolved, &base_dir, only_failed)
+            .await;
 
-        self.publish(trigger, config, file_hash, discovered)
+        self.publish(trigger, config, file_hash, discovered, resolved)
     }
 
     /// Discovers backends concurrently, updating the schema cache and failure list.
@@ -185,20 +196,34 @@ impl Reloader {
     async fn discover_all(
         &mut self,
         config: &Config,
+        resolved: &[Result<Vec<String>, String>],
         base_dir: &std::path::Path,
         only_failed: bool,
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
-        let jobs = config.backends.iter().map(|b| {
+        let jobs = config.backends.iter().zip(resolved).map(|(b, addrs)| {
             let skip = only_failed
                 && self.schemas.contains_key(&b.name)
                 && !self.failures.contains_key(&b.name);
             async move {
                 if skip {
-                    None
-                } else {
-                    Some(switchboard_discovery::discover(b, base_dir, timeout).await)
+                    return None;
                 }
+                // Reflection talks to the resolved addresses, not the `dns:///` names.
+                let b = match addrs {
+                    Ok(addrs) if *addrs != b.endpoints => &Backend {
+                        endpoints: addrs.clone(),
+                        ..b.clone()
+                    },
+                    Ok(_) => b,
+                    Err(e) => {
+                        return Some(Err(switchboard_discovery::DiscoveryError::Connect {
+                            endpoint: b.endpoints.join(", "),
+                            message: e.clone(),
+                        }));
+                    }
+                };
+                Some(switchboard_discovery::discover(b, base_dir, timeout).await)
             }
         });
         let results = futures_util::future::join_all(jobs).await;
@@ -253,12 +278,18 @@ impl Reloader {
         config: Config,
         file_hash: u64,
         discovered: Vec<Option<String>>,
+        resolved: Vec<Result<Vec<String>, String>>,
     ) -> Outcome {
+        if !matches!(trigger, Trigger::Retry | Trigger::Refresh)
+            && crate::channel_settings(&config) != *self.channels.settings()
+        {
+            warn!("upstream: settings changed; they take effect when the gateway restarts");
+        }
         let mut inputs = Vec::new();
         let mut runtimes = Vec::new();
         let mut statuses = Vec::new();
         let mut errors = Vec::new();
-        for (backend, d) in config.backends.iter().zip(&discovered) {
+        for ((backend, d), addrs) in config.backends.iter().zip(&discovered).zip(&resolved) {
             let schema = self.schemas.get(&backend.name);
             let error = d
                 .clone()
@@ -281,7 +312,12 @@ impl Reloader {
                 error,
             });
             let Some(schema) = schema else { continue };
-            let upstream = match self.channels.upstream(&backend.name, &backend.endpoints) {
+            let upstream = match self.channels.upstream(
+                &backend.name,
+                &backend.endpoints,
+                addrs.as_deref().ok(),
+                crate::upstream_config(&backend.traffic),
+            ) {
                 Ok(u) => u,
                 Err(e) => {
                     errors.push(format!("backend {}: {e}", backend.name));
@@ -293,6 +329,7 @@ impl Reloader {
                 name: backend.name.clone(),
                 pool: schema.pool.clone(),
                 services: exposed(backend, schema),
+                http_rules: backend.http_rules.clone(),
             });
             runtimes.push(BackendRuntime {
                 name: backend.name.as_str().into(),
@@ -334,12 +371,9 @@ impl Reloader {
         };
         self.live.snapshot.store(Some(Arc::new(snapshot)));
 
-        let live_addrs: HashSet<&str> = config
-            .backends
-            .iter()
-            .flat_map(|b| b.endpoints.iter().map(String::as_str))
-            .collect();
-        self.channels.retain(&live_addrs);
+        // Endpoint state lives as long as some backend lists the address.
+        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        self.channels.retain_backends(&names);
 
         let now = SystemTime::now();
         let status = Status {

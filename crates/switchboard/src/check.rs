@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use switchboard_swap::{Live, Reloader, ReloaderOptions, SwapMetrics, Trigger};
-use switchboard_upstream::{ChannelCache, ChannelSettings};
+use switchboard_upstream::ChannelCache;
 
 pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
     let config = match switchboard_config::load_file(config_path) {
@@ -32,7 +32,7 @@ pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCod
     }
 
     let live = Arc::new(Live::default());
-    let channels = Arc::new(ChannelCache::new(ChannelSettings::default()));
+    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(&config)));
     let mut options = ReloaderOptions::new(config_path.to_path_buf());
     options.refresh_interval = None;
     let (mut reloader, _handle) =

@@ -10,16 +10,19 @@ use prometheus_client::registry::Registry;
 use switchboard_serve::admin::Admin;
 use switchboard_serve::{Gateway, ServeMetrics};
 use switchboard_swap::{Live, Reloader, ReloaderOptions, SwapMetrics, Trigger, watch};
-use switchboard_upstream::{ChannelCache, ChannelSettings};
+use switchboard_upstream::ChannelCache;
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
 
-/// Runs the gateway until SIGINT/SIGTERM.
+/// Runs the gateway until SIGINT/SIGTERM, then shuts down gracefully (see
+/// [`Running::shutdown`]). A second signal during the drain exits at once.
 pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     let running = start(&config_path, None).await?;
     shutdown_signal().await;
-    info!("shutting down: draining in-flight requests");
-    running.stop().await;
+    tokio::select! {
+        () = running.shutdown() => {}
+        () = shutdown_signal() => warn!("second signal: exiting without waiting for the drain"),
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -27,13 +30,43 @@ pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
 pub struct Running {
     pub listen: std::net::SocketAddr,
     pub admin: std::net::SocketAddr,
+    live: Arc<Live>,
+    shutdown: switchboard_config::Shutdown,
+    /// Stops the public listener (which then drains).
+    stop_public: tokio::sync::watch::Sender<bool>,
+    public: tokio::task::JoinHandle<()>,
+    /// Stops the admin listener and the reload loop, after the drain.
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _watch: Option<watch::FileWatch>,
 }
 
 impl Running {
+    /// Graceful shutdown, in the order load balancers need: fail `/readyz`, wait
+    /// `shutdown.delay` (new connections still served, so nothing is refused while
+    /// the LB catches up), stop accepting, let in-flight requests finish for up to
+    /// `shutdown.drain_timeout`, then stop the admin listener and the reload loop.
+    /// The admin listener stays up throughout, answering 503 on `/readyz`.
+    pub async fn shutdown(self) {
+        self.live.start_draining();
+        info!(
+            delay = ?self.shutdown.delay,
+            drain_timeout = ?self.shutdown.drain_timeout,
+            "shutting down: readiness now fails"
+        );
+        if !self.shutdown.delay.is_zero() {
+            tokio::time::sleep(self.shutdown.delay).await;
+        }
+        info!("closing the listener; draining in-flight requests");
+        self.stop().await;
+        info!("drained; exiting");
+    }
+
+    /// Stops accepting and drains in-flight requests (up to the drain timeout),
+    /// without the readiness phase of [`Running::shutdown`].
     pub async fn stop(self) {
+        let _ = self.stop_public.send(true);
+        let _ = self.public.await;
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
@@ -62,15 +95,16 @@ pub async fn start(
     let mut registry = Registry::default();
     swap_metrics.register(&mut registry);
     serve_metrics.register(&mut registry);
-    let registry = Arc::new(registry);
 
-    let channels = Arc::new(ChannelCache::new(ChannelSettings::default()));
+    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(&config)));
+    channels.metrics().register(&mut registry);
     let (mut reloader, handle) = Reloader::new(
         ReloaderOptions::new(config_path.to_path_buf()),
         live.clone(),
         swap_metrics,
         channels,
     );
+    let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
     if first.result == "rejected" {
         anyhow::bail!("config rejected: {}", first.errors.join("; "));
@@ -101,32 +135,32 @@ pub async fn start(
     watch::reload_on_sighup(handle.clone()).context("cannot install the SIGHUP handler")?;
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop_public, public_stopped) = tokio::sync::watch::channel(false);
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let drain = Duration::from_secs(30);
-    let gateway = Arc::new(Gateway::new(
-        live.clone(),
-        serve_metrics,
-        config.max_body_bytes,
-    ));
+    let drain = config.shutdown.drain_timeout;
+    let gateway = Arc::new(
+        Gateway::new(live.clone(), serve_metrics, config.max_body_bytes)
+            .with_cors(config.cors.clone()),
+    );
     let admin_state = Arc::new(Admin {
-        live,
+        live: live.clone(),
         reload: handle,
         registry,
         openapi: Default::default(),
     });
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(reloader.run_until(wait(stopped.clone()))));
-    tasks.push(tokio::spawn(switchboard_serve::serve(
+    let public = tokio::spawn(switchboard_serve::serve(
         listener,
         move |req, peer| {
             let gateway = gateway.clone();
             async move { gateway.handle(req, Some(peer)).await }
         },
-        wait(stopped.clone()),
+        wait(public_stopped),
         drain,
-    )));
+    ));
     tasks.push(tokio::spawn(switchboard_serve::serve(
         admin_listener,
         move |req, _| {
@@ -140,6 +174,10 @@ pub async fn start(
     Ok(Running {
         listen,
         admin,
+        live,
+        shutdown: config.shutdown,
+        stop_public,
+        public,
         stop,
         tasks,
         _watch: file_watch,

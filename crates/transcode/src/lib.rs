@@ -10,19 +10,31 @@
 //! Defaults follow grpc-gateway v2's `JSONPb` marshaler so that its clients see no
 //! difference: unpopulated fields are emitted, unknown request fields are ignored,
 //! int64 prints as a string, enums as names.
+//!
+//! Besides JSON, bodies can be binary protobuf (`application/x-protobuf`, see
+//! [`negotiate`]) and `google.api.HttpBody` request and response messages carry
+//! raw bytes with their own content type, as grpc-gateway's `HTTPBodyMarshaler`
+//! does for responses.
 
+mod codec;
+mod fieldmask;
 mod parse;
 mod plan;
 mod query;
 mod request;
 mod response;
+mod split;
 mod status;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mapping;
 
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
 
+pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
+pub use split::JsonSplitter;
 pub use status::grpc_code_name;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
@@ -56,6 +68,15 @@ pub struct MethodPlan {
     pub response_body: Option<FieldDescriptor>,
     /// How to parse each path variable's string, parallel to `path_fields`.
     pub(crate) path_leaves: Vec<plan::LeafType>,
+    /// The FieldMask field to fill from the JSON body's keys when the client sends
+    /// no mask (PATCH with `body: "field"`; see [`MethodPlan::for_binding`]).
+    pub patch_mask: Option<FieldDescriptor>,
+    /// The body target (the request, or the `body` field) is `google.api.HttpBody`:
+    /// the raw HTTP body and its Content-Type become its `data` and `content_type`.
+    pub raw_request: bool,
+    /// The response is `google.api.HttpBody` (and no `response_body`): its `data`
+    /// is written as-is with its `content_type`.
+    pub raw_response: bool,
 }
 
 /// A plan that cannot be built: the rule names a field the message lacks, etc.
@@ -92,7 +113,71 @@ pub fn request_to_proto(
     path_values: &[String],
     query: Option<&str>,
 ) -> Result<Bytes, TranscodeError> {
+    let body = RequestBody {
+        bytes: body,
+        content_type: None,
+        codec: Codec::Json,
+    };
     request::request_to_proto(plan, opts, body, path_values, query)
+}
+
+/// The HTTP request body, with what decoding it needs from the headers.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestBody<'a> {
+    /// The raw body (may be empty).
+    pub bytes: &'a [u8],
+    /// The `Content-Type` header as sent; only a `google.api.HttpBody` target
+    /// keeps it (in its `content_type`).
+    pub content_type: Option<&'a str>,
+    /// How to read `bytes` (the negotiated inbound codec).
+    pub codec: Codec,
+}
+
+/// [`request_to_proto`] for any codec: a protobuf body is decoded as the body
+/// target's message (then path variables and query parameters apply as for
+/// JSON), and a `google.api.HttpBody` target takes the raw bytes.
+pub fn decode_request(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    body: RequestBody<'_>,
+    path_values: &[String],
+    query: Option<&str>,
+) -> Result<Bytes, TranscodeError> {
+    request::request_to_proto(plan, opts, body, path_values, query)
+}
+
+/// Encodes a protobuf response for the client in the outbound codec: JSON as
+/// [`response_to_json`], protobuf as the upstream bytes (or the `response_body`
+/// field's message), and a `google.api.HttpBody` response as its raw data with
+/// its own `content_type`, whatever the codec.
+pub fn encode_response(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    codec: Codec,
+    proto: Bytes,
+) -> Result<Encoded, TranscodeError> {
+    codec::encode_response(plan, opts, codec, proto)
+}
+
+/// A gRPC error as a binary `google.rpc.Status`, for clients whose outbound codec
+/// is protobuf (grpc-gateway writes errors with the outbound marshaler).
+pub fn status_to_proto(code: i32, message: &str, details_bin: Option<&[u8]>) -> Vec<u8> {
+    codec::status_to_proto(code, message, details_bin)
+}
+
+/// Encodes one message of a client- or bidi-streaming request body (one value
+/// found by [`JsonSplitter`]) as the method's whole input message.
+///
+/// As in grpc-gateway's streaming handlers, each value is the entire request
+/// message: path variables and query parameters do not apply (grpc-gateway
+/// refuses path parameters on client-streaming methods, and so does
+/// [`MethodPlan::new`]), and `json.strict` rejects unknown fields as for unary.
+pub fn message_from_json(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    json: &[u8],
+) -> Result<Bytes, TranscodeError> {
+    request::message_from_json(plan, opts, json)
 }
 
 /// Prints a protobuf-encoded response message as JSON (honouring `response_body`).

@@ -2,7 +2,7 @@
 //! variables and `response_body` against the method's descriptors once, at
 //! route-table build time, so the per-request code never looks a field up by name.
 
-use prost_reflect::{Kind, MessageDescriptor, MethodDescriptor};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, MethodDescriptor};
 
 use crate::{BodyPlan, FieldPath, MethodPlan, PlanError};
 
@@ -52,9 +52,23 @@ impl MethodPlan {
     /// Field names are proto field names, as in the google.api.http spec. A path
     /// variable's intermediate fields must be singular message fields; its leaf must
     /// be a scalar or enum (repeated allowed: grpc-gateway splits the value on `,`),
-    /// or a wrapper, Timestamp, Duration or FieldMask message.
+    /// or a wrapper, Timestamp, Duration or FieldMask message. A client-streaming
+    /// method takes no path variables (as in grpc-gateway).
     pub fn new(
         method: &MethodDescriptor,
+        body: &str,
+        path_vars: &[&str],
+        response_body: &str,
+    ) -> Result<MethodPlan, PlanError> {
+        Self::for_binding(method, "POST", body, path_vars, response_body)
+    }
+
+    /// [`MethodPlan::new`] for a binding whose HTTP method matters to the mapping:
+    /// a `PATCH` with `body: "field"` gets its FieldMask filled from the body when
+    /// the client sends none (see [`MethodPlan::patch_mask`]).
+    pub fn for_binding(
+        method: &MethodDescriptor,
+        http_method: &str,
         body: &str,
         path_vars: &[&str],
         response_body: &str,
@@ -76,6 +90,16 @@ impl MethodPlan {
             }
         };
 
+        // grpc-gateway's generator: "cannot use path parameter in client streaming"
+        // (each streamed message is a whole request; there is no one message to
+        // bind a path value to).
+        if method.is_client_streaming() && !path_vars.is_empty() {
+            return Err(PlanError(format!(
+                "{}: cannot use path parameter in client streaming",
+                method.full_name()
+            )));
+        }
+
         let mut path_fields = Vec::with_capacity(path_vars.len());
         let mut path_leaves = Vec::with_capacity(path_vars.len());
         for var in path_vars {
@@ -94,6 +118,20 @@ impl MethodPlan {
             })?),
         };
 
+        let patch_mask = if http_method == "PATCH" {
+            patch_mask_field(&input, &body_plan)
+        } else {
+            None
+        };
+        let raw_request = match &body_plan {
+            BodyPlan::Whole => is_http_body(&input),
+            BodyPlan::Field(f) => {
+                matches!(f.kind(), Kind::Message(m) if is_http_body(&m) && !f.is_list())
+            }
+            BodyPlan::None => false,
+        };
+        let raw_response = response_body.is_none() && is_http_body(&output);
+
         Ok(MethodPlan {
             method: method.clone(),
             input,
@@ -102,8 +140,38 @@ impl MethodPlan {
             path_fields,
             response_body,
             path_leaves,
+            patch_mask,
+            raw_request,
+            raw_response,
         })
     }
+}
+
+/// `google.api.HttpBody`: raw bytes with a content type, in either direction.
+pub(crate) fn is_http_body(desc: &MessageDescriptor) -> bool {
+    desc.full_name() == "google.api.HttpBody"
+}
+
+/// The FieldMask field grpc-gateway's generator fills for a PATCH
+/// (`template.go`, `FieldMaskField` and `$isFieldMask`): the body is one
+/// message field (not `*`), and the request has exactly one top-level field of
+/// type `google.protobuf.FieldMask` (two or more: none is filled). Whatever that
+/// field is called; conventionally `update_mask`.
+fn patch_mask_field(input: &MessageDescriptor, body: &BodyPlan) -> Option<FieldDescriptor> {
+    let BodyPlan::Field(body) = body else {
+        return None;
+    };
+    if !matches!(body.kind(), Kind::Message(_)) || body.is_list() || body.is_map() {
+        return None;
+    }
+    let mut masks = input.fields().filter(|f| {
+        matches!(f.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask")
+    });
+    let mask = masks.next()?;
+    if masks.next().is_some() || mask.is_list() || mask == *body {
+        return None;
+    }
+    Some(mask)
 }
 
 /// Resolves one dotted path variable (`book.author.name`) to its field chain.

@@ -1,24 +1,26 @@
-//! HTTP request (JSON body, path variables, query string) to protobuf bytes.
+//! HTTP request (JSON or protobuf body, path variables, query string) to
+//! protobuf bytes.
 //!
-//! The order is grpc-gateway's generated handlers' order: decode the body, then
-//! set path variables (so they override body values), then populate query
-//! parameters (skipped for `body: "*"`, and filtered of the body field and of the
-//! path-variable fields).
+//! The order is grpc-gateway's generated handlers' order: decode the body (and,
+//! for a PATCH, fill its FieldMask from the JSON keys), then set path variables
+//! (so they override body values), then populate query parameters (skipped for
+//! `body: "*"`, and filtered of the body field and of the path-variable fields).
+//! A `google.api.HttpBody` body target takes the raw bytes instead of decoding.
 
 use bytes::Bytes;
 use prost::Message as _;
 use prost_reflect::{
-    DeserializeOptions, DynamicMessage, FieldDescriptor, ReflectMessage as _, Value,
+    DeserializeOptions, DynamicMessage, FieldDescriptor, Kind, ReflectMessage as _, Value,
 };
 
 use crate::parse::{Syntax, parse_leaf};
 use crate::plan::LeafType;
-use crate::{BodyPlan, FieldPath, JsonOptions, MethodPlan, TranscodeError};
+use crate::{BodyPlan, Codec, FieldPath, JsonOptions, MethodPlan, RequestBody, TranscodeError};
 
 pub(crate) fn request_to_proto(
     plan: &MethodPlan,
     opts: &JsonOptions,
-    body: &[u8],
+    body: RequestBody<'_>,
     path_values: &[String],
     query: Option<&str>,
 ) -> Result<Bytes, TranscodeError> {
@@ -29,16 +31,12 @@ pub(crate) fn request_to_proto(
             path_values.len()
         )));
     }
-    let de_opts = DeserializeOptions::new().deny_unknown_fields(opts.strict);
-
-    let mut msg = match &plan.body {
-        BodyPlan::Whole if !is_blank(body) => decode_message_body(plan, body, &de_opts)?,
-        BodyPlan::Field(field) if !is_blank(body) => {
-            let mut msg = DynamicMessage::new(plan.input.clone());
-            decode_field_body(&mut msg, field, body, &de_opts)?;
-            msg
-        }
-        _ => DynamicMessage::new(plan.input.clone()),
+    let mut msg = if plan.raw_request {
+        raw_body_message(plan, &body)
+    } else if body.codec == Codec::Protobuf {
+        proto_body_message(plan, body.bytes)?
+    } else {
+        json_body_message(plan, opts, body.bytes)?
     };
 
     for ((path, leaf), value) in plan
@@ -58,6 +56,108 @@ pub(crate) fn request_to_proto(
     }
 
     Ok(msg.encode_to_vec().into())
+}
+
+/// One message of a streaming request body: the whole request message, as
+/// grpc-gateway's streaming handlers decode it (no path variables, no query
+/// parameters, whatever the rule's `body` says).
+pub(crate) fn message_from_json(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    json: &[u8],
+) -> Result<Bytes, TranscodeError> {
+    let de_opts = DeserializeOptions::new().deny_unknown_fields(opts.strict);
+    Ok(decode_message_body(plan, json, &de_opts)?
+        .encode_to_vec()
+        .into())
+}
+
+/// The request message holding a JSON body, and, for a PATCH planned with a
+/// FieldMask, that mask filled from the body's keys when the client sent none
+/// (grpc-gateway's generated handler checks right after decoding the body; a
+/// mask in the query string, populated later, still replaces it).
+fn json_body_message(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    body: &[u8],
+) -> Result<DynamicMessage, TranscodeError> {
+    let de_opts = DeserializeOptions::new().deny_unknown_fields(opts.strict);
+    let mut msg = match &plan.body {
+        BodyPlan::Whole if !is_blank(body) => decode_message_body(plan, body, &de_opts)?,
+        BodyPlan::Field(field) if !is_blank(body) => {
+            let mut msg = DynamicMessage::new(plan.input.clone());
+            decode_field_body(&mut msg, field, body, &de_opts)?;
+            msg
+        }
+        _ => DynamicMessage::new(plan.input.clone()),
+    };
+    if let (Some(mask), BodyPlan::Field(field)) = (&plan.patch_mask, &plan.body)
+        && let Kind::Message(body_desc) = field.kind()
+    {
+        let empty = match msg.get_field(mask).as_ref() {
+            Value::Message(m) => !msg.has_field(mask) || mask_paths_empty(m),
+            _ => true,
+        };
+        if empty {
+            let paths = crate::fieldmask::mask_from_json(body, &body_desc)?;
+            let Kind::Message(mask_desc) = mask.kind() else {
+                unreachable!("planned FieldMask field is a message")
+            };
+            let mut m = DynamicMessage::new(mask_desc);
+            m.set_field_by_number(1, Value::List(paths.into_iter().map(Value::String).collect()));
+            msg.set_field(mask, Value::Message(m));
+        }
+    }
+    Ok(msg)
+}
+
+fn mask_paths_empty(mask: &DynamicMessage) -> bool {
+    mask.get_field_by_number(1)
+        .as_deref()
+        .and_then(Value::as_list)
+        .is_none_or(<[Value]>::is_empty)
+}
+
+/// A binary protobuf body (grpc-gateway's `ProtoMarshaller`): the whole request
+/// for `body: "*"`, the body field's message for `body: "field"`. A body field
+/// that is not a singular message cannot be given this way, as in grpc-gateway.
+fn proto_body_message(plan: &MethodPlan, body: &[u8]) -> Result<DynamicMessage, TranscodeError> {
+    let bad = |e: prost::DecodeError| TranscodeError(format!("invalid protobuf body: {e}"));
+    match &plan.body {
+        BodyPlan::Whole => DynamicMessage::decode(plan.input.clone(), body).map_err(bad),
+        BodyPlan::Field(field) => match field.kind() {
+            Kind::Message(desc) if !field.is_list() && !field.is_map() => {
+                let value = DynamicMessage::decode(desc, body).map_err(bad)?;
+                let mut msg = DynamicMessage::new(plan.input.clone());
+                msg.set_field(field, Value::Message(value));
+                Ok(msg)
+            }
+            _ => Err(TranscodeError("unable to unmarshal non proto field".into())),
+        },
+        BodyPlan::None => Ok(DynamicMessage::new(plan.input.clone())),
+    }
+}
+
+/// A `google.api.HttpBody` body target: the raw bytes and the Content-Type as
+/// sent (parameters included), whatever the codec. For `body: "field"` the field
+/// is left unset when there is neither a body nor a Content-Type.
+fn raw_body_message(plan: &MethodPlan, body: &RequestBody<'_>) -> DynamicMessage {
+    let mut msg = DynamicMessage::new(plan.input.clone());
+    let content_type = body.content_type.unwrap_or("");
+    let fill = |m: &mut DynamicMessage| {
+        m.set_field_by_number(1, Value::String(content_type.to_owned()));
+        m.set_field_by_number(2, Value::Bytes(Bytes::copy_from_slice(body.bytes)));
+    };
+    match &plan.body {
+        BodyPlan::Whole => fill(&mut msg),
+        BodyPlan::Field(field) if !body.bytes.is_empty() || !content_type.is_empty() => {
+            if let Value::Message(m) = msg.get_field_mut(field) {
+                fill(m);
+            }
+        }
+        _ => {}
+    }
+    msg
 }
 
 /// grpc-gateway treats an empty (or all-whitespace) body as io.EOF and accepts it

@@ -83,6 +83,8 @@ service Svc {
   rpc Get(Small) returns (Small);
   rpc Order(Ooo) returns (Ooo);
   rpc Scalar(Scalars) returns (Scalars);
+  rpc Upload(stream Small) returns (Small);
+  rpc Chat(stream Small) returns (stream Small);
 }
 "#;
 
@@ -1108,4 +1110,97 @@ fn timing() {
     println!(
         "request {req_ns} ns (body+path {body_ns}, path only {path_ns}), response {resp_ns} ns ({len})"
     );
+}
+
+// ---------------------------------------------------------------- streaming request bodies
+
+/// Splits `chunks` (fed one by one, as a body arrives) into values.
+fn split(chunks: &[&str], limit: usize) -> Result<Vec<String>, TranscodeError> {
+    let mut s = JsonSplitter::new(limit);
+    let mut out = Vec::new();
+    for c in chunks {
+        s.push(c.as_bytes());
+        while let Some(v) = s.next_value()? {
+            out.push(String::from_utf8(v.to_vec()).unwrap());
+        }
+    }
+    if let Some(v) = s.finish()? {
+        out.push(String::from_utf8(v.to_vec()).unwrap());
+    }
+    Ok(out)
+}
+
+#[test]
+fn splitter_accepts_what_go_json_decoder_accepts() {
+    // NDJSON, concatenated, whitespace-separated, and mixed.
+    let want = [r#"{"name":"a"}"#, r#"{"name":"b"}"#];
+    assert_eq!(split(&["{\"name\":\"a\"}\n{\"name\":\"b\"}\n"], 100).unwrap(), want);
+    assert_eq!(split(&[r#"{"name":"a"}{"name":"b"}"#], 100).unwrap(), want);
+    assert_eq!(split(&["\r\n {\"name\":\"a\"} \t{\"name\":\"b\"}  "], 100).unwrap(), want);
+    // Byte by byte: a value is complete exactly when its closing brace arrives.
+    let body = r#"{"name":"a}{\"","inner":{"tags":["]"]}} {"n":[1,{"x":"{"}]}"#;
+    let bytes: Vec<String> = body.chars().map(|c| c.to_string()).collect();
+    let chunks: Vec<&str> = bytes.iter().map(String::as_str).collect();
+    assert_eq!(
+        split(&chunks, 100).unwrap(),
+        [
+            r#"{"name":"a}{\"","inner":{"tags":["]"]}}"#,
+            r#"{"n":[1,{"x":"{"}]}"#
+        ]
+    );
+    // Strings, arrays and bare scalars are values too (e.g. a Duration request
+    // type is a JSON string); a scalar ends at whitespace, a new value or the end.
+    assert_eq!(
+        split(&[r#""1s" "2s"[1] 12 true{}null"#], 100).unwrap(),
+        [r#""1s""#, r#""2s""#, "[1]", "12", "true", "{}", "null"]
+    );
+    assert_eq!(split(&["1", "2"], 100).unwrap(), ["12"]);
+    // Empty and all-whitespace bodies hold no messages.
+    assert!(split(&[], 100).unwrap().is_empty());
+    assert!(split(&[" \n\n "], 100).unwrap().is_empty());
+}
+
+#[test]
+fn splitter_errors() {
+    let e = split(&[r#"{"name":"a"}{"name""#], 100).unwrap_err();
+    assert!(e.0.contains("unexpected end"), "{e}");
+    let e = split(&["} {}"], 100).unwrap_err();
+    assert!(e.0.contains("beginning of value"), "{e}");
+    // The limit is per value, not per body.
+    let one = format!(r#"{{"name":"{}"}}"#, "x".repeat(80));
+    assert_eq!(split(&[&one, &one, &one], 100).unwrap().len(), 3);
+    let e = split(&[&"[".repeat(101)], 100).unwrap_err();
+    assert!(e.0.contains("100-byte limit"), "{e}");
+    // Hostile nesting is only counted, never recursed into.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(split(&[&deep], 1 << 20).unwrap().len(), 1);
+}
+
+#[test]
+fn streamed_messages_are_whole_requests() {
+    let p = plan("t.Svc/Upload", "*", &[], "");
+    let bytes = message_from_json(&p, &opts(), br#"{"name":"a","id":"7","bogus":1}"#).unwrap();
+    let m = DynamicMessage::decode(p.input.clone(), bytes).unwrap();
+    assert_eq!(field(&m, "name").as_str(), Some("a"));
+    assert_eq!(field(&m, "id").as_i64(), Some(7));
+    // A rule naming a body field still decodes each value as the whole message.
+    let p = plan("t.Svc/Upload", "inner", &[], "");
+    let bytes = message_from_json(&p, &opts(), br#"{"name":"b"}"#).unwrap();
+    let m = DynamicMessage::decode(p.input.clone(), bytes).unwrap();
+    assert_eq!(field(&m, "name").as_str(), Some("b"));
+    let e = message_from_json(&p, &strict(), br#"{"bogus":1}"#).unwrap_err();
+    assert!(e.0.contains("bogus"), "{e}");
+    for bad in ["{", "[]", "null", r#"{"id":"x"}"#] {
+        let e = message_from_json(&p, &opts(), bad.as_bytes()).unwrap_err();
+        assert!(e.0.starts_with("invalid JSON body"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn client_streaming_takes_no_path_variables() {
+    for m in ["t.Svc/Upload", "t.Svc/Chat"] {
+        let e = MethodPlan::new(&method(m), "*", &["name"], "").unwrap_err();
+        assert!(e.0.contains("cannot use path parameter in client streaming"), "{e}");
+        plan(m, "*", &[], "");
+    }
 }

@@ -1,39 +1,70 @@
-//! The upstream side of the gateway: one HTTP/2 channel per backend endpoint,
-//! and raw-bytes gRPC calls on top of it.
+//! The upstream side of the gateway: endpoints, per-request load balancing,
+//! health, retries, and raw-bytes gRPC calls.
 //!
-//! Channels are owned by a [`ChannelCache`] keyed by endpoint address, not by a
-//! route table, so a reload that leaves an endpoint in the config keeps its
-//! connection (and, later, its balancer state). A route table holds an
-//! `Arc<Upstream>` per backend; requests in flight keep theirs alive even after a
-//! swap removed the backend.
+//! Everything learned about an endpoint lives in the [`ChannelCache`], keyed by
+//! address and shared by every route table: its HTTP/2 channel, latency
+//! estimate, requests in flight, ejection and health state
+//! ([`endpoint::EndpointState`]). Each backend's endpoint *set* lives there too,
+//! keyed by backend name, so a reload that keeps an endpoint keeps its connection
+//! and what the balancer knows about it, and a `dns:///` refresh can change the
+//! set without a reload. A route table holds an `Arc<Upstream>` per backend (that
+//! table's settings over the shared set); requests in flight keep theirs alive
+//! even after a swap removed the backend.
+//!
+//! One concern per module: [`balance`] (p2c over peak-EWMA, least request, round
+//! robin), [`outlier`] (passive ejection), [`health`] (grpc.health.v1 checks),
+//! [`retry`] (what is retried, and the budget), [`dns`] (`dns:///` endpoints) and
+//! [`metrics`].
 //!
 //! Messages cross this layer as already-encoded protobuf bytes ([`RawCodec`]):
 //! encoding is the transcoder's job, so one upstream serves every method of every
 //! backend with no generated code.
-//!
-//! Endpoint choice is behind [`Upstream::pick`]; today it rotates (round robin).
 
+pub mod balance;
 mod codec;
+pub mod dns;
+pub mod endpoint;
+mod forward;
+pub mod health;
+pub mod metrics;
+pub mod outlier;
+pub mod retry;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
 use http::uri::PathAndQuery;
+use serde::Serialize;
 use tonic::metadata::MetadataMap;
-use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::transport::Endpoint as TonicEndpoint;
 use tonic::{Request, Status, Streaming};
+use tracing::{info, warn};
 
+pub use balance::Policy;
 pub use codec::RawCodec;
+pub use dns::DnsSettings;
+use endpoint::{EndpointReport, EndpointState, InFlight};
+pub use health::HealthCheckConfig;
+pub use metrics::UpstreamMetrics;
+use metrics::{AttemptLabels, EndpointLabels, RetryLabels};
+pub use outlier::OutlierConfig;
+pub use retry::RetryConfig;
 
-/// Connection settings applied to every channel.
-#[derive(Debug, Clone, Copy)]
+/// Connection settings applied to every channel, and DNS settings. Process-wide:
+/// they are read once at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelSettings {
     pub connect_timeout: Duration,
-    /// HTTP/2 keepalive ping interval; dead connections are noticed without traffic.
+    /// HTTP/2 keepalive PING interval; dead connections are noticed without traffic.
     pub keepalive: Duration,
+    /// How long a PING may go unanswered before the connection is closed (and the
+    /// next call reconnects).
+    pub keepalive_timeout: Duration,
+    pub dns: DnsSettings,
 }
 
 impl Default for ChannelSettings {
@@ -41,74 +72,191 @@ impl Default for ChannelSettings {
         ChannelSettings {
             connect_timeout: Duration::from_secs(2),
             keepalive: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            dns: DnsSettings::default(),
         }
     }
 }
 
-/// Channels by endpoint address, shared by every route table version.
-#[derive(Debug, Default)]
+/// A backend's balancing, health and retry settings (from its config entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    pub policy: Policy,
+    /// Below this fraction of available (not ejected, not unhealthy) endpoints,
+    /// balance over all of them: a partial outage must not pile all traffic onto
+    /// the few survivors, and a check that wrongly fails everywhere must not take
+    /// the backend down. 0 disables.
+    pub panic_threshold: f64,
+    pub outlier: OutlierConfig,
+    /// Active checks; `None` (the default) relies on passive detection alone.
+    pub health_check: Option<HealthCheckConfig>,
+    pub retry: RetryConfig,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            policy: Policy::default(),
+            panic_threshold: 0.5,
+            outlier: OutlierConfig::default(),
+            health_check: None,
+            retry: RetryConfig::default(),
+        }
+    }
+}
+
+/// Endpoint state by address and endpoint sets by backend, shared by every
+/// route table version. Cloning shares the cache.
+#[derive(Debug, Clone, Default)]
 pub struct ChannelCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
     settings: ChannelSettings,
-    channels: Mutex<HashMap<String, Channel>>,
+    /// Weak: an endpoint lives as long as some backend lists it or a call uses it.
+    endpoints: Mutex<HashMap<String, Weak<EndpointState>>>,
+    backends: Mutex<HashMap<String, Arc<BackendShared>>>,
+    dns: OnceLock<Result<dns::Dns, String>>,
+    metrics: UpstreamMetrics,
+}
+
+/// What one backend keeps across reloads: its current endpoint set, endpoints
+/// removed while calls were still running on them, the retry budget and the
+/// round-robin cursor.
+#[derive(Debug)]
+struct BackendShared {
+    name: Arc<str>,
+    members: ArcSwap<Vec<Arc<EndpointState>>>,
+    draining: Mutex<Vec<Arc<EndpointState>>>,
+    budget: retry::RetryBudget,
+    rr: AtomicUsize,
+    /// The configured endpoints and health settings the members come from.
+    spec: Mutex<(Vec<String>, Option<HealthCheckConfig>)>,
+    /// Re-resolves `dns:///` endpoints; aborted when replaced or dropped.
+    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for BackendShared {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ChannelCache {
     pub fn new(settings: ChannelSettings) -> Self {
         ChannelCache {
-            settings,
-            channels: Mutex::default(),
+            inner: Arc::new(Inner {
+                settings,
+                ..Inner::default()
+            }),
         }
     }
 
-    /// The channel for `addr` (`host:port`), created lazily (no connection is made
-    /// until the first call) and reused afterwards.
-    pub fn channel(&self, addr: &str) -> Result<Channel, String> {
-        let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(ch) = map.get(addr) {
-            return Ok(ch.clone());
-        }
-        let endpoint = TonicEndpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| format!("invalid endpoint {addr}: {e}"))?
-            .connect_timeout(self.settings.connect_timeout)
-            .http2_keep_alive_interval(self.settings.keepalive)
-            .keep_alive_while_idle(true)
-            .tcp_nodelay(true);
-        let channel = endpoint.connect_lazy();
-        map.insert(addr.to_string(), channel.clone());
-        Ok(channel)
+    pub fn settings(&self) -> &ChannelSettings {
+        &self.inner.settings
     }
 
-    /// Builds the upstream handle for one backend.
-    pub fn upstream(&self, backend: &str, endpoints: &[String]) -> Result<Arc<Upstream>, String> {
-        let endpoints = endpoints
-            .iter()
-            .map(|addr| {
-                Ok(Endpoint {
-                    addr: addr.as_str().into(),
-                    channel: self.channel(addr)?,
+    /// The upstream metrics, to register once.
+    pub fn metrics(&self) -> &UpstreamMetrics {
+        &self.inner.metrics
+    }
+
+    /// Resolves configured endpoints to addresses: `host:port` as is, every address
+    /// of each `dns:///name:port`. Used before discovery and before [`Self::upstream`].
+    pub async fn resolve(&self, endpoints: &[String]) -> Result<Vec<String>, String> {
+        self.inner.resolve(endpoints).await
+    }
+
+    /// The upstream handle of one backend for a new route table.
+    ///
+    /// `resolved` is what [`Self::resolve`] returned; `None` (resolution failed)
+    /// keeps the backend's current endpoints if the configured list is unchanged.
+    /// Endpoints that stay keep their state; removed ones finish their calls.
+    pub fn upstream(
+        &self,
+        backend: &str,
+        endpoints: &[String],
+        resolved: Option<&[String]>,
+        config: UpstreamConfig,
+    ) -> Result<Arc<Upstream>, String> {
+        let inner = &self.inner;
+        let shared = lock(&inner.backends)
+            .entry(backend.to_string())
+            .or_insert_with(|| {
+                Arc::new(BackendShared {
+                    name: backend.into(),
+                    members: ArcSwap::default(),
+                    draining: Mutex::default(),
+                    budget: retry::RetryBudget::default(),
+                    rr: AtomicUsize::new(0),
+                    spec: Mutex::default(),
+                    refresher: Mutex::new(None),
                 })
             })
-            .collect::<Result<Vec<_>, String>>()?;
-        if endpoints.is_empty() {
+            .clone();
+        let spec_changed = lock(&shared.spec).0 != endpoints;
+        *lock(&shared.spec) = (endpoints.to_vec(), config.health_check.clone());
+        match resolved {
+            Some(addrs) => inner.set_members(&shared, addrs)?,
+            None if !spec_changed && !shared.members.load().is_empty() => {
+                // Keep the endpoints, but apply the (possibly new) health settings.
+                for ep in shared.members.load().iter() {
+                    health::ensure(ep, config.health_check.as_ref());
+                }
+            }
+            None => {
+                return Err(format!(
+                    "backend {backend}: no endpoint address resolved yet"
+                ));
+            }
+        }
+        let has_dns = endpoints
+            .iter()
+            .any(|e| matches!(dns::parse(e), Ok(dns::Spec::Dns { .. })));
+        let mut refresher = lock(&shared.refresher);
+        if spec_changed || (has_dns && refresher.is_none()) {
+            if let Some(task) = refresher.take() {
+                task.abort();
+            }
+            if has_dns {
+                *refresher = Some(tokio::spawn(refresh_loop(
+                    Arc::downgrade(inner),
+                    Arc::downgrade(&shared),
+                )));
+            }
+        }
+        drop(refresher);
+        if shared.members.load().is_empty() {
             return Err(format!("backend {backend} has no endpoints"));
         }
         Ok(Arc::new(Upstream {
             name: backend.into(),
-            endpoints,
-            next: AtomicUsize::new(0),
+            config,
+            shared,
+            metrics: inner.metrics.clone(),
         }))
     }
 
-    /// Forgets channels whose address is no longer configured. Requests in flight
-    /// keep their own clones, so nothing is cut off mid-call.
-    pub fn retain(&self, live: &HashSet<&str>) {
-        let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|addr, _| live.contains(addr.as_str()));
+    /// Forgets backends no longer configured (their DNS refresh stops). Requests in
+    /// flight keep their own handles, so nothing is cut off mid-call.
+    pub fn retain_backends(&self, live: &HashSet<&str>) {
+        lock(&self.inner.backends).retain(|name, _| live.contains(name.as_str()));
     }
 
-    /// Number of cached channels (for tests and the admin listener).
+    /// Number of endpoints with live state (for tests and the admin listener).
     pub fn len(&self) -> usize {
-        self.channels.lock().map(|m| m.len()).unwrap_or(0)
+        lock(&self.inner.endpoints)
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -116,19 +264,128 @@ impl ChannelCache {
     }
 }
 
-/// One endpoint of a backend.
-#[derive(Debug)]
-pub struct Endpoint {
-    pub addr: Arc<str>,
-    channel: Channel,
+impl Inner {
+    fn dns(&self) -> Result<&dns::Dns, String> {
+        self.dns
+            .get_or_init(|| dns::Dns::new(&self.settings.dns))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    async fn resolve(&self, endpoints: &[String]) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for ep in endpoints {
+            match dns::parse(ep)? {
+                dns::Spec::Static(addr) => out.push(addr.to_string()),
+                dns::Spec::Dns { host, port } => out.extend(self.dns()?.resolve(host, port).await?),
+            }
+        }
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The state for `addr`, created (with a lazy channel: no connection until
+    /// the first call) if no live one exists.
+    fn endpoint(&self, addr: &str) -> Result<Arc<EndpointState>, String> {
+        let mut map = lock(&self.endpoints);
+        if let Some(ep) = map.get(addr).and_then(Weak::upgrade) {
+            return Ok(ep);
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let s = &self.settings;
+        let channel = TonicEndpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| format!("invalid endpoint {addr}: {e}"))?
+            .connect_timeout(s.connect_timeout)
+            .http2_keep_alive_interval(s.keepalive)
+            .keep_alive_timeout(s.keepalive_timeout)
+            .keep_alive_while_idle(true)
+            .tcp_nodelay(true)
+            .connect_lazy();
+        let ep = Arc::new(EndpointState::new(addr, channel));
+        map.insert(addr.to_string(), Arc::downgrade(&ep));
+        Ok(ep)
+    }
+
+    /// Replaces a backend's endpoint set with `addrs`. Kept endpoints keep their
+    /// state; new ones start at their siblings' latency estimate; removed ones with
+    /// calls in flight are listed as draining until those finish.
+    fn set_members(&self, shared: &BackendShared, addrs: &[String]) -> Result<(), String> {
+        let health = lock(&shared.spec).1.clone();
+        let mut seen = HashSet::new();
+        let new: Vec<Arc<EndpointState>> = addrs
+            .iter()
+            .filter(|a| seen.insert(a.as_str()))
+            .map(|a| self.endpoint(a))
+            .collect::<Result<_, _>>()?;
+        let now = Instant::now();
+        let old = shared.members.load_full();
+        let known: Vec<f64> = old.iter().map(|e| e.ewma.estimate_ns(now)).collect();
+        if !known.is_empty() {
+            let mean = known.iter().sum::<f64>() / known.len() as f64;
+            for ep in &new {
+                ep.ewma.seed(mean, now);
+            }
+        }
+        for ep in &new {
+            health::ensure(ep, health.as_ref());
+        }
+        let added: Vec<&str> = new
+            .iter()
+            .filter(|e| !old.iter().any(|o| Arc::ptr_eq(o, e)))
+            .map(|e| &*e.addr)
+            .collect();
+        let removed: Vec<Arc<EndpointState>> = old
+            .iter()
+            .filter(|o| !new.iter().any(|e| Arc::ptr_eq(o, e)))
+            .cloned()
+            .collect();
+        if !old.is_empty() && (!added.is_empty() || !removed.is_empty()) {
+            let gone: Vec<&str> = removed.iter().map(|e| &*e.addr).collect();
+            info!(backend = %shared.name, ?added, removed = ?gone, "endpoint set changed");
+        }
+        let mut draining = lock(&shared.draining);
+        draining.extend(removed);
+        draining.retain(|d| d.in_flight() > 0 && !new.iter().any(|e| Arc::ptr_eq(d, e)));
+        drop(draining);
+        shared.members.store(Arc::new(new));
+        Ok(())
+    }
 }
 
-/// The upstream handle of one backend: its endpoints and the policy choosing between them.
+/// Re-resolves a backend's `dns:///` endpoints every `dns.refresh`. A failed or
+/// empty resolution keeps the current set: a DNS hiccup must not empty a backend.
+async fn refresh_loop(inner: Weak<Inner>, shared: Weak<BackendShared>) {
+    let every = match inner.upgrade() {
+        Some(i) => i.settings.dns.refresh,
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let (Some(inner), Some(shared)) = (inner.upgrade(), shared.upgrade()) else {
+            return;
+        };
+        let spec = lock(&shared.spec).0.clone();
+        match inner.resolve(&spec).await {
+            Ok(addrs) => {
+                if let Err(e) = inner.set_members(&shared, &addrs) {
+                    warn!(backend = %shared.name, error = %e, "cannot apply resolved endpoints");
+                }
+            }
+            Err(e) => {
+                warn!(backend = %shared.name, error = %e, "DNS refresh failed; keeping the current endpoints");
+            }
+        }
+    }
+}
+
+/// The upstream handle of one backend in one route table: that table's settings
+/// over the backend's shared, live endpoint set.
 #[derive(Debug)]
 pub struct Upstream {
     pub name: Arc<str>,
-    endpoints: Vec<Endpoint>,
-    next: AtomicUsize,
+    config: UpstreamConfig,
+    shared: Arc<BackendShared>,
+    metrics: UpstreamMetrics,
 }
 
 /// A unary call's outcome, with header and trailer metadata kept apart so the
@@ -146,22 +403,133 @@ pub struct StreamReply {
     pub stream: Streaming<Bytes>,
 }
 
+/// One backend in `/backends`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendReport {
+    pub name: String,
+    pub balancing: &'static str,
+    /// True when fewer endpoints than the panic threshold are available, so
+    /// requests are spread over all of them regardless of health.
+    pub panic_mode: bool,
+    pub endpoints: Vec<EndpointReport>,
+}
+
+/// A call attempt in progress on one endpoint: releases the in-flight counts and
+/// records the outcome when finished.
+struct Attempt {
+    ep: Arc<EndpointState>,
+    _guard: InFlight,
+    gauge: prometheus_client::metrics::gauge::Gauge,
+    labels: EndpointLabels,
+    started: Instant,
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
 impl Upstream {
-    /// The endpoints, in config order.
-    pub fn endpoints(&self) -> impl Iterator<Item = &str> {
-        self.endpoints.iter().map(|e| &*e.addr)
+    /// The current endpoint addresses.
+    pub fn endpoints(&self) -> Vec<Arc<str>> {
+        self.shared
+            .members
+            .load()
+            .iter()
+            .map(|e| e.addr.clone())
+            .collect()
     }
 
-    /// Chooses the endpoint for the next call (round robin for now).
-    pub fn pick(&self) -> &Endpoint {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.endpoints.len();
-        &self.endpoints[i]
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
+    }
+
+    /// Chooses the endpoint for the next call, never `avoid` unless it is the only
+    /// one. Only available endpoints (not ejected, not failing health checks) are
+    /// considered, unless fewer than `panic_threshold` of them are.
+    pub fn pick(&self, avoid: Option<&Arc<EndpointState>>) -> Option<Arc<EndpointState>> {
+        let members = self.shared.members.load();
+        let now = Instant::now();
+        let allowed = |e: &&Arc<EndpointState>| avoid.is_none_or(|a| !Arc::ptr_eq(a, e));
+        let available: Vec<&Arc<EndpointState>> = members
+            .iter()
+            .filter(allowed)
+            .filter(|e| e.is_available(now))
+            .collect();
+        let panic = available.is_empty()
+            || (available.len() as f64) < self.config.panic_threshold * members.len() as f64;
+        let candidates: Vec<&Arc<EndpointState>> = if panic {
+            let others: Vec<_> = members.iter().filter(allowed).collect();
+            if others.is_empty() {
+                members.iter().collect()
+            } else {
+                others
+            }
+        } else {
+            available
+        };
+        if candidates.is_empty() {
+            return None;
+        }
+        Some(balance::choose(self.config.policy, &candidates, &self.shared.rr).clone())
+    }
+
+    fn begin(&self, ep: Arc<EndpointState>) -> Attempt {
+        let labels = EndpointLabels {
+            backend: self.name.clone(),
+            endpoint: ep.addr.clone(),
+        };
+        let gauge = self.metrics.in_flight.get_or_create(&labels).clone();
+        gauge.inc();
+        Attempt {
+            _guard: ep.start(),
+            ep,
+            gauge,
+            labels,
+            started: Instant::now(),
+        }
+    }
+
+    /// Records how an attempt ended, for the balancer, outlier detection and metrics.
+    fn finish(&self, attempt: &Attempt, result: Result<(), &Status>) {
+        let rtt = attempt.started.elapsed();
+        let ep = &attempt.ep;
+        let failure = match result {
+            Err(status) if retry::is_endpoint_failure(status) => Some(status),
+            _ => None,
+        };
+        let outcome = if let Some(status) = failure {
+            let message = format!("{:?}: {}", status.code(), status.message());
+            if let Some(time) = ep.failed(rtt, &message, &self.config.outlier) {
+                warn!(backend = %self.name, endpoint = %ep.addr, ejected_for = ?time, error = %message, "endpoint ejected after consecutive failures");
+                self.metrics.ejections.get_or_create(&attempt.labels).inc();
+            }
+            "endpoint_failure"
+        } else {
+            ep.succeeded(rtt);
+            "ok"
+        };
+        self.metrics
+            .attempts
+            .get_or_create(&AttemptLabels {
+                backend: self.name.clone(),
+                endpoint: ep.addr.clone(),
+                result: outcome,
+            })
+            .inc();
+        self.metrics
+            .latency_ewma
+            .get_or_create(&attempt.labels)
+            .set(ep.ewma.estimate_ns(Instant::now()) / 1e9);
     }
 
     /// Makes a unary call with an already-encoded request message.
     ///
     /// `timeout` is enforced here (DEADLINE_EXCEEDED when it passes) and sent to
-    /// the backend as `grpc-timeout`, so both sides give up at the same time.
+    /// the backend as `grpc-timeout`, so both sides give up at the same time. A
+    /// failure before the backend answered anything is retried once on another
+    /// endpoint, within the backend's retry budget and the same deadline.
     pub async fn unary(
         &self,
         path: PathAndQuery,
@@ -169,13 +537,88 @@ impl Upstream {
         metadata: MetadataMap,
         timeout: Option<Duration>,
     ) -> Result<UnaryReply, Status> {
+        let deadline = timeout.map(|t| Instant::now() + t);
         let call = async {
-            let StreamReply {
-                headers,
-                mut stream,
-            } = self
-                .start(path, tokio_stream::once(message), metadata, timeout)
-                .await?;
+            let retry = &self.config.retry;
+            self.shared.budget.deposit(retry, Instant::now());
+            let can_retry = retry.ratio > 0.0 && self.shared.members.load().len() > 1;
+            // The request is needed again only if a retry is possible.
+            let spare = can_retry.then(|| (path.clone(), message.clone(), metadata.clone()));
+            let first = self.pick(None).ok_or_else(no_endpoints)?;
+            let status = match self
+                .unary_once(first.clone(), path, message, metadata, timeout)
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err((status, true)) if spare.is_some() => status,
+                Err((status, _)) => return Err(status),
+            };
+            let (path, message, metadata) = spare.unwrap_or_else(|| unreachable!());
+            let outcome = match self.pick(Some(&first)) {
+                Some(second) if !Arc::ptr_eq(&second, &first) => {
+                    if self.shared.budget.withdraw(retry, Instant::now()) {
+                        Some(second)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let label = |outcome: &'static str| RetryLabels {
+                backend: self.name.clone(),
+                outcome,
+            };
+            let Some(second) = outcome else {
+                let why = if self.shared.members.load().len() > 1 {
+                    "budget_exhausted"
+                } else {
+                    "no_other_endpoint"
+                };
+                self.metrics.retries.get_or_create(&label(why)).inc();
+                return Err(status);
+            };
+            self.metrics.retries.get_or_create(&label("retried")).inc();
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            self.unary_once(second, path, message, metadata, remaining)
+                .await
+                .map_err(|(status, _)| status)
+        };
+        with_deadline(timeout, call).await
+    }
+
+    /// One unary attempt on `ep`. The error says whether it is retryable (the
+    /// backend never answered).
+    async fn unary_once(
+        &self,
+        ep: Arc<EndpointState>,
+        path: PathAndQuery,
+        message: Bytes,
+        metadata: MetadataMap,
+        timeout: Option<Duration>,
+    ) -> Result<UnaryReply, (Status, bool)> {
+        let attempt = self.begin(ep);
+        let started = self
+            .send(
+                &attempt.ep,
+                path,
+                tokio_stream::once(message),
+                metadata,
+                Default::default(),
+                timeout,
+            )
+            .await;
+        let StreamReply {
+            headers,
+            mut stream,
+        } = match started {
+            Ok(reply) => reply,
+            Err(status) => {
+                self.finish(&attempt, Err(&status));
+                let retryable = retry::is_retryable(&status);
+                return Err((status, retryable));
+            }
+        };
+        let result = async {
             let message = match stream.message().await {
                 Ok(Some(m)) => m,
                 Ok(None) => return Err(Status::internal("backend sent no response message")),
@@ -190,12 +633,15 @@ impl Upstream {
                 message,
                 trailers,
             })
-        };
-        with_deadline(timeout, call).await
+        }
+        .await;
+        self.finish(&attempt, result.as_ref().map(|_| ()));
+        result.map_err(|s| (s, false))
     }
 
     /// Starts a server-streaming call. The deadline covers the whole stream; the
-    /// caller enforces it while reading the messages.
+    /// caller enforces it while reading the messages. Not retried: the stream may
+    /// have been partly consumed before a failure shows.
     pub async fn server_streaming(
         &self,
         path: PathAndQuery,
@@ -211,6 +657,8 @@ impl Upstream {
     }
 
     /// Starts a call of any shape: the request is a stream of encoded messages.
+    /// The endpoint's in-flight count and latency cover the call up to the
+    /// response headers.
     pub async fn start<S>(
         &self,
         path: PathAndQuery,
@@ -221,15 +669,61 @@ impl Upstream {
     where
         S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
     {
-        let endpoint = self.pick();
-        let mut grpc = tonic::client::Grpc::new(endpoint.channel.clone());
+        self.start_with(path, messages, metadata, Default::default(), timeout)
+            .await
+    }
+
+    /// [`start`](Self::start) with request extensions, for a
+    /// [`tonic::CancellationHandle`] (see [`cancellable`]): once the response
+    /// headers have arrived, hyper resets an HTTP/2 stream whose response is
+    /// dropped only if the request stream has ended, so a client- or
+    /// bidi-streaming call abandoned mid-request needs the handle to be cancelled.
+    pub async fn start_with<S>(
+        &self,
+        path: PathAndQuery,
+        messages: S,
+        metadata: MetadataMap,
+        extensions: tonic::Extensions,
+        timeout: Option<Duration>,
+    ) -> Result<StreamReply, Status>
+    where
+        S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
+    {
+        self.shared
+            .budget
+            .deposit(&self.config.retry, Instant::now());
+        let ep = self.pick(None).ok_or_else(no_endpoints)?;
+        let attempt = self.begin(ep);
+        let result = self
+            .send(&attempt.ep, path, messages, metadata, extensions, timeout)
+            .await;
+        self.finish(&attempt, result.as_ref().map(|_| ()));
+        result
+    }
+
+    async fn send<S>(
+        &self,
+        ep: &EndpointState,
+        path: PathAndQuery,
+        messages: S,
+        metadata: MetadataMap,
+        extensions: tonic::Extensions,
+        timeout: Option<Duration>,
+    ) -> Result<StreamReply, Status>
+    where
+        S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
+    {
+        let mut grpc = tonic::client::Grpc::new(ep.channel.clone());
         grpc.ready().await.map_err(|e| {
-            Status::unavailable(format!(
+            let mut status = Status::unavailable(format!(
                 "backend {} endpoint {} unavailable: {e}",
-                self.name, endpoint.addr
-            ))
+                self.name, ep.addr
+            ));
+            // Marks it as a local transport failure (retryable), see `retry`.
+            status.set_source(Arc::new(e));
+            status
         })?;
-        let mut request = Request::from_parts(metadata, Default::default(), messages);
+        let mut request = Request::from_parts(metadata, extensions, messages);
         if let Some(t) = timeout {
             request.set_timeout(t);
         }
@@ -237,6 +731,37 @@ impl Upstream {
         let (headers, stream, _) = response.into_parts();
         Ok(StreamReply { headers, stream })
     }
+
+    /// The backend's endpoints and their state, for `/backends`.
+    pub fn report(&self) -> BackendReport {
+        let members = self.shared.members.load();
+        let now = Instant::now();
+        let available = members.iter().filter(|e| e.is_available(now)).count();
+        let mut endpoints: Vec<EndpointReport> = members.iter().map(|e| e.report(true)).collect();
+        let mut draining = lock(&self.shared.draining);
+        draining.retain(|d| d.in_flight() > 0);
+        endpoints.extend(draining.iter().map(|e| e.report(false)));
+        BackendReport {
+            name: self.name.to_string(),
+            balancing: self.config.policy.as_str(),
+            panic_mode: available == 0
+                || (available as f64) < self.config.panic_threshold * members.len() as f64,
+            endpoints,
+        }
+    }
+}
+
+/// Request extensions carrying a fresh [`tonic::CancellationHandle`], for
+/// [`Upstream::start_with`]; `cancel()` on the handle resets the call with
+/// RST_STREAM(CANCEL) unless the request stream has already ended cleanly.
+pub fn cancellable() -> (tonic::Extensions, tonic::CancellationHandle) {
+    let mut request = Request::new(());
+    let handle = request.cancellation_handle();
+    (std::mem::take(request.extensions_mut()), handle)
+}
+
+fn no_endpoints() -> Status {
+    Status::unavailable("no endpoints available")
 }
 
 /// Runs `fut` under an optional deadline, mapping expiry to DEADLINE_EXCEEDED.

@@ -3,7 +3,8 @@
 //! kind), reports the request metadata it received, sets a response header and a
 //! trailer, sleeps on request (abandoned when the call is cancelled or its
 //! deadline passes, since tonic then drops the handler future), and fails with a
-//! chosen status carrying a `google.rpc.Status` with an `ErrorDetail`.
+//! chosen status carrying a `google.rpc.Status` with an `ErrorDetail`. It also
+//! serves raw `google.api.HttpBody` downloads (unary and streamed) and uploads.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -19,12 +20,91 @@ use tonic::server::NamedService;
 use tonic::{Code, Request, Response, Status, Streaming};
 
 use crate::pb::switchboard::testing::v1::echo_server::Echo;
+use crate::pb::google::api::HttpBody;
 use crate::pb::switchboard::testing::v1::{
-    CollectResponse, EchoRequest, EchoResponse, EchoStreamRequest, ErrorDetail,
+    CollectResponse, DownloadRequest, EchoRequest, EchoResponse, EchoStreamRequest, ErrorDetail,
+    UploadReply,
 };
 
 /// Upper bound on `EchoStream`'s `count`.
 const MAX_STREAM_COUNT: i32 = 10_000;
+
+/// Tags of streaming calls that ended because the client cancelled them (the
+/// first request's `string_value`), so end-to-end tests can assert that a
+/// client disconnecting from the gateway really reached the backend.
+static CANCELLED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Whether a streaming call tagged `tag` was cancelled by its client.
+pub fn was_cancelled(tag: &str) -> bool {
+    CANCELLED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .any(|t| t == tag)
+}
+
+fn record_cancelled(tag: String) {
+    CANCELLED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(tag);
+}
+
+/// Records its call as cancelled when dropped before [`done`](Self::done): tonic
+/// drops a handler future (or a response stream) when the client resets the call.
+#[derive(Default)]
+struct CancelWatch {
+    tag: Option<String>,
+    done: bool,
+}
+
+impl CancelWatch {
+    fn tag(&mut self, tag: &str) {
+        if self.tag.is_none() {
+            self.tag = Some(tag.to_owned());
+        }
+    }
+
+    fn done(&mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for CancelWatch {
+    fn drop(&mut self) {
+        if !self.done {
+            record_cancelled(self.tag.take().unwrap_or_default());
+        }
+    }
+}
+
+/// A response stream that records its call as cancelled when it is dropped
+/// before it ended (and ends it at the first failure it yields).
+struct Watched<S> {
+    inner: S,
+    watch: CancelWatch,
+}
+
+impl<S> Stream for Watched<S>
+where
+    S: Stream<Item = Result<EchoResponse, Status>> + Unpin,
+{
+    type Item = Result<EchoResponse, Status>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let item = ready!(self.inner.poll_next_unpin(cx));
+        match &item {
+            Some(Ok(resp)) => {
+                let tag = resp.request.as_ref().map(|r| r.string_value.as_str());
+                self.watch.tag(tag.unwrap_or_default());
+            }
+            // A reset request stream shows up as CANCELLED: that is a cancellation.
+            Some(Err(status)) if status.code() == Code::Cancelled => {}
+            Some(Err(_)) | None => self.watch.done(),
+        }
+        Poll::Ready(item)
+    }
+}
 
 /// The Echo implementation (stateless).
 #[derive(Debug, Clone, Copy, Default)]
@@ -144,7 +224,10 @@ impl Echo for EchoService {
                     sleep_ms(req.interval_ms.max(0) as u64).await;
                 }
                 if tx.send(Ok(template.clone())).await.is_err() {
-                    return; // client cancelled
+                    // The client cancelled (tonic dropped the response stream).
+                    let tag = template.request.as_ref().map(|r| r.string_value.clone());
+                    record_cancelled(tag.unwrap_or_default());
+                    return;
                 }
             }
             if req.fail_code != 0 {
@@ -166,11 +249,18 @@ impl Echo for EchoService {
     ) -> Result<Response<CollectResponse>, Status> {
         let mut stream = request.into_inner();
         let mut out = CollectResponse::default();
+        let mut watch = CancelWatch::default();
         while let Some(req) = stream.next().await {
             let req = req?;
+            watch.tag(&req.string_value);
+            if req.fail_code != 0 {
+                watch.done();
+                return Err(failure(req.fail_code, &req.fail_message));
+            }
             out.count += 1;
             out.string_values.push(req.string_value);
         }
+        watch.done();
         Ok(Response::new(out))
     }
 
@@ -191,7 +281,64 @@ impl Echo for EchoService {
                 metadata: metadata.clone(),
             })
         });
-        Ok(Response::new(Box::pin(stream)))
+        Ok(Response::new(Box::pin(Watched {
+            inner: Box::pin(stream),
+            watch: CancelWatch::default(),
+        })))
+    }
+
+    async fn download(
+        &self,
+        request: Request<DownloadRequest>,
+    ) -> Result<Response<HttpBody>, Status> {
+        let req = request.into_inner();
+        let data = if req.size > 0 {
+            (0..req.size).map(|i| i as u8).collect()
+        } else {
+            format!("file {}", req.name).into_bytes()
+        };
+        Ok(Response::new(HttpBody {
+            content_type: content_type_or_default(req.content_type),
+            data,
+            extensions: Vec::new(),
+        }))
+    }
+
+    type DownloadStreamStream = BoxStream<HttpBody>;
+
+    async fn download_stream(
+        &self,
+        request: Request<DownloadRequest>,
+    ) -> Result<Response<Self::DownloadStreamStream>, Status> {
+        let req = request.into_inner();
+        let content_type = content_type_or_default(req.content_type);
+        let chunks: Vec<Result<HttpBody, Status>> = (0..req.chunks.min(1000))
+            .map(|i| {
+                Ok(HttpBody {
+                    content_type: content_type.clone(),
+                    data: format!("{}-{i};", req.name).into_bytes(),
+                    extensions: Vec::new(),
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(futures_util::stream::iter(chunks))))
+    }
+
+    async fn upload(&self, request: Request<HttpBody>) -> Result<Response<UploadReply>, Status> {
+        let body = request.into_inner();
+        Ok(Response::new(UploadReply {
+            content_type: body.content_type,
+            size: body.data.len() as i64,
+            data: body.data,
+        }))
+    }
+}
+
+fn content_type_or_default(requested: String) -> String {
+    if requested.is_empty() {
+        "text/plain".to_owned()
+    } else {
+        requested
     }
 }
 

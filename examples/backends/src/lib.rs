@@ -17,11 +17,13 @@ use std::future::Future;
 
 mod echo;
 mod greeter;
+mod instance;
 mod library;
 mod server;
 
-pub use echo::EchoService;
+pub use echo::{EchoService, was_cancelled};
 pub use greeter::GreeterService;
+pub use instance::{Instance, Latency};
 pub use library::LibraryStore;
 
 /// Generated message types and tonic stubs for every example proto.
@@ -77,13 +79,28 @@ pub async fn serve_greeter(
     opts: BackendOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
+    serve_greeter_instance(listener, opts, Instance::default(), shutdown).await
+}
+
+/// [`serve_greeter`] as one named copy among several: see [`Instance`] (a
+/// response marker, an adjustable added latency, a health reporter to flip).
+pub async fn serve_greeter_instance(
+    listener: tokio::net::TcpListener,
+    opts: BackendOptions,
+    instance: Instance,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    use instance::Tagged;
     use pb::helloworld::greeter_server::GreeterServer;
     use pb::switchboard::testing::v1::echo_server::EchoServer;
 
     let mut routes = tonic::service::RoutesBuilder::default();
     routes
-        .add_service(GreeterServer::new(GreeterService))
-        .add_service(echo::with_trailer(EchoServer::new(EchoService)));
+        .add_service(Tagged::new(GreeterServer::new(GreeterService), &instance))
+        .add_service(Tagged::new(
+            echo::with_trailer(EchoServer::new(EchoService)),
+            &instance,
+        ));
     let services = [
         <GreeterServer<GreeterService> as tonic::server::NamedService>::NAME,
         <EchoServer<EchoService> as tonic::server::NamedService>::NAME,
@@ -95,6 +112,7 @@ pub async fn serve_greeter(
         GREETER_DESCRIPTOR_SET,
         routes,
         &services,
+        instance.health,
     )
     .await
 }
@@ -118,6 +136,7 @@ pub async fn serve_library(
         LIBRARY_DESCRIPTOR_SET,
         routes,
         &services,
+        None,
     )
     .await
 }

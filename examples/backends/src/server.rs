@@ -10,7 +10,8 @@ use tonic_health::ServingStatus;
 use crate::{BackendOptions, Reflection};
 
 /// Adds reflection and health to `routes` and serves them until `shutdown`.
-/// `services` are the application services, reported SERVING by health.
+/// `services` are the application services, reported SERVING by health;
+/// `reporter` is the caller's, when it wants to change statuses later.
 pub(crate) async fn serve(
     listener: tokio::net::TcpListener,
     opts: BackendOptions,
@@ -18,9 +19,13 @@ pub(crate) async fn serve(
     descriptor_set: &'static [u8],
     mut routes: RoutesBuilder,
     services: &[&str],
+    reporter: Option<tonic_health::server::HealthReporter>,
 ) -> Result<(), tonic::transport::Error> {
     if opts.health {
-        let (reporter, health) = tonic_health::server::health_reporter();
+        let reporter = reporter.unwrap_or_else(tonic_health::server::HealthReporter::new);
+        let health = tonic_health::pb::health_server::HealthServer::new(
+            tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
+        );
         for name in services {
             reporter
                 .set_service_status(*name, ServingStatus::Serving)

@@ -384,12 +384,12 @@ fn payload(flags: &Flags) -> Result<()> {
             };
             (json, proto.encode_to_vec())
         }
-        // ~10 KB of JSON: a nested message, 100 repeated strings, 60 nested entries.
+        // ~10 KB of JSON: a nested message, 120 repeated strings, 80 nested entries.
         "medium" => {
-            let strings: Vec<String> = (0..100)
+            let strings: Vec<String> = (0..120)
                 .map(|i| format!("repeated string value number {i:04} abcdefghij"))
                 .collect();
-            let nested: Vec<Nested> = (0..60)
+            let nested: Vec<Nested> = (0..80)
                 .map(|i| Nested {
                     label: format!("labels/item-{i:04}-0123456789"),
                     value: i * 1000 + 7,
@@ -533,10 +533,12 @@ fn table(flags: &Flags) -> Result<()> {
                 name: format!("b{index}"),
                 pool,
                 services,
+                http_rules: Vec::new(),
             })
         })
         .collect::<Result<_>>()?;
     let decode_ms = decode_started.elapsed().as_secs_f64() * 1000.0;
+    let rss_pools = proc_status_kib("VmRSS:");
     let methods: usize = inputs
         .iter()
         .flat_map(|b| b.pool.services())
@@ -559,7 +561,7 @@ fn table(flags: &Flags) -> Result<()> {
     let rss_after = proc_status_kib("VmRSS:");
     println!(
         "backends={} methods={methods} routes={} decode_ms={decode_ms:.2} build_ms_median={:.2} \
-         build_ms_min={:.2} rss_before_kib={rss_before} rss_kib={rss_after} hwm_kib={}",
+         build_ms_min={:.2} rss_before_kib={rss_before} rss_pools_kib={rss_pools} rss_kib={rss_after} hwm_kib={}",
         inputs.len(),
         table.routes().len(),
         times[times.len() / 2],

@@ -56,6 +56,8 @@ pub fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> Backend
         services: ServiceFilter::default(),
         timeout: None,
         json: JsonOptions::default(),
+        http_rules: Vec::new(),
+        traffic: Default::default(),
     }
 }
 

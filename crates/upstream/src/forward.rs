@@ -1,0 +1,124 @@
+//! Native gRPC pass-through: forwarding a client's own gRPC request (headers,
+//! length-prefixed frames, trailers) to one endpoint of the backend, untouched.
+//!
+//! The serve stage proxies `application/grpc` and (translated) gRPC-Web requests
+//! this way instead of decoding messages: a proxy that never parses frames works
+//! for every call shape (bidi included), every compression and every message
+//! size, and cannot get flow control or half-close wrong. The request rides the
+//! endpoint's existing tonic `Channel`, which is a plain tower service over
+//! HTTP/2 and rewrites only the URI's scheme and authority to the endpoint's.
+//!
+//! The endpoint is picked and accounted for exactly as for transcoded calls (see
+//! [`Upstream::start`]): in-flight counts, latency and outlier detection cover the
+//! call up to the response headers. Forwarded calls are never retried: the
+//! request body is streamed, so it cannot be replayed.
+
+use std::future::poll_fn;
+use std::time::Instant;
+
+use tonic::Status;
+use tonic::body::Body;
+use tonic::codegen::Service;
+
+use crate::{Upstream, no_endpoints};
+
+impl Upstream {
+    /// Sends `request` (its URI holding only the path, `/package.Service/Method`)
+    /// to the endpoint chosen for the next call and returns the backend's response
+    /// head with its body still streaming.
+    ///
+    /// `Err` when the backend never answered (connection refused or reset, no
+    /// endpoint, the channel's own `grpc-timeout` enforcement) or answered with a
+    /// non-gRPC HTTP error, mapped as gRPC clients map it. A gRPC error from the
+    /// backend is an `Ok` response carrying `grpc-status`, for the caller to pass
+    /// on as it is.
+    pub async fn forward(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, Status> {
+        self.shared
+            .budget
+            .deposit(&self.config.retry, Instant::now());
+        let ep = self.pick(None).ok_or_else(no_endpoints)?;
+        let attempt = self.begin(ep);
+        let mut channel = attempt.ep.channel.clone();
+        let unavailable = |e: &dyn std::error::Error| {
+            let mut message = format!(
+                "backend {} endpoint {} unavailable: {e}",
+                self.name, attempt.ep.addr
+            );
+            let mut source = e.source();
+            while let Some(s) = source {
+                message.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            Status::unavailable(message)
+        };
+        let result = match poll_fn(|cx| channel.poll_ready(cx)).await {
+            Ok(()) => channel.call(request).await.map_err(|e| unavailable(&e)),
+            Err(e) => Err(unavailable(&e)),
+        };
+        let result = result.and_then(|response| {
+            let grpc = response.headers().contains_key("grpc-status");
+            if response.status() == http::StatusCode::OK || grpc {
+                return Ok(response);
+            }
+            // Not a gRPC answer (a plain HTTP server or proxy behind the endpoint).
+            Err(Status::new(
+                http_to_code(response.status()),
+                format!(
+                    "backend {} endpoint {} answered HTTP {}",
+                    self.name,
+                    attempt.ep.addr,
+                    response.status()
+                ),
+            ))
+        });
+        // What the balancer learns: a trailers-only error counts like the same
+        // error from a transcoded call.
+        let outcome = match &result {
+            Ok(response) => Status::from_header_map(response.headers()),
+            Err(status) => Some(status.clone()),
+        };
+        self.finish(&attempt, outcome.as_ref().map_or(Ok(()), Err));
+        result
+    }
+}
+
+/// gRPC's mapping of an HTTP status from a non-gRPC peer (the gRPC spec's
+/// "HTTP to gRPC Status Code Mapping").
+fn http_to_code(status: http::StatusCode) -> tonic::Code {
+    use tonic::Code;
+    match status.as_u16() {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502..=504 => Code::Unavailable,
+        _ => Code::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_statuses_map_as_the_grpc_spec_says() {
+        use tonic::Code;
+        for (http, code) in [
+            (400, Code::Internal),
+            (401, Code::Unauthenticated),
+            (403, Code::PermissionDenied),
+            (404, Code::Unimplemented),
+            (429, Code::Unavailable),
+            (502, Code::Unavailable),
+            (503, Code::Unavailable),
+            (504, Code::Unavailable),
+            (500, Code::Unknown),
+        ] {
+            let status = http::StatusCode::from_u16(http).unwrap();
+            assert_eq!(http_to_code(status), code, "{http}");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! Active health checks with `grpc.health.v1.Health/Check`, one task per
+//! endpoint, over the endpoint's own channel (so a check also exercises the
+//! connection requests use).
+//!
+//! An endpoint becomes `unhealthy` after `unhealthy_threshold` failed checks in a
+//! row (an error, a timeout, or any status but SERVING — NOT_SERVING is how a
+//! server says "drain me") and `healthy` again after `healthy_threshold` good
+//! ones. Until the first verdict it is `unknown` and used, so enabling checks
+//! never blocks traffic at startup.
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tracing::{info, warn};
+
+use crate::endpoint::{EndpointState, Health};
+
+/// Active health-check settings of one backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheckConfig {
+    pub interval: Duration,
+    /// Deadline of one check.
+    pub timeout: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+    /// Service name sent in the request; empty asks about the server as a whole.
+    pub service: String,
+}
+
+impl Default for HealthCheckConfig {
+    fn default() -> Self {
+        HealthCheckConfig {
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(1),
+            healthy_threshold: 1,
+            unhealthy_threshold: 2,
+            service: String::new(),
+        }
+    }
+}
+
+/// A running check; aborting on drop means replacing or removing the checker
+/// stops the task.
+#[derive(Debug)]
+pub(crate) struct Checker {
+    config: HealthCheckConfig,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Checker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Makes sure `ep` is checked with `config` (or not checked, for `None`).
+/// Called whenever a backend (re)states its endpoints, so a reload that changes or
+/// removes `health_check` takes effect. An endpoint listed by two backends is
+/// checked with whichever backend's settings were applied last.
+pub(crate) fn ensure(ep: &Arc<EndpointState>, config: Option<&HealthCheckConfig>) {
+    let mut slot = ep.checker.lock().unwrap_or_else(|e| e.into_inner());
+    match config {
+        None => {
+            if slot.take().is_some() {
+                ep.set_health(Health::Unknown);
+            }
+        }
+        Some(cfg) if slot.as_ref().is_some_and(|c| &c.config == cfg) => {}
+        Some(cfg) => {
+            let Ok(handle) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            let task = handle.spawn(run(Arc::downgrade(ep), cfg.clone()));
+            *slot = Some(Checker {
+                config: cfg.clone(),
+                task,
+            });
+        }
+    }
+}
+
+/// The check loop. Holds the endpoint weakly: when no backend lists it any more,
+/// the loop ends by itself.
+async fn run(ep: Weak<EndpointState>, cfg: HealthCheckConfig) {
+    let mut tick = tokio::time::interval(cfg.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut good, mut bad) = (0u32, 0u32);
+    loop {
+        tick.tick().await;
+        let Some(endpoint) = ep.upgrade() else { return };
+        let channel = endpoint.channel.clone();
+        let addr = endpoint.addr.clone();
+        drop(endpoint);
+        let result = check(channel, &cfg).await;
+        let Some(endpoint) = ep.upgrade() else { return };
+        let before = endpoint.health();
+        match result {
+            Ok(()) => {
+                bad = 0;
+                good = good.saturating_add(1);
+                if good >= cfg.healthy_threshold.max(1) && before != Health::Healthy {
+                    if before == Health::Unhealthy {
+                        info!(endpoint = %addr, "health check passing again");
+                    }
+                    endpoint.set_health(Health::Healthy);
+                }
+            }
+            Err(why) => {
+                good = 0;
+                bad = bad.saturating_add(1);
+                if bad >= cfg.unhealthy_threshold.max(1) && before != Health::Unhealthy {
+                    warn!(endpoint = %addr, reason = %why, "health check failing; endpoint marked unhealthy");
+                    endpoint.note_error(&format!("health check: {why}"));
+                    endpoint.set_health(Health::Unhealthy);
+                }
+            }
+        }
+    }
+}
+
+async fn check(channel: tonic::transport::Channel, cfg: &HealthCheckConfig) -> Result<(), String> {
+    let mut client = HealthClient::new(channel);
+    let mut request = tonic::Request::new(HealthCheckRequest {
+        service: cfg.service.clone(),
+    });
+    request.set_timeout(cfg.timeout);
+    match tokio::time::timeout(cfg.timeout, client.check(request)).await {
+        Err(_) => Err(format!("no answer within {:?}", cfg.timeout)),
+        Ok(Err(status)) => Err(format!("{:?}: {}", status.code(), status.message())),
+        Ok(Ok(response)) => match response.into_inner().status() {
+            ServingStatus::Serving => Ok(()),
+            other => Err(format!("status {}", other.as_str_name())),
+        },
+    }
+}

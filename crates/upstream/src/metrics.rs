@@ -1,0 +1,74 @@
+//! Prometheus metrics of the upstream side, per backend and endpoint: attempts
+//! by result, requests in flight, the balancer's latency estimate, ejections, and
+//! retries by outcome.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub backend: Arc<str>,
+    pub endpoint: Arc<str>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AttemptLabels {
+    pub backend: Arc<str>,
+    pub endpoint: Arc<str>,
+    /// `ok` (any answer from the application, errors included), `endpoint_failure`
+    /// (transport failure or UNAVAILABLE).
+    pub result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RetryLabels {
+    pub backend: Arc<str>,
+    /// `retried`, `budget_exhausted` or `no_other_endpoint`.
+    pub outcome: &'static str,
+}
+
+/// Handles to the upstream metrics; cloning shares the underlying values.
+#[derive(Debug, Clone, Default)]
+pub struct UpstreamMetrics {
+    pub attempts: Family<AttemptLabels, Counter>,
+    pub in_flight: Family<EndpointLabels, Gauge>,
+    pub latency_ewma: Family<EndpointLabels, Gauge<f64, AtomicU64>>,
+    pub ejections: Family<EndpointLabels, Counter>,
+    pub retries: Family<RetryLabels, Counter>,
+}
+
+impl UpstreamMetrics {
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "switchboard_upstream_attempts",
+            "Calls sent to each endpoint, by result (ok includes gRPC errors from the application)",
+            self.attempts.clone(),
+        );
+        registry.register(
+            "switchboard_upstream_in_flight",
+            "Calls in flight per endpoint",
+            self.in_flight.clone(),
+        );
+        registry.register(
+            "switchboard_upstream_latency_ewma_seconds",
+            "The balancer's peak-EWMA latency estimate per endpoint, as of its last call",
+            self.latency_ewma.clone(),
+        );
+        registry.register(
+            "switchboard_upstream_ejections",
+            "Passive outlier ejections per endpoint",
+            self.ejections.clone(),
+        );
+        registry.register(
+            "switchboard_upstream_retries",
+            "Retries of calls that failed before reaching a backend, by outcome",
+            self.retries.clone(),
+        );
+    }
+}

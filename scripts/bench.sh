@@ -1,0 +1,326 @@
+#!/usr/bin/env bash
+# scripts/bench.sh — Switchboard's benchmark harness: the gateway side by side
+# with direct gRPC to the same backend, on loopback, in one run.
+#
+# What it does:
+#   1. builds release binaries (switchboard, example-backend, switchboard-loadgen);
+#   2. installs wrk if it is missing (apt-get; the wrk figures are skipped if that
+#      is impossible);
+#   3. starts the example greeter backend and `switchboard serve --config <generated>`;
+#   4. measures, each figure the MEDIAN of $RUNS runs, configurations ALTERNATING
+#      within each run so machine drift cancels out:
+#      - unary small (~100 B JSON) and medium (~10 KB JSON, nested + repeated)
+#        POST /v1/echo: req/s, p50, p99 at concurrency $CONC — gateway with wrk
+#        (keep-alive, scripts/bench/post.lua), direct gRPC with switchboard-loadgen
+#        (tonic, pre-encoded protobuf, one HTTP/2 connection);
+#      - added latency at concurrency 1: loadgen HTTP/1.1 -> gateway p50 minus
+#        loadgen gRPC -> backend p50 (same client runtime and histogram);
+#      - server streaming: messages/s of /helloworld.Greeter/SayHelloStream
+#        (count 10000) through the gateway (NDJSON lines) and direct;
+#      - gateway CPU per request (utime+stime from /proc/PID/stat around each wrk
+#        run, divided by requests served) and peak RSS (VmHWM);
+#      - reload storm: 50 POST /reload while wrk runs vs a steady run: failed
+#        requests (non-2xx + socket errors) and p99;
+#      - table build: RouteTable::build for 100 synthetic backends / 2,000 methods
+#        (median of 10 builds), and the RSS of a real gateway with them loaded.
+#   5. prints a markdown table and writes target/bench/results.csv (plus a
+#      timestamped copy and runs.csv with every individual run).
+#
+# Usage:  scripts/bench.sh            (about 4 minutes on 2 cores)
+#         RUNS=3 DUR=3 scripts/bench.sh   (quicker, noisier)
+# Environment (defaults): RUNS=5 DUR=5 (seconds per unary run) LAT_DUR=3
+#   STREAM_DUR=3 CONC=32 STREAM_CONC=2 RELOADS=50 PORT_BASE=18480
+#   CARGO_TARGET_DIR (default <repo>/target) SKIP_BUILD=1 to reuse binaries.
+# Requires: cargo, curl, awk; wrk (installed if missing); Linux /proc.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+BIN=$TARGET/release
+OUT=$ROOT/target/bench
+RUNS=${RUNS:-5}
+DUR=${DUR:-5}
+LAT_DUR=${LAT_DUR:-3}
+STREAM_DUR=${STREAM_DUR:-3}
+CONC=${CONC:-32}
+STREAM_CONC=${STREAM_CONC:-2}
+RELOADS=${RELOADS:-50}
+PORT_BASE=${PORT_BASE:-18480}
+BACKEND_ADDR=127.0.0.1:$((PORT_BASE + 0))
+GW_PORT=$((PORT_BASE + 1))
+ADMIN_PORT=$((PORT_BASE + 2))
+BIG_PORT=$((PORT_BASE + 3))
+BIG_ADMIN_PORT=$((PORT_BASE + 4))
+GW=http://127.0.0.1:$GW_PORT
+ADMIN=http://127.0.0.1:$ADMIN_PORT
+NPROC=$(nproc)
+CLK_TCK=$(getconf CLK_TCK)
+ECHO_PATH=/switchboard.testing.v1.Echo/Echo
+STREAM_PATH=/helloworld.Greeter/SayHelloStream
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+
+# ---------------------------------------------------------------- build + tools
+if [[ ${SKIP_BUILD:-0} != 1 ]]; then
+    log "building release binaries into $TARGET"
+    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q \
+        -p switchboard -p switchboard-examples -p switchboard-loadgen)
+fi
+for b in switchboard example-backend switchboard-loadgen; do
+    [[ -x $BIN/$b ]] || { log "missing $BIN/$b"; exit 1; }
+done
+
+HAVE_WRK=1
+if ! command -v wrk >/dev/null; then
+    log "wrk not found; trying apt-get -y install wrk"
+    if ! { apt-get -y install wrk >/dev/null 2>&1 || sudo -n apt-get -y install wrk >/dev/null 2>&1; }; then
+        log "cannot install wrk: the wrk-based figures (gateway req/s at concurrency $CONC, reload storm) are skipped"
+        HAVE_WRK=0
+    fi
+fi
+
+mkdir -p "$OUT"
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+LG=$BIN/switchboard-loadgen
+for kind in small medium stream; do
+    for fmt in json proto; do "$LG" payload --kind $kind --format $fmt --out "$WORK/$kind.$fmt"; done
+done
+cp "$ROOT/scripts/bench/post.lua" "$WORK/post.lua"
+
+# ---------------------------------------------------------------- helpers
+# kv LINE KEY: the value of KEY=value in LINE.
+kv() { tr ' ' '\n' <<<"$1" | awk -F= -v k="$2" '$1 == k { print $2; exit }'; }
+# median V...: the median of numbers (mean of the middle two for an even count).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+proc_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
+
+wait_http() { # URL: wait until it answers 200 (30 s)
+    for _ in $(seq 300); do
+        [[ $(curl -s -o /dev/null -w '%{http_code}' "$1" || true) == 200 ]] && return 0
+        sleep 0.1
+    done
+    log "timed out waiting for $1"; return 1
+}
+
+RAW=$OUT/runs.csv
+echo "section,config,run,result" >"$RAW"
+raw() { echo "$1,$2,$3,\"$4\"" >>"$RAW"; }
+
+# wrk_run URL BODYFILE CONC SECS: prints the WRK key=value line.
+wrk_run() {
+    WRK_BODY=$2 wrk -t1 -c"$3" -d"$4"s --latency -s "$WORK/post.lua" "$1" 2>&1 | grep '^WRK ' ||
+        echo "WRK requests=0 non2xx=0 socket_errors=1 rps=0 p50_us=nan p99_us=nan"
+}
+
+# ---------------------------------------------------------------- start
+log "starting example backend on $BACKEND_ADDR"
+"$BIN/example-backend" greeter --listen "$BACKEND_ADDR" >"$WORK/backend.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/backend.log" && break; sleep 0.1; done
+
+cat >"$WORK/gateway.yaml" <<EOF
+listen: 127.0.0.1:$GW_PORT
+admin: 127.0.0.1:$ADMIN_PORT
+backends:
+  - name: greeter
+    endpoints: ["$BACKEND_ADDR"]
+EOF
+log "starting gateway on :$GW_PORT (admin :$ADMIN_PORT)"
+SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/gateway.yaml" >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_http "$ADMIN/readyz"
+curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$GW/v1/echo" >/dev/null
+
+# warm-up: connections, allocator, caches
+"$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 4 -d 1 --warmup 0 >/dev/null
+"$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 4 -d 1 --warmup 0 >/dev/null
+
+declare -A M # figure name -> space-separated per-run values
+
+# ---------------------------------------------------------------- unary at CONC
+for size in small medium; do
+    [[ $HAVE_WRK == 1 ]] || break
+    log "unary $size: $RUNS x (${DUR}s gateway/wrk, ${DUR}s direct/loadgen), c=$CONC"
+    for r in $(seq "$RUNS"); do
+        c0=$(cpu_ticks "$GW_PID")
+        line=$(wrk_run "$GW/v1/echo" "$WORK/$size.json" "$CONC" "$DUR")
+        c1=$(cpu_ticks "$GW_PID")
+        raw "unary_$size" gateway "$r" "$line cpu_ticks=$((c1 - c0))"
+        reqs=$(kv "$line" requests)
+        M[${size}_gw_rps]+=" $(kv "$line" rps)"
+        M[${size}_gw_p50]+=" $(kv "$line" p50_us)"
+        M[${size}_gw_p99]+=" $(kv "$line" p99_us)"
+        M[${size}_gw_fail]+=" $(($(kv "$line" non2xx) + $(kv "$line" socket_errors)))"
+        M[${size}_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+
+        line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/$size.proto" -c "$CONC" -d "$DUR")
+        raw "unary_$size" direct "$r" "$line"
+        M[${size}_dir_rps]+=" $(kv "$line" rps)"
+        M[${size}_dir_p50]+=" $(kv "$line" p50_us)"
+        M[${size}_dir_p99]+=" $(kv "$line" p99_us)"
+    done
+done
+
+# ---------------------------------------------------------------- latency at c=1
+log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway, ${LAT_DUR}s gRPC->backend), c=1"
+for r in $(seq "$RUNS"); do
+    c0=$(cpu_ticks "$GW_PID")
+    line=$("$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR")
+    c1=$(cpu_ticks "$GW_PID")
+    raw latency_c1 gateway "$r" "$line cpu_ticks=$((c1 - c0))"
+    reqs=$(kv "$line" requests)
+    M[c1_gw_p50]+=" $(kv "$line" p50_us)"
+    M[c1_gw_p99]+=" $(kv "$line" p99_us)"
+    M[c1_gw_rps]+=" $(kv "$line" rps)"
+    M[c1_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+    line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 1 -d "$LAT_DUR")
+    raw latency_c1 direct "$r" "$line"
+    M[c1_dir_p50]+=" $(kv "$line" p50_us)"
+    M[c1_dir_p99]+=" $(kv "$line" p99_us)"
+    M[c1_dir_rps]+=" $(kv "$line" rps)"
+done
+
+# ---------------------------------------------------------------- server streaming
+log "server streaming: $RUNS x (${STREAM_DUR}s gateway, ${STREAM_DUR}s direct), $STREAM_CONC streams"
+for r in $(seq "$RUNS"); do
+    line=$("$LG" http-stream --url "$GW$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
+    raw stream gateway "$r" "$line"
+    M[st_gw]+=" $(kv "$line" msgs_per_s)"
+    line=$("$LG" grpc-stream --addr "$BACKEND_ADDR" --path $STREAM_PATH --body "$WORK/stream.proto" -c "$STREAM_CONC" -d "$STREAM_DUR")
+    raw stream direct "$r" "$line"
+    M[st_dir]+=" $(kv "$line" msgs_per_s)"
+done
+
+# ---------------------------------------------------------------- reload storm
+RELOAD_FAILS=0
+if [[ $HAVE_WRK == 1 ]]; then
+    log "reload storm: $RUNS x (${DUR}s steady, ${DUR}s with $RELOADS reloads), c=$CONC"
+    interval=$(calc "$DUR / ($RELOADS + 2)" 3)
+    for r in $(seq "$RUNS"); do
+        line=$(wrk_run "$GW/v1/echo" "$WORK/small.json" "$CONC" "$DUR")
+        raw reload steady "$r" "$line"
+        M[rl_steady_p99]+=" $(kv "$line" p99_us)"
+        M[rl_steady_fail]+=" $(($(kv "$line" non2xx) + $(kv "$line" socket_errors)))"
+
+        wrk_run "$GW/v1/echo" "$WORK/small.json" "$CONC" "$DUR" >"$WORK/storm.out" &
+        wrk_pid=$!
+        sleep "$interval"
+        ok=0
+        for _ in $(seq "$RELOADS"); do
+            code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$ADMIN/reload" || true)
+            [[ $code == 200 ]] && ok=$((ok + 1))
+            sleep "$interval"
+        done
+        wait "$wrk_pid"
+        line=$(cat "$WORK/storm.out")
+        raw reload storm "$r" "$line reloads_ok=$ok"
+        RELOAD_FAILS=$((RELOAD_FAILS + RELOADS - ok))
+        M[rl_storm_p99]+=" $(kv "$line" p99_us)"
+        M[rl_storm_fail]+=" $(($(kv "$line" non2xx) + $(kv "$line" socket_errors)))"
+    done
+fi
+GW_HWM=$(proc_kib "$GW_PID" VmHWM)
+GW_RSS=$(proc_kib "$GW_PID" VmRSS)
+VERSION=$(curl -s "$ADMIN/status" | grep -o '"version":[0-9]*' | head -1 | cut -d: -f2 || true)
+
+# ---------------------------------------------------------------- table build
+log "table build: 100 backends / 2,000 methods"
+"$LG" synth --backends 100 --methods 2000 --out "$WORK/synth" >/dev/null
+table_line=$("$LG" table --dir "$WORK/synth" --iters 10)
+raw table build 1 "$table_line"
+{
+    echo "listen: 127.0.0.1:$BIG_PORT"
+    echo "admin: 127.0.0.1:$BIG_ADMIN_PORT"
+    echo "backends:"
+    for i in $(seq 0 99); do
+        echo "  - name: b$i"
+        echo "    endpoints: [\"127.0.0.1:$((PORT_BASE + 10 + i))\"]"
+        echo "    descriptor_set: $WORK/synth/b$i.pb"
+    done
+} >"$WORK/big.yaml"
+SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/big.yaml" >"$WORK/big.log" 2>&1 &
+BIG_PID=$!
+PIDS+=("$BIG_PID")
+wait_http "http://127.0.0.1:$BIG_ADMIN_PORT/readyz"
+BIG_ROUTES=$(curl -s "http://127.0.0.1:$BIG_ADMIN_PORT/routes" | grep -o '"grpc_path"' | wc -l || true)
+sleep 0.5
+BIG_RSS=$(proc_kib "$BIG_PID" VmRSS)
+BIG_HWM=$(proc_kib "$BIG_PID" VmHWM)
+raw table gateway_rss 1 "rss_kib=$BIG_RSS hwm_kib=$BIG_HWM routes=$BIG_ROUTES"
+kill "$BIG_PID" 2>/dev/null || true
+
+# ---------------------------------------------------------------- report
+med() { median ${M[$1]:-}; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.2f", a / b }'; }
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+CSV=$OUT/results-$STAMP.csv
+echo "metric,unit,gateway,direct,ratio_gateway_over_direct,target,met,nproc,runs,secs_per_run,concurrency" >"$CSV"
+ROWS=()
+row() { # metric unit gateway direct target met conc secs
+    local r
+    r=$(ratio "$3" "$4")
+    echo "$1,$2,$3,$4,$r,\"$5\",$6,$NPROC,$RUNS,$8,$7" >>"$CSV"
+    ROWS+=("| $1 | $2 | $3 | $4 | $r | $5 | $6 |")
+}
+verdict() { if "$@"; then echo yes; else echo NO; fi; }
+
+if [[ $HAVE_WRK == 1 ]]; then
+    for size in small medium; do
+        row "unary $size req/s (c=$CONC)" req/s "$(med ${size}_gw_rps)" "$(med ${size}_dir_rps)" "" "" "$CONC" "$DUR"
+        row "unary $size p50 (c=$CONC)" µs "$(med ${size}_gw_p50)" "$(med ${size}_dir_p50)" "" "" "$CONC" "$DUR"
+        row "unary $size p99 (c=$CONC)" µs "$(med ${size}_gw_p99)" "$(med ${size}_dir_p99)" "" "" "$CONC" "$DUR"
+    done
+    cpu=$(med small_gw_cpu)
+    row "gateway CPU per small request (c=$CONC)" µs "$cpu" "" "<= 15" "$(verdict le "$cpu" 15)" "$CONC" "$DUR"
+    row "gateway CPU per medium request (c=$CONC)" µs "$(med medium_gw_cpu)" "" "" "" "$CONC" "$DUR"
+fi
+row "gateway CPU per small request (c=1)" µs "$(med c1_gw_cpu)" "" "" "" 1 "$LAT_DUR"
+row "unary small p50 (c=1, loadgen both sides)" µs "$(med c1_gw_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"
+row "unary small p99 (c=1, loadgen both sides)" µs "$(med c1_gw_p99)" "$(med c1_dir_p99)" "" "" 1 "$LAT_DUR"
+row "unary small req/s (c=1)" req/s "$(med c1_gw_rps)" "$(med c1_dir_rps)" "" "" 1 "$LAT_DUR"
+added=$(calc "$(med c1_gw_p50) - $(med c1_dir_p50)" 1)
+row "added p50 latency (c=1)" µs "$added" "" "<= 100" "$(verdict le "$added" 100)" 1 "$LAT_DUR"
+st=$(med st_gw)
+row "server streaming msgs/s ($STREAM_CONC streams)" msgs/s "$st" "$(med st_dir)" ">= 100000" "$(verdict ge "$st" 100000)" "$STREAM_CONC" "$STREAM_DUR"
+row "peak RSS of the bench gateway (VmHWM)" KiB "$GW_HWM" "" "" "" "" ""
+build_ms=$(kv "$table_line" build_ms_median)
+row "table build, 100 backends / $(kv "$table_line" methods) methods / $(kv "$table_line" routes) routes" ms "$build_ms" "" "<= 50" "$(verdict le "$build_ms" 50)" "" 10
+row "RSS of switchboard-loadgen table (pools + table)" KiB "$(kv "$table_line" rss_kib)" "" "" "" "" ""
+big_mib=$(calc "$BIG_RSS / 1024" 1)
+row "RSS of a gateway serving 100 backends / 2,000 methods" MiB "$big_mib" "" "<= 30" "$(verdict le "$big_mib" 30)" "" ""
+if [[ $HAVE_WRK == 1 ]]; then
+    storm_fail=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[rl_storm_fail]}")
+    steady=$(med rl_steady_p99)
+    storm=$(med rl_storm_p99)
+    row "failed requests during $((RUNS * RELOADS)) reloads (sum)" count "$storm_fail" "" "0" "$(verdict test "$storm_fail" -eq 0)" "$CONC" "$DUR"
+    row "p99 during reload storm vs steady (gateway=storm, direct=steady)" µs "$storm" "$steady" "ratio <= 2" "$(verdict le "$(ratio "$storm" "$steady")" 2)" "$CONC" "$DUR"
+    row "reload requests that did not answer 200" count "$RELOAD_FAILS" "" "" "" "" ""
+fi
+cp "$CSV" "$OUT/results.csv"
+
+echo
+echo "## Switchboard benchmark ($STAMP, nproc=$NPROC, $RUNS runs per figure, medians)"
+echo
+echo "| figure | unit | gateway | direct gRPC | gateway/direct | target | met |"
+echo "|---|---|---:|---:|---:|---|---|"
+printf '%s\n' "${ROWS[@]}"
+echo
+echo "CSV: $CSV (also results.csv); every run: $RAW. Route table version after the storm: ${VERSION:-?}; gateway RSS now $GW_RSS KiB."

@@ -1,0 +1,17 @@
+-- wrk script for scripts/bench.sh: POSTs the file named by $WRK_BODY as JSON
+-- (keep-alive) and prints one machine-readable summary line:
+-- WRK requests=N non2xx=N socket_errors=N secs=S rps=R p50_us=X p99_us=Y
+local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/json"
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  local secs = summary.duration / 1e6
+  io.write(string.format(
+    "WRK requests=%d non2xx=%d socket_errors=%d secs=%.3f rps=%.1f p50_us=%.1f p99_us=%.1f\n",
+    summary.requests, e.status, e.connect + e.read + e.write + e.timeout, secs,
+    summary.requests / secs, latency:percentile(50), latency:percentile(99)))
+end
