@@ -16,6 +16,11 @@ use std::time::Duration;
 use switchboard_tests::balance::{DnsServer, Replica};
 use switchboard_tests::{Gateway, eventually, free_port, get, post};
 
+/// The tests here measure shares of traffic, and peak-EWMA reacts to latency
+/// noise: running them one at a time keeps a 2-core machine's scheduling noise
+/// from one test out of another's figures.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A gateway whose one backend `greeter` has `endpoints`, with `extra` backend
 /// keys (indented as backend keys) and `top` top-level keys appended.
 async fn gateway(endpoints: &[String], extra: &str, top: &str) -> Gateway {
@@ -106,6 +111,7 @@ async fn endpoint_report(gw: &Gateway, addr: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn spread_over_three_endpoints_for_every_policy() {
+    let _serial = SERIAL.lock().await;
     let replicas = [
         Replica::start("a"),
         Replica::start("b"),
@@ -121,11 +127,19 @@ async fn spread_over_three_endpoints_for_every_policy() {
             tally.errors.len()
         );
         assert!(tally.errors.is_empty(), "{policy}: {:?}", tally.errors);
+        // Even is 33%. Peak-EWMA follows latency on purpose, and on a busy test
+        // machine one slow response makes an identical replica look slower for a
+        // while (the estimate decays over ~10s), so it gets a wider band; the
+        // load-blind policies must be close to even.
+        let band = if policy == "p2c_peak_ewma" {
+            0.1..=0.6
+        } else {
+            0.25..=0.42
+        };
         for r in &replicas {
             let share = tally.share(&r.name);
-            // Even is 33%; only a lopsided balancer falls outside this.
             assert!(
-                (0.2..=0.47).contains(&share),
+                band.contains(&share),
                 "{policy}: {} got {:.0}% of {:?}",
                 r.name,
                 share * 100.0,
@@ -140,6 +154,7 @@ async fn spread_over_three_endpoints_for_every_policy() {
 
 #[tokio::test]
 async fn slow_endpoint_gets_a_small_share_under_concurrency() {
+    let _serial = SERIAL.lock().await;
     let replicas = [
         Replica::start("a"),
         Replica::start("b"),
@@ -168,6 +183,7 @@ async fn slow_endpoint_gets_a_small_share_under_concurrency() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoint_killed_under_load_costs_at_most_a_handful_of_requests() {
+    let _serial = SERIAL.lock().await;
     let mut replicas = [
         Replica::start("a"),
         Replica::start("b"),
@@ -207,6 +223,7 @@ async fn endpoint_killed_under_load_costs_at_most_a_handful_of_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_serving_health_status_drains_an_endpoint() {
+    let _serial = SERIAL.lock().await;
     let replicas = [
         Replica::start("a"),
         Replica::start("b"),
@@ -246,6 +263,7 @@ async fn not_serving_health_status_drains_an_endpoint() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns_endpoint_changes_are_picked_up() {
+    let _serial = SERIAL.lock().await;
     // One port on three loopback addresses: DNS gives addresses, the port is fixed.
     let port = free_port();
     let at = |ip: &str| format!("{ip}:{port}").parse::<SocketAddr>().unwrap();
@@ -294,6 +312,7 @@ async fn dns_endpoint_changes_are_picked_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_fails_readiness_then_drains_a_slow_request() {
+    let _serial = SERIAL.lock().await;
     let replica = Replica::start("a");
     let top = "shutdown:\n  delay: 1s\n  drain_timeout: 20s\n";
     let mut gw = gateway(&[replica.addr.to_string()], "", top).await;

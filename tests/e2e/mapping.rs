@@ -55,7 +55,9 @@ async fn yaml_http_rules_route_unannotated_methods() {
     assert_eq!(r.body, r#"{"message":"Hello, yaml!"}"#);
 
     // The additional binding, with response_body.
-    let r = post(&gw.url("/v1/hello"), r#"{"name":"post"}"#).await.unwrap();
+    let r = post(&gw.url("/v1/hello"), r#"{"name":"post"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body, r#""Hello, post!""#);
 
@@ -257,9 +259,14 @@ async fn protobuf_bodies_in_and_out() {
         fail_message: "gone".into(),
         ..Default::default()
     };
-    let (r, bytes) = request_bytes(Method::POST, &gw.url("/v1/echo"), &[pb], fail.encode_to_vec())
-        .await
-        .unwrap();
+    let (r, bytes) = request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[pb],
+        fail.encode_to_vec(),
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 404);
     assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
     let st = RpcStatus::decode(bytes).unwrap();
@@ -325,15 +332,18 @@ async fn http_body_downloads_and_uploads_are_raw() {
                "data": base64::engine::general_purpose::STANDARD.encode(&data)})
     );
     // Even a JSON-looking body is not parsed.
-    let r = post(&gw.url("/v1/upload"), r#"{"contentType":"x"}"#).await.unwrap();
-    assert_eq!(r.json()["size"], "18");
+    let r = post(&gw.url("/v1/upload"), r#"{"contentType":"x"}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.json()["size"], "19");
     assert_eq!(r.json()["contentType"], "");
 }
 
 #[tokio::test]
 async fn print_options_apply_to_unary_streams_and_errors() {
     let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
-    let options = "json:\n  emit_unpopulated: false\n  use_proto_names: true\n  enums_as_ints: true\n";
+    let options =
+        "json:\n  emit_unpopulated: false\n  use_proto_names: true\n  enums_as_ints: true\n";
     let gw = Gateway::start(&backend_yaml("greeter", greeter.addr, options)).await;
 
     let r = post(
@@ -381,9 +391,12 @@ async fn print_options_apply_to_unary_streams_and_errors() {
         )
     );
     // emit_unpopulated: false also drops an empty message from an error.
-    let r = post(&gw.url("/v1/echo:stream"), r#"{"count":1,"failCode":9,"failMessage":"late"}"#)
-        .await
-        .unwrap();
+    let r = post(
+        &gw.url("/v1/echo:stream"),
+        r#"{"count":1,"failCode":9,"failMessage":"late"}"#,
+    )
+    .await
+    .unwrap();
     let last = r.body.lines().last().unwrap().to_owned();
     let last: Value = serde_json::from_str(&last).unwrap();
     assert_eq!(last["error"]["code"], 9);

@@ -48,7 +48,8 @@ fn echoed(line: &Value) -> &Value {
 /// read, on its own connection (so dropping it disconnects).
 struct Duplex {
     body: Option<mpsc::Sender<Bytes>>,
-    response: Incoming,
+    pending: Option<tokio::task::JoinHandle<hyper::Result<http::Response<Incoming>>>>,
+    response: Option<Incoming>,
     status: u16,
     headers: http::HeaderMap,
     buf: Vec<u8>,
@@ -56,42 +57,74 @@ struct Duplex {
 }
 
 impl Duplex {
-    /// Sends the request head and `first` (as the first piece of the body), and
-    /// waits for the response head.
-    async fn open(gw: &Gateway, path: &str, headers: &[(&str, &str)], first: &str) -> Duplex {
+    /// Sends the request head and `first` as the first piece of the body; the
+    /// response head is awaited by the first read ([`Self::head`]).
+    async fn open(gw: &Gateway, path: &str, first: &str) -> Duplex {
+        Self::open_on(gw, path, first, false).await
+    }
+
+    /// [`Self::open`] over HTTP/1.1, or over cleartext HTTP/2 when `h2`.
+    async fn open_on(gw: &Gateway, path: &str, first: &str, h2: bool) -> Duplex {
         let stream = TcpStream::connect(gw.http).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        let conn = tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let io = TokioIo::new(stream);
         let (tx, rx) = mpsc::channel::<Bytes>(16);
-        let body = StreamBody::new(
-            ReceiverStream::new(rx).map(|b| Ok::<_, Infallible>(Frame::data(b))),
-        );
-        let mut builder = Request::post(path).header("host", gw.http.to_string());
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
+        let body =
+            StreamBody::new(ReceiverStream::new(rx).map(|b| Ok::<_, Infallible>(Frame::data(b))));
         if !first.is_empty() {
             tx.send(Bytes::from(first.to_string())).await.unwrap();
         }
-        let response = tokio::time::timeout(
-            Duration::from_secs(10),
-            sender.send_request(builder.body(body).unwrap()),
-        )
-        .await
-        .expect("response head in time")
-        .unwrap();
-        let (parts, response) = response.into_parts();
+        let (conn, pending) = if h2 {
+            let req = Request::post(format!("http://{}{path}", gw.http))
+                .body(body)
+                .unwrap();
+            let (mut sender, conn) =
+                hyper::client::conn::http2::handshake(hyper_util::rt::TokioExecutor::new(), io)
+                    .await
+                    .unwrap();
+            let conn = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            (
+                conn,
+                tokio::spawn(async move { sender.send_request(req).await }),
+            )
+        } else {
+            let req = Request::post(path)
+                .header("host", gw.http.to_string())
+                .body(body)
+                .unwrap();
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(io).await.unwrap();
+            let conn = tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            (
+                conn,
+                tokio::spawn(async move { sender.send_request(req).await }),
+            )
+        };
         Duplex {
             body: Some(tx),
-            response,
-            status: parts.status.as_u16(),
-            headers: parts.headers,
+            pending: Some(pending),
+            response: None,
+            status: 0,
+            headers: http::HeaderMap::new(),
             buf: Vec::new(),
             conn,
+        }
+    }
+
+    /// Waits for the response head (once).
+    async fn head(&mut self) {
+        if let Some(pending) = self.pending.take() {
+            let response = tokio::time::timeout(Duration::from_secs(10), pending)
+                .await
+                .expect("response head in time")
+                .unwrap()
+                .unwrap();
+            let (parts, body) = response.into_parts();
+            self.status = parts.status.as_u16();
+            self.headers = parts.headers;
+            self.response = Some(body);
         }
     }
 
@@ -107,8 +140,10 @@ impl Duplex {
 
     /// The next body frame, or None at the end.
     async fn frame(&mut self) -> Option<Bytes> {
+        self.head().await;
+        let response = self.response.as_mut().unwrap();
         loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.response.frame())
+            let frame = tokio::time::timeout(Duration::from_secs(10), response.frame())
                 .await
                 .expect("a frame in time")?
                 .unwrap();
@@ -133,6 +168,9 @@ impl Duplex {
     /// Drops the connection without finishing anything.
     fn disconnect(self) {
         self.conn.abort();
+        if let Some(pending) = self.pending {
+            pending.abort();
+        }
     }
 }
 
@@ -142,8 +180,9 @@ impl Duplex {
 async fn server_stream_first_message_arrives_before_the_rest_exist() {
     let (_b, gw) = setup().await;
     let body = r#"{"request":{"stringValue":"ttfm"},"count":5,"intervalMs":300}"#;
-    let mut d = Duplex::open(&gw, STREAM, &[], body).await;
+    let mut d = Duplex::open(&gw, STREAM, body).await;
     d.end_body();
+    d.head().await;
     assert_eq!(d.status, 200);
     assert_eq!(d.headers["content-type"], "application/json");
     assert_eq!(d.headers["grpc-metadata-x-echo"], "1");
@@ -184,7 +223,8 @@ async fn raw_chunks(gw: &Gateway, path: &str, headers: &str, body: &str) -> (Str
         head.push_str(&line);
     }
     assert!(
-        head.to_ascii_lowercase().contains("transfer-encoding: chunked"),
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
         "{head}"
     );
     let mut chunks = Vec::new();
@@ -234,7 +274,10 @@ async fn server_stream_one_message_per_http1_chunk() {
     assert_eq!(last["error"]["code"], 10);
     // Server-Sent Events: one event per chunk.
     let (head, chunks) = raw_chunks(&gw, STREAM, "Accept: text/event-stream\r\n", body).await;
-    assert!(head.to_ascii_lowercase().contains("content-type: text/event-stream"));
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/event-stream")
+    );
     assert_eq!(chunks.len(), 51);
     for chunk in &chunks {
         assert!(chunk.ends_with(b"\n\n"));
@@ -306,7 +349,12 @@ async fn server_stream_as_server_sent_events() {
     .unwrap();
     assert_eq!(r.status, 400);
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
-    assert!(r.body.starts_with("event: error\ndata: {\"error\":{\"code\":9"), "{}", r.body);
+    assert!(
+        r.body
+            .starts_with("event: error\ndata: {\"error\":{\"code\":9"),
+        "{}",
+        r.body
+    );
 }
 
 // ---------------------------------------------------------------- client streaming
@@ -317,9 +365,18 @@ async fn client_streaming_bodies() {
     let want = json!({"count": 3, "stringValues": ["a", "b", "c"]});
     for (path, body) in [
         // Newline-delimited, concatenated, whitespace-separated.
-        (COLLECT, "{\"stringValue\":\"a\"}\n{\"stringValue\":\"b\"}\n{\"string_value\":\"c\"}\n"),
-        (COLLECT, r#"{"stringValue":"a"}{"stringValue":"b"}{"stringValue":"c"}"#),
-        ("/v1/echo:collect", " {\"stringValue\":\"a\"}\r\n\t{\"stringValue\":\"b\"} {\"stringValue\":\"c\"}"),
+        (
+            COLLECT,
+            "{\"stringValue\":\"a\"}\n{\"stringValue\":\"b\"}\n{\"string_value\":\"c\"}\n",
+        ),
+        (
+            COLLECT,
+            r#"{"stringValue":"a"}{"stringValue":"b"}{"stringValue":"c"}"#,
+        ),
+        (
+            "/v1/echo:collect",
+            " {\"stringValue\":\"a\"}\r\n\t{\"stringValue\":\"b\"} {\"stringValue\":\"c\"}",
+        ),
     ] {
         let r = post(&gw.url(path), body).await.unwrap();
         assert_eq!(r.status, 200, "{}", r.body);
@@ -330,7 +387,10 @@ async fn client_streaming_bodies() {
     let r = post(&gw.url(COLLECT), "").await.unwrap();
     assert_eq!(r.json(), json!({"count": 0, "stringValues": []}));
     // A value that is not a request message: 400, code 3.
-    for bad in [r#"{"stringValue":"a"} {"int32Value":"x"}"#, r#"{"stringValue":"a"} {"#] {
+    for bad in [
+        r#"{"stringValue":"a"} {"int32Value":"x"}"#,
+        r#"{"stringValue":"a"} {"#,
+    ] {
         let r = post(&gw.url(COLLECT), bad).await.unwrap();
         assert_eq!(r.status, 400, "{bad}: {}", r.body);
         assert_eq!(r.json()["code"], 3, "{}", r.body);
@@ -348,8 +408,13 @@ async fn client_streaming_bodies() {
 async fn client_streaming_body_sent_piecemeal() {
     let (_b, gw) = setup().await;
     // Values split across body chunks at awkward places still arrive whole.
-    let mut d = Duplex::open(&gw, COLLECT, &[], "{\"stringValue\":\"on").await;
-    for piece in ["e\"}\n{\"string", "Value\":\"t", "wo\"}", "{\"stringValue\":\"}{\"}"] {
+    let mut d = Duplex::open(&gw, COLLECT, "{\"stringValue\":\"on").await;
+    for piece in [
+        "e\"}\n{\"string",
+        "Value\":\"t",
+        "wo\"}",
+        "{\"stringValue\":\"}{\"}",
+    ] {
         tokio::time::sleep(Duration::from_millis(20)).await;
         d.send(piece).await;
     }
@@ -365,7 +430,9 @@ async fn client_streaming_body_sent_piecemeal() {
 async fn bidi_over_post() {
     let (_b, gw) = setup().await;
     // A single-message body.
-    let r = post(&gw.url(CHAT), r#"{"stringValue":"solo"}"#).await.unwrap();
+    let r = post(&gw.url(CHAT), r#"{"stringValue":"solo"}"#)
+        .await
+        .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     let l = lines(&r.body);
     assert_eq!(l.len(), 1);
@@ -400,9 +467,12 @@ async fn bidi_over_post() {
     assert_eq!((r.status, r.body.as_str()), (200, ""));
     // As grpc-gateway: a bad value half-closes the request stream; what came
     // before it is answered.
-    let r = post(&gw.url(CHAT), r#"{"stringValue":"a"} {"int32Value":"x"} {"stringValue":"b"}"#)
-        .await
-        .unwrap();
+    let r = post(
+        &gw.url(CHAT),
+        r#"{"stringValue":"a"} {"int32Value":"x"} {"stringValue":"b"}"#,
+    )
+    .await
+    .unwrap();
     assert_eq!(r.status, 200);
     assert_eq!(lines(&r.body).len(), 1, "{}", r.body);
     // SSE framing applies to bidi responses too.
@@ -420,17 +490,21 @@ async fn bidi_over_post() {
 #[tokio::test]
 async fn bidi_over_post_is_full_duplex() {
     let (_b, gw) = setup().await;
-    // Each request is answered while the request body is still open.
-    let mut d = Duplex::open(&gw, CHAT, &[], "{\"stringValue\":\"ping-1\"}\n").await;
-    assert_eq!(d.status, 200);
-    assert_eq!(echoed(&d.line().await.unwrap()), "ping-1");
-    for i in 2..=4 {
-        d.send(&format!("{{\"stringValue\":\"ping-{i}\"}}")).await;
-        assert_eq!(echoed(&d.line().await.unwrap()), format!("ping-{i}").as_str());
+    for h2 in [false, true] {
+        // Each request is answered while the request body is still open.
+        let first = "{\"stringValue\":\"ping-1\"}\n";
+        let mut d = Duplex::open_on(&gw, CHAT, first, h2).await;
+        assert_eq!(echoed(&d.line().await.unwrap()), "ping-1");
+        assert_eq!(d.status, 200);
+        for i in 2..=4 {
+            d.send(&format!("{{\"stringValue\":\"ping-{i}\"}}")).await;
+            let want = format!("ping-{i}");
+            assert_eq!(echoed(&d.line().await.unwrap()), want.as_str());
+        }
+        // Ending the body half-closes; the backend then ends the call.
+        d.end_body();
+        assert!(d.line().await.is_none());
     }
-    // Ending the body half-closes; the backend then ends the call.
-    d.end_body();
-    assert!(d.line().await.is_none());
 }
 
 // ---------------------------------------------------------------- WebSocket
@@ -509,7 +583,10 @@ async fn websocket_bidi() {
     }
     ws.send(Message::text("")).await.unwrap();
     let v = ws_next(&mut ws).await.unwrap();
-    assert_eq!(v, json!({"result": {"count": 2, "stringValues": ["x", "y"]}}));
+    assert_eq!(
+        v,
+        json!({"result": {"count": 2, "stringValues": ["x", "y"]}})
+    );
     assert_eq!(ws_next(&mut ws).await.unwrap_err().0, 1000);
 }
 
@@ -529,21 +606,23 @@ async fn client_disconnect_cancels_the_upstream_call() {
 
     // Server streaming: read one message, hang up.
     let body = r#"{"request":{"stringValue":"cancel-server"},"count":1000,"intervalMs":50}"#;
-    let mut d = Duplex::open(&gw, STREAM, &[], body).await;
+    let mut d = Duplex::open(&gw, STREAM, body).await;
     d.end_body();
     assert_eq!(echoed(&d.line().await.unwrap()), "cancel-server");
     d.disconnect();
     assert_backend_saw_cancel(&gw, "cancel-server").await;
 
     // Bidi over POST with the request body still open.
-    let mut d = Duplex::open(&gw, CHAT, &[], r#"{"stringValue":"cancel-bidi"}"#).await;
+    let mut d = Duplex::open(&gw, CHAT, r#"{"stringValue":"cancel-bidi"}"#).await;
     assert_eq!(echoed(&d.line().await.unwrap()), "cancel-bidi");
     d.disconnect();
     assert_backend_saw_cancel(&gw, "cancel-bidi").await;
 
     // Client streaming: one message sent, body still open, client gone. (There
-    // is no response to wait for; the backend records the first message.)
-    let body = r#"{"stringValue":"cancel-client"}"#;
+    // is no response to wait for. The backend sleeps after the message, so it
+    // sees the reset as a cancellation: tonic reports a reset request stream
+    // to the handler as a plain end, and a half-close would finish the sleep.)
+    let body = r#"{"stringValue":"cancel-client","delayMs":5000}"#;
     let stream = TcpStream::connect(gw.http).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await

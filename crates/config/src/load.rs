@@ -15,10 +15,42 @@
 //!   timeout: 5s               # per-backend discovery timeout, > 0, default 5s
 //! reload:
 //!   debounce: 200ms           # file-watch debounce, default 200ms (0 allowed)
+//! upstream:                   # read at startup (see the `traffic` submodule)
+//!   connect_timeout: 2s       # > 0, default 2s
+//!   keepalive_interval: 30s   # HTTP/2 PING interval, > 0, default 30s
+//!   keepalive_timeout: 10s    # > 0, default 10s
+//!   dns:
+//!     nameservers: ["10.0.0.10:53"]  # ip or ip:port; default: the system's
+//!     refresh: 30s            # re-resolution of dns:/// endpoints, > 0
+//! shutdown:
+//!   delay: 0s                 # /readyz fails this long before the listener closes
+//!   drain_timeout: 30s        # in-flight requests get this long to finish
+//! cors:                       # absent: no CORS headers (see config::Cors)
+//!   allowed_origins: ["https://app.example"]  # required, >= 1; exact, `*`-glob or "*"
+//!   allow_credentials: false  # not with "*"
+//!   max_age: 10m              # preflight cache; absent: not sent
+//!   allowed_headers: []       # empty: whatever the preflight asks for
+//!   expose_headers: []        # beyond grpc-status/-message/-details-bin and the response's own
 //! backends:                   # may be empty or absent: an empty gateway is valid
 //!   - name: greeter           # required, unique, [A-Za-z0-9_.-]+
 //!     endpoints: ["127.0.0.1:50051"]  # required, >= 1, host:port; host is a hostname,
-//!                                     # IPv4 or [IPv6]; port 1..=65535
+//!                                     # IPv4 or [IPv6]; port 1..=65535; or
+//!                                     # dns:///host:port (every A/AAAA address)
+//!     balancing: p2c_peak_ewma  # or least_request, round_robin
+//!     panic_threshold: 50     # percent, 0..=100
+//!     health_check:           # absent = no active checks; {} = defaults
+//!       interval: 5s
+//!       timeout: 1s
+//!       healthy_threshold: 1  # 1..=100
+//!       unhealthy_threshold: 2  # 1..=100
+//!       service: ""
+//!     outlier_detection:
+//!       consecutive_failures: 5  # 0 disables
+//!       base_ejection_time: 5s
+//!       max_ejection_time: 2m  # >= base_ejection_time
+//!     retries:
+//!       budget_percent: 20    # 0..=100, 0 disables
+//!       min_per_second: 10
 //!     descriptor_set: api.pb  # serialized FileDescriptorSet; OR (not both):
 //!     protos:                 # .proto files compiled at load time
 //!       files: [proto/library.proto]  # >= 1; must lie under an include path
@@ -533,7 +565,12 @@ impl Validator {
         let extra = rule.additional_bindings.take();
         let binding = self.http_binding(what, at, rule);
         let mut additional_bindings = Vec::new();
-        for (j, extra) in extra.map(|e| e.value).unwrap_or_default().into_iter().enumerate() {
+        for (j, extra) in extra
+            .map(|e| e.value)
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
             let what = format!("{what}.additional_bindings[{j}]");
             let at = extra.referenced;
             let mut extra = extra.value;
@@ -710,7 +747,9 @@ fn check_endpoint(ep: &str) -> Result<(), String> {
         return check_endpoint(rest);
     }
     if ep.starts_with("dns:") {
-        return Err("expected dns:///host:port (three slashes: the DNS server part is empty)".into());
+        return Err(
+            "expected dns:///host:port (three slashes: the DNS server part is empty)".into(),
+        );
     }
     if ep.contains("://") {
         return Err("expected host:port without a scheme, or dns:///host:port".into());
@@ -1436,9 +1475,11 @@ backends:
                 },
             ]
         );
-        assert!(ok("backends:\n  - name: a\n    endpoints: [h:1]\n").backends[0]
-            .http_rules
-            .is_empty());
+        assert!(
+            ok("backends:\n  - name: a\n    endpoints: [h:1]\n").backends[0]
+                .http_rules
+                .is_empty()
+        );
     }
 
     #[test]
@@ -1456,7 +1497,9 @@ backends:
                 &rule(&format!("      - selector: \"{bad}\"\n        get: /x\n")),
                 5,
                 19,
-                &format!("http_rules[0]: invalid selector `{bad}`: expected one method as `package.Service.Method`"),
+                &format!(
+                    "http_rules[0]: invalid selector `{bad}`: expected one method as `package.Service.Method`"
+                ),
             );
         }
         assert_error(

@@ -19,6 +19,8 @@
 //! in descriptor order, the default route before the rule, the rule before its
 //! additional bindings) and each dropped route is reported as a [`Conflict`]. Two
 //! backends exposing the same service therefore conflict on every default route.
+//! Native gRPC follows the same rule: the service belongs to the first-listed
+//! backend exposing it ([`RouteTable::find_grpc`]).
 //!
 //! Templates that only *partly* overlap (`/v1/shelves/first` and `/v1/shelves/{id}`)
 //! are not conflicts; matching picks the more specific one.
@@ -217,9 +219,12 @@ impl RouteTable {
         let mut report = BuildReport::default();
         for backend in backends {
             let backend_name: Arc<str> = backend.name.as_str().into();
-            table
-                .grpc
-                .add(backend.index, &backend_name, &backend.pool, &backend.services);
+            table.grpc.add(
+                backend.index,
+                &backend_name,
+                &backend.pool,
+                &backend.services,
+            );
             // Absent when the backend's descriptors never import annotations.proto:
             // then no method can carry a rule.
             let http_ext = backend.pool.get_extension_by_name("google.api.http");
@@ -452,12 +457,15 @@ fn http_rule_bindings(
 /// service filter excluded it on purpose).
 fn check_selectors(backend: &BackendInput, report: &mut BuildReport) {
     for rule in &backend.http_rules {
-        let found = rule.selector.rsplit_once('.').is_some_and(|(service, method)| {
-            backend
-                .pool
-                .get_service_by_name(service)
-                .is_some_and(|s| s.methods().any(|m| m.name() == method))
-        });
+        let found = rule
+            .selector
+            .rsplit_once('.')
+            .is_some_and(|(service, method)| {
+                backend
+                    .pool
+                    .get_service_by_name(service)
+                    .is_some_and(|s| s.methods().any(|m| m.name() == method))
+            });
         if !found {
             report.errors.push(format!(
                 "backend {}: http_rules: selector {} names no method in the backend's descriptors",
@@ -832,7 +840,10 @@ mod tests {
         let (route, values) = found(table.find(&Method::GET, "/v1/hello/world"));
         assert_eq!(&*route.grpc_path, "/helloworld.Greeter/SayHello");
         assert_eq!(values, ["world"]);
-        assert!(matches!(route.plan.body, switchboard_transcode::BodyPlan::None));
+        assert!(matches!(
+            route.plan.body,
+            switchboard_transcode::BodyPlan::None
+        ));
     }
 
     #[test]

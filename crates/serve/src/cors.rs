@@ -43,9 +43,7 @@ impl Cors {
         let allowed_headers = (!config.allowed_headers.is_empty())
             .then(|| HeaderValue::from_str(&config.allowed_headers.join(", ")).ok())
             .flatten();
-        let max_age = config
-            .max_age
-            .map(|d| HeaderValue::from(d.as_secs()));
+        let max_age = config.max_age.map(|d| HeaderValue::from(d.as_secs()));
         Cors {
             config,
             allowed_headers,
@@ -97,7 +95,10 @@ impl Cors {
             h.insert(ACCESS_CONTROL_MAX_AGE, v.clone());
         }
         if self.config.allow_credentials {
-            h.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            h.insert(
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
         Some(response)
     }
@@ -124,7 +125,10 @@ impl Cors {
             h.insert(ACCESS_CONTROL_EXPOSE_HEADERS, v);
         }
         if self.config.allow_credentials {
-            h.insert(ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            h.insert(
+                ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
         }
     }
 }
@@ -233,7 +237,10 @@ mod tests {
         let c = cors(false);
         let origin = c.allowed_origin(&request("https://app.example", &[]));
         let mut h = HeaderMap::new();
-        h.insert("content-type", HeaderValue::from_static("application/grpc-web+proto"));
+        h.insert(
+            "content-type",
+            HeaderValue::from_static("application/grpc-web+proto"),
+        );
         h.insert("x-echo", HeaderValue::from_static("1"));
         h.insert("grpc-status", HeaderValue::from_static("0"));
         c.decorate(origin, &mut h);

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{
-    ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRAILER, WWW_AUTHENTICATE,
-};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRAILER, WWW_AUTHENTICATE};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::{Frame, Incoming};
@@ -151,7 +149,7 @@ impl Gateway {
         if websocket || plan.method.is_client_streaming() {
             // The request messages are a stream: WebSocket messages, or the body
             // read as it arrives.
-            let call = client_stream::Call {
+            let call = stream::Call {
                 snapshot: snapshot.clone(),
                 route,
                 backend,
@@ -168,8 +166,16 @@ impl Gateway {
         // grpc-gateway's MarshalerForRequest: Content-Type picks the inbound
         // codec (JSON unless claimed), Accept the outbound one (else the inbound).
         let codecs = transcode::negotiate(
-            parts.headers.get_all(CONTENT_TYPE).iter().map(HeaderValue::as_bytes),
-            parts.headers.get_all(ACCEPT).iter().map(HeaderValue::as_bytes),
+            parts
+                .headers
+                .get_all(CONTENT_TYPE)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            parts
+                .headers
+                .get_all(ACCEPT)
+                .iter()
+                .map(HeaderValue::as_bytes),
         );
         let body = self
             .read_body(&parts.headers, body)
@@ -196,17 +202,16 @@ impl Gateway {
         let trailers_ok = headers::accepts_trailers(&parts.headers);
 
         if plan.method.is_server_streaming() {
-            return Ok(stream::server_streaming(
-                snapshot.clone(),
+            let call = stream::Call {
+                snapshot: snapshot.clone(),
                 route,
                 backend,
-                path,
-                message,
                 metadata,
                 timeout,
-                stream::Framing::for_request(&parts.headers),
-            )
-            .await);
+                max_message_bytes: self.max_body_bytes,
+            };
+            let framing = stream::Framing::for_request(&parts.headers);
+            return Ok(stream::server_streaming(call, path, message, framing).await);
         }
 
         match backend

@@ -12,7 +12,8 @@
 //! status in the response headers, which gRPC-Web clients read as the status;
 //! CORS exposes those headers to scripts (see `cors`).
 //!
-//! One thing is decided here rather than in tonic-web: whether the answer is
+//! Two things are handled here rather than in tonic-web. The request body's size
+//! is hidden from it (see [`UnknownSize`]). And whether the answer is
 //! base64. tonic-web looks only for an exact `Accept: application/grpc-web-text`;
 //! browsers and hand-written clients often send `*/*` or a list, so the `Accept`
 //! header is normalised first: text when it names a `-text` type, or when it names
@@ -35,7 +36,8 @@ use crate::body::Body;
 use crate::grpc::Proxy;
 
 /// Translates, proxies and translates back. Never fails.
-pub(crate) async fn handle(proxy: Proxy, mut req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(proxy: Proxy, req: Request<Incoming>) -> Response<Body> {
+    let mut req = req.map(UnknownSize);
     normalize_accept(req.headers_mut());
     let service = tower::service_fn(move |req: Request<tonic::body::Body>| {
         let proxy = proxy.clone();
@@ -84,6 +86,28 @@ fn normalize_accept(headers: &mut HeaderMap) {
         "application/grpc-web"
     };
     headers.insert(ACCEPT, HeaderValue::from_static(value));
+}
+
+/// The request body with its size hidden. tonic-web's decoder reports the
+/// *encoded* body's exact size for the decoded `-text` stream, and the HTTP/2
+/// client would turn that into a wrong `content-length`, which the backend
+/// rejects with a protocol error; an unknown size sends no `content-length`.
+struct UnknownSize(Incoming);
+
+impl http_body::Body for UnknownSize {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        Pin::new(&mut self.0).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
 }
 
 /// tonic-web's response body, whose error type is a `Status`, as this crate's
@@ -138,9 +162,15 @@ mod tests {
         assert_eq!(accept_for(text, Some("*/*")), text);
         assert_eq!(accept_for(text, Some("application/grpc-web-text")), text);
         assert_eq!(accept_for(binary, None), binary);
-        assert_eq!(accept_for("application/grpc-web+proto", Some("*/*")), binary);
+        assert_eq!(
+            accept_for("application/grpc-web+proto", Some("*/*")),
+            binary
+        );
         // An explicit Accept wins over the request's own encoding.
-        assert_eq!(accept_for(binary, Some("application/grpc-web-text+proto")), text);
+        assert_eq!(
+            accept_for(binary, Some("application/grpc-web-text+proto")),
+            text
+        );
         assert_eq!(accept_for(text, Some("application/grpc-web, */*")), binary);
     }
 }

@@ -184,9 +184,14 @@ impl Reloader {
                 .map(|b| self.channels.resolve(&b.endpoints)),
         )
         .await;
-        let discovered = self
-            .discover_all(&config, &resolved, &base_dir, only_failed)
-            .await;
+        // New endpoints connect now, before they get traffic; held until published.
+        let all: Vec<String> = resolved.iter().flatten().flatten().cloned().collect();
+        let channels = self.channels.clone();
+        let (_warm, discovered) = futures_util::future::join(
+            channels.warm(&all),
+            self.discover_all(&config, &resolved, &base_dir, only_failed),
+        )
+        .await;
 
         self.publish(trigger, config, file_hash, discovered, resolved)
     }

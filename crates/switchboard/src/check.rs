@@ -32,7 +32,9 @@ pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCod
     }
 
     let live = Arc::new(Live::default());
-    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(&config)));
+    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(
+        &config,
+    )));
     let mut options = ReloaderOptions::new(config_path.to_path_buf());
     options.refresh_interval = None;
     let (mut reloader, _handle) =

@@ -96,7 +96,9 @@ pub async fn start(
     swap_metrics.register(&mut registry);
     serve_metrics.register(&mut registry);
 
-    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(&config)));
+    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(
+        &config,
+    )));
     channels.metrics().register(&mut registry);
     let (mut reloader, handle) = Reloader::new(
         ReloaderOptions::new(config_path.to_path_buf()),

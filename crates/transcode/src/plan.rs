@@ -164,9 +164,9 @@ fn patch_mask_field(input: &MessageDescriptor, body: &BodyPlan) -> Option<FieldD
     if !matches!(body.kind(), Kind::Message(_)) || body.is_list() || body.is_map() {
         return None;
     }
-    let mut masks = input.fields().filter(|f| {
-        matches!(f.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask")
-    });
+    let mut masks = input.fields().filter(
+        |f| matches!(f.kind(), Kind::Message(m) if m.full_name() == "google.protobuf.FieldMask"),
+    );
     let mask = masks.next()?;
     if masks.next().is_some() || mask.is_list() || mask == *body {
         return None;

@@ -104,7 +104,10 @@ fn json_body_message(
                 unreachable!("planned FieldMask field is a message")
             };
             let mut m = DynamicMessage::new(mask_desc);
-            m.set_field_by_number(1, Value::List(paths.into_iter().map(Value::String).collect()));
+            m.set_field_by_number(
+                1,
+                Value::List(paths.into_iter().map(Value::String).collect()),
+            );
             msg.set_field(mask, Value::Message(m));
         }
     }

@@ -1134,9 +1134,15 @@ fn split(chunks: &[&str], limit: usize) -> Result<Vec<String>, TranscodeError> {
 fn splitter_accepts_what_go_json_decoder_accepts() {
     // NDJSON, concatenated, whitespace-separated, and mixed.
     let want = [r#"{"name":"a"}"#, r#"{"name":"b"}"#];
-    assert_eq!(split(&["{\"name\":\"a\"}\n{\"name\":\"b\"}\n"], 100).unwrap(), want);
+    assert_eq!(
+        split(&["{\"name\":\"a\"}\n{\"name\":\"b\"}\n"], 100).unwrap(),
+        want
+    );
     assert_eq!(split(&[r#"{"name":"a"}{"name":"b"}"#], 100).unwrap(), want);
-    assert_eq!(split(&["\r\n {\"name\":\"a\"} \t{\"name\":\"b\"}  "], 100).unwrap(), want);
+    assert_eq!(
+        split(&["\r\n {\"name\":\"a\"} \t{\"name\":\"b\"}  "], 100).unwrap(),
+        want
+    );
     // Byte by byte: a value is complete exactly when its closing brace arrives.
     let body = r#"{"name":"a}{\"","inner":{"tags":["]"]}} {"n":[1,{"x":"{"}]}"#;
     let bytes: Vec<String> = body.chars().map(|c| c.to_string()).collect();
@@ -1200,7 +1206,10 @@ fn streamed_messages_are_whole_requests() {
 fn client_streaming_takes_no_path_variables() {
     for m in ["t.Svc/Upload", "t.Svc/Chat"] {
         let e = MethodPlan::new(&method(m), "*", &["name"], "").unwrap_err();
-        assert!(e.0.contains("cannot use path parameter in client streaming"), "{e}");
+        assert!(
+            e.0.contains("cannot use path parameter in client streaming"),
+            "{e}"
+        );
         plan(m, "*", &[], "");
     }
 }

@@ -149,7 +149,12 @@ fn patch_mask_is_planned_only_where_grpc_gateway_fills_it() {
     assert!(plan("Update", "PATCH", "*", &[]).patch_mask.is_none());
     assert!(plan("Update", "PATCH", "", &[]).patch_mask.is_none());
     assert!(plan("UpdateTwo", "PATCH", "book", &[]).patch_mask.is_none());
-    assert!(MethodPlan::new(&method("Update"), "book", &[], "").unwrap().patch_mask.is_none());
+    assert!(
+        MethodPlan::new(&method("Update"), "book", &[], "")
+            .unwrap()
+            .patch_mask
+            .is_none()
+    );
 }
 
 #[test]
@@ -157,7 +162,10 @@ fn patch_mask_from_body_keys() {
     let p = patch();
     let m = |body: &str| mask_of(&p, "update_mask", body, None).unwrap();
     // JSON names and proto names; sorted; path variables do not add paths.
-    assert_eq!(m(r#"{"title":"T","pageCount":"3"}"#), ["page_count", "title"]);
+    assert_eq!(
+        m(r#"{"title":"T","pageCount":"3"}"#),
+        ["page_count", "title"]
+    );
     assert_eq!(m(r#"{"page_count":3}"#), ["page_count"]);
     // Nested messages are descended into; an empty object or null ends the path.
     assert_eq!(
@@ -197,11 +205,23 @@ fn patch_mask_from_body_keys() {
 fn patch_mask_given_by_the_client_wins() {
     let p = patch();
     assert_eq!(
-        mask_of(&p, "update_mask", r#"{"title":"T"}"#, Some("update_mask=author,tags")).unwrap(),
+        mask_of(
+            &p,
+            "update_mask",
+            r#"{"title":"T"}"#,
+            Some("update_mask=author,tags")
+        )
+        .unwrap(),
         ["author", "tags"]
     );
     assert_eq!(
-        mask_of(&p, "update_mask", r#"{"title":"T"}"#, Some("updateMask=page_count")).unwrap(),
+        mask_of(
+            &p,
+            "update_mask",
+            r#"{"title":"T"}"#,
+            Some("updateMask=page_count")
+        )
+        .unwrap(),
         ["page_count"]
     );
     let p = plan("UpdateOther", "PATCH", "book", &["book.name"]);
@@ -218,12 +238,22 @@ fn patch_mask_given_by_the_client_wins() {
 fn patch_mask_errors_like_grpc_gateway() {
     let p = patch();
     let err = |body: &str| {
-        decode(&p, body.as_bytes(), Codec::Json, None, &["shelves/1/books/2"], None)
-            .unwrap_err()
-            .0
+        decode(
+            &p,
+            body.as_bytes(),
+            Codec::Json,
+            None,
+            &["shelves/1/books/2"],
+            None,
+        )
+        .unwrap_err()
+        .0
     };
     // The body decode ignores unknown fields; the mask does not.
-    assert_eq!(err(r#"{"bogus":1}"#), r#"could not find field "bogus" in "m.Book""#);
+    assert_eq!(
+        err(r#"{"bogus":1}"#),
+        r#"could not find field "bogus" in "m.Book""#
+    );
     assert_eq!(
         err(r#"{"author":{"nope":1}}"#),
         r#"could not find field "nope" in "m.Author""#
@@ -246,7 +276,10 @@ fn negotiation_follows_marshaler_for_request() {
     assert_eq!(n(&[], &[]), nego(Json, Json));
     assert_eq!(n(&["text/plain"], &["text/html"]), nego(Json, Json));
     assert_eq!(n(&["application/octet-stream"], &[]), nego(Json, Json));
-    assert_eq!(n(&["application/x-protobuf"], &[]), nego(Protobuf, Protobuf));
+    assert_eq!(
+        n(&["application/x-protobuf"], &[]),
+        nego(Protobuf, Protobuf)
+    );
     assert_eq!(
         n(&["Application/X-Protobuf; charset=binary"], &["*/*"]),
         nego(Protobuf, Protobuf)
@@ -256,7 +289,10 @@ fn negotiation_follows_marshaler_for_request() {
         nego(Protobuf, Json)
     );
     assert_eq!(
-        n(&["application/json"], &["text/html, application/x-protobuf;q=0.9"]),
+        n(
+            &["application/json"],
+            &["text/html, application/x-protobuf;q=0.9"]
+        ),
         nego(Json, Protobuf)
     );
     // The first claimed Content-Type value wins.
@@ -264,10 +300,7 @@ fn negotiation_follows_marshaler_for_request() {
         n(&["bogus", "application/x-protobuf"], &[]),
         nego(Protobuf, Protobuf)
     );
-    assert_eq!(
-        Codec::Protobuf.content_type(),
-        "application/x-protobuf"
-    );
+    assert_eq!(Codec::Protobuf.content_type(), "application/x-protobuf");
 }
 
 fn book(title: &str) -> DynamicMessage {
@@ -294,12 +327,32 @@ fn protobuf_bodies_in() {
     let b = m.get_field_by_name("book").unwrap();
     let b = b.as_message().unwrap();
     assert_eq!(b.get_field_by_name("title").unwrap().as_str(), Some("T"));
-    assert_eq!(b.get_field_by_name("name").unwrap().as_str(), Some("shelves/1/books/2"));
+    assert_eq!(
+        b.get_field_by_name("name").unwrap().as_str(),
+        Some("shelves/1/books/2")
+    );
     assert_eq!(b.get_field_by_name("page_count").unwrap().as_i64(), Some(7));
     // No JSON, so no mask from the body: only the query's.
     let mask = m.get_field_by_name("update_mask").unwrap();
-    assert_eq!(mask.as_message().unwrap().get_field_by_number(1).unwrap().as_list().unwrap().len(), 1);
-    let m = decode(&p, &book("T").encode_to_vec(), Codec::Protobuf, None, &["n"], None).unwrap();
+    assert_eq!(
+        mask.as_message()
+            .unwrap()
+            .get_field_by_number(1)
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .len(),
+        1
+    );
+    let m = decode(
+        &p,
+        &book("T").encode_to_vec(),
+        Codec::Protobuf,
+        None,
+        &["n"],
+        None,
+    )
+    .unwrap();
     assert!(!m.has_field_by_name("update_mask"));
 
     // body: "*" -> the whole message.
@@ -326,7 +379,10 @@ fn protobuf_and_json_out() {
     assert_eq!(e.body, bytes, "upstream bytes pass through untouched");
     let e = encode_response(&p, &JsonOptions::default(), Codec::Json, bytes.clone()).unwrap();
     assert_eq!(e.content_type, "application/json");
-    assert!(e.body.starts_with(br#"{"name":"","title":"T","pageCount":"7""#));
+    assert!(
+        e.body
+            .starts_with(br#"{"name":"","title":"T","pageCount":"7""#)
+    );
 
     // response_body: a message field is re-encoded alone; a scalar one cannot be.
     let m = method("RawField");
@@ -380,21 +436,46 @@ fn http_body_requests_take_raw_bytes() {
             Some("ignored=1"),
         )
         .unwrap();
-        assert_eq!(m.get_field_by_number(1).unwrap().as_str(), Some("image/png; x=1"));
         assert_eq!(
-            m.get_field_by_number(2).unwrap().as_bytes().unwrap().as_ref(),
+            m.get_field_by_number(1).unwrap().as_str(),
+            Some("image/png; x=1")
+        );
+        assert_eq!(
+            m.get_field_by_number(2)
+                .unwrap()
+                .as_bytes()
+                .unwrap()
+                .as_ref(),
             b"\x00not json\xff"
         );
     }
     // A body field of type HttpBody: the other fields come from path and query.
     let p = plan("RawField", "PUT", "file", &["name"]);
     assert!(p.raw_request && !p.raw_response);
-    let m = decode(&p, b"hello", Codec::Json, Some("text/plain"), &["n1"], Some("name=q")).unwrap();
+    let m = decode(
+        &p,
+        b"hello",
+        Codec::Json,
+        Some("text/plain"),
+        &["n1"],
+        Some("name=q"),
+    )
+    .unwrap();
     assert_eq!(m.get_field_by_name("name").unwrap().as_str(), Some("n1"));
     let file = m.get_field_by_name("file").unwrap();
     let file = file.as_message().unwrap();
-    assert_eq!(file.get_field_by_number(1).unwrap().as_str(), Some("text/plain"));
-    assert_eq!(file.get_field_by_number(2).unwrap().as_bytes().unwrap().as_ref(), b"hello");
+    assert_eq!(
+        file.get_field_by_number(1).unwrap().as_str(),
+        Some("text/plain")
+    );
+    assert_eq!(
+        file.get_field_by_number(2)
+            .unwrap()
+            .as_bytes()
+            .unwrap()
+            .as_ref(),
+        b"hello"
+    );
     // Nothing sent: the field stays unset.
     let m = decode(&p, b"", Codec::Json, None, &["n1"], None).unwrap();
     assert!(!m.has_field_by_name("file"));
@@ -411,7 +492,16 @@ fn http_body_requests_take_raw_bytes() {
     )
     .unwrap();
     let file = m.get_field_by_name("file").unwrap();
-    assert_eq!(file.as_message().unwrap().get_field_by_number(2).unwrap().as_bytes().unwrap().as_ref(), b"hi");
+    assert_eq!(
+        file.as_message()
+            .unwrap()
+            .get_field_by_number(2)
+            .unwrap()
+            .as_bytes()
+            .unwrap()
+            .as_ref(),
+        b"hi"
+    );
 }
 
 #[test]
@@ -421,15 +511,28 @@ fn http_body_responses_are_written_raw() {
     hb.set_field_by_number(1, Value::String("text/csv".into()));
     hb.set_field_by_number(2, Value::Bytes(Bytes::from_static(b"a,b\n1,2\n")));
     for codec in [Codec::Json, Codec::Protobuf] {
-        let e = encode_response(&p, &JsonOptions::default(), codec, hb.encode_to_vec().into())
-            .unwrap();
+        let e = encode_response(
+            &p,
+            &JsonOptions::default(),
+            codec,
+            hb.encode_to_vec().into(),
+        )
+        .unwrap();
         assert_eq!(e.content_type, "text/csv");
         assert_eq!(e.body.as_ref(), b"a,b\n1,2\n");
     }
     // An empty HttpBody: no content type, no bytes.
     let e = encode_response(&p, &JsonOptions::default(), Codec::Json, Bytes::new()).unwrap();
     assert_eq!((e.content_type.as_ref(), e.body.len()), ("", 0));
-    assert!(encode_response(&p, &JsonOptions::default(), Codec::Json, Bytes::from_static(b"\xff")).is_err());
+    assert!(
+        encode_response(
+            &p,
+            &JsonOptions::default(),
+            Codec::Json,
+            Bytes::from_static(b"\xff")
+        )
+        .is_err()
+    );
     // Streaming methods returning HttpBody are planned raw too.
     assert!(plan("RawStream", "GET", "", &[]).raw_response);
     // With response_body naming a field, the response is not HttpBody any more.

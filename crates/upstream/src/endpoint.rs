@@ -41,6 +41,8 @@ pub struct EndpointState {
     health: AtomicU8,
     /// Health-check task for this endpoint, with the settings it runs with.
     pub(crate) checker: Mutex<Option<crate::health::Checker>>,
+    /// Set once the connection was opened ahead of traffic (see `health::warm_up`).
+    pub(crate) warmed: tokio::sync::OnceCell<()>,
     requests: AtomicU64,
     failures: AtomicU64,
     recent: Mutex<VecDeque<RecentError>>,
@@ -74,6 +76,7 @@ impl EndpointState {
             outlier: Mutex::default(),
             health: AtomicU8::new(Health::Unknown as u8),
             checker: Mutex::new(None),
+            warmed: tokio::sync::OnceCell::new(),
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             recent: Mutex::default(),

@@ -121,6 +121,25 @@ async fn run(ep: Weak<EndpointState>, cfg: HealthCheckConfig) {
     }
 }
 
+/// Opens a new endpoint's connection before it gets traffic, once per endpoint,
+/// with one health check whose answer is ignored (UNIMPLEMENTED opens the
+/// connection just as well; a refused connection just ends the wait).
+///
+/// Without it the first real request pays the TCP and HTTP/2 handshakes, and
+/// peak-EWMA records that as the endpoint's latency: a freshly scaled-out pod
+/// would look slow and get little traffic until the estimate decayed.
+pub(crate) async fn warm_up(ep: &EndpointState, timeout: Duration) {
+    let cfg = HealthCheckConfig {
+        timeout,
+        ..HealthCheckConfig::default()
+    };
+    ep.warmed
+        .get_or_init(|| async {
+            let _ = check(ep.channel.clone(), &cfg).await;
+        })
+        .await;
+}
+
 async fn check(channel: tonic::transport::Channel, cfg: &HealthCheckConfig) -> Result<(), String> {
     let mut client = HealthClient::new(channel);
     let mut request = tonic::Request::new(HealthCheckRequest {

@@ -175,6 +175,14 @@ impl ChannelCache {
         self.inner.resolve(endpoints).await
     }
 
+    /// Opens the connections of `addrs` that have none yet, concurrently, waiting
+    /// at most about a connect timeout (see `health::warm_up` for why). Hold the
+    /// returned states until [`Self::upstream`] has used them: the cache keeps
+    /// endpoint state only while something references it.
+    pub async fn warm(&self, addrs: &[String]) -> Vec<Arc<EndpointState>> {
+        self.inner.warm(addrs).await
+    }
+
     /// The upstream handle of one backend for a new route table.
     ///
     /// `resolved` is what [`Self::resolve`] returned; `None` (resolution failed)
@@ -284,6 +292,14 @@ impl Inner {
         Ok(out)
     }
 
+    async fn warm(&self, addrs: &[String]) -> Vec<Arc<EndpointState>> {
+        let eps: Vec<Arc<EndpointState>> =
+            addrs.iter().filter_map(|a| self.endpoint(a).ok()).collect();
+        let timeout = self.settings.connect_timeout + Duration::from_secs(1);
+        futures_util::future::join_all(eps.iter().map(|ep| health::warm_up(ep, timeout))).await;
+        eps
+    }
+
     /// The state for `addr`, created (with a lazy channel: no connection until
     /// the first call) if no live one exists.
     fn endpoint(&self, addr: &str) -> Result<Arc<EndpointState>, String> {
@@ -367,6 +383,7 @@ async fn refresh_loop(inner: Weak<Inner>, shared: Weak<BackendShared>) {
         let spec = lock(&shared.spec).0.clone();
         match inner.resolve(&spec).await {
             Ok(addrs) => {
+                let _warm = inner.warm(&addrs).await;
                 if let Err(e) = inner.set_members(&shared, &addrs) {
                     warn!(backend = %shared.name, error = %e, "cannot apply resolved endpoints");
                 }

@@ -19,8 +19,8 @@ use tonic::metadata::{KeyAndValueRef, MetadataMap, MetadataValue};
 use tonic::server::NamedService;
 use tonic::{Code, Request, Response, Status, Streaming};
 
-use crate::pb::switchboard::testing::v1::echo_server::Echo;
 use crate::pb::google::api::HttpBody;
+use crate::pb::switchboard::testing::v1::echo_server::Echo;
 use crate::pb::switchboard::testing::v1::{
     CollectResponse, DownloadRequest, EchoRequest, EchoResponse, EchoStreamRequest, ErrorDetail,
     UploadReply,
@@ -253,6 +253,10 @@ impl Echo for EchoService {
         while let Some(req) = stream.next().await {
             let req = req?;
             watch.tag(&req.string_value);
+            // tonic ends a request stream reset with CANCEL as if the client had
+            // half-closed it; a handler busy sleeping is dropped instead, which
+            // is what makes a cancellation observable here.
+            sleep_ms(req.delay_ms.into()).await;
             if req.fail_code != 0 {
                 watch.done();
                 return Err(failure(req.fail_code, &req.fail_message));

@@ -22,7 +22,7 @@ pub(crate) async fn serve(
     reporter: Option<tonic_health::server::HealthReporter>,
 ) -> Result<(), tonic::transport::Error> {
     if opts.health {
-        let reporter = reporter.unwrap_or_else(tonic_health::server::HealthReporter::new);
+        let reporter = reporter.unwrap_or_default();
         let health = tonic_health::pb::health_server::HealthServer::new(
             tonic_health::server::HealthService::from_health_reporter(reporter.clone()),
         );

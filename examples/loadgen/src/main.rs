@@ -55,7 +55,9 @@ impl Flags {
             let key = match flag.as_str() {
                 "-c" => "concurrency",
                 "-d" => "duration",
-                f => f.strip_prefix("--").with_context(|| format!("unexpected {f}"))?,
+                f => f
+                    .strip_prefix("--")
+                    .with_context(|| format!("unexpected {f}"))?,
             };
             let value = it.next().with_context(|| format!("{flag} needs a value"))?;
             map.insert(key.to_owned(), value.clone());
@@ -73,7 +75,9 @@ impl Flags {
     fn num<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T> {
         match self.0.get(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| anyhow::anyhow!("--{key}: bad number {v:?}")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--{key}: bad number {v:?}")),
         }
     }
 }
@@ -169,8 +173,10 @@ where
 }
 
 fn grpc_path(flags: &Flags) -> Result<http::uri::PathAndQuery> {
-    http::uri::PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(flags.str("path")?.as_bytes()))
-        .context("--path")
+    http::uri::PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(
+        flags.str("path")?.as_bytes(),
+    ))
+    .context("--path")
 }
 
 async fn grpc_channel(flags: &Flags) -> Result<tonic::transport::Channel> {
@@ -282,7 +288,10 @@ async fn http1_connect(
 
 fn http_request(url: &http::Uri, body: &Bytes) -> http::Request<Full<Bytes>> {
     http::Request::post(url.path())
-        .header(http::header::HOST, url.authority().map(|a| a.as_str()).unwrap_or(""))
+        .header(
+            http::header::HOST,
+            url.authority().map(|a| a.as_str()).unwrap_or(""),
+        )
         .header(http::header::CONTENT_TYPE, "application/json")
         .body(Full::new(body.clone()))
         .expect("valid request")
@@ -340,7 +349,9 @@ async fn http_stream(flags: &Flags) -> Result<()> {
                 }
                 let mut body = response.into_body();
                 while let Some(frame) = body.frame().await {
-                    let Ok(data) = frame?.into_data() else { continue };
+                    let Ok(data) = frame?.into_data() else {
+                        continue;
+                    };
                     let now = Instant::now();
                     if now >= end {
                         break 'calls;
@@ -489,8 +500,13 @@ fn synth(flags: &Flags) -> Result<()> {
         resolver.add(protox::file::GoogleFileResolver::new());
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true);
-        compiler.open_file(&file).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        std::fs::write(out.join(format!("b{b}.pb")), compiler.encode_file_descriptor_set())?;
+        compiler
+            .open_file(&file)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        std::fs::write(
+            out.join(format!("b{b}.pb")),
+            compiler.encode_file_descriptor_set(),
+        )?;
     }
     println!("backends={backends} methods={}", per * backends);
     Ok(())
@@ -524,10 +540,7 @@ fn table(flags: &Flags) -> Result<()> {
         .map(|(index, path)| {
             let bytes = std::fs::read(path)?;
             let pool = prost_reflect::DescriptorPool::decode(bytes.as_slice())?;
-            let services = pool
-                .services()
-                .map(|s| s.full_name().to_owned())
-                .collect();
+            let services = pool.services().map(|s| s.full_name().to_owned()).collect();
             Ok(switchboard_routes::BackendInput {
                 index,
                 name: format!("b{index}"),
@@ -586,7 +599,9 @@ fn main() -> Result<()> {
     let flags = Flags::parse(rest)?;
     let threads: usize = flags.num("threads", 1)?;
     let runtime = if threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)

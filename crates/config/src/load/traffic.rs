@@ -252,15 +252,15 @@ impl Validator {
                         od.max_ejection_time,
                     ),
                 };
-                if out.max_ejection_time < out.base_ejection_time {
-                    if let Some(at) = o.max_ejection_time.as_ref() {
-                        self.error(
-                            &at.referenced,
-                            format!(
-                                "{who}: outlier_detection.max_ejection_time must not be less than base_ejection_time"
-                            ),
-                        );
-                    }
+                if out.max_ejection_time < out.base_ejection_time
+                    && let Some(at) = o.max_ejection_time.as_ref()
+                {
+                    self.error(
+                        &at.referenced,
+                        format!(
+                            "{who}: outlier_detection.max_ejection_time must not be less than base_ejection_time"
+                        ),
+                    );
                 }
                 out
             }
@@ -455,6 +455,31 @@ backends:
                 "/etc/sb.yaml:6:18: invalid shutdown.drain_timeout `30`: missing unit"
             ),
             "{errs:?}"
+        );
+    }
+
+    /// The config embedded in the Kubernetes example's ConfigMap must stay valid.
+    #[test]
+    fn kubernetes_example_config_parses() {
+        let path =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/kubernetes/gateway.yaml");
+        let manifest = std::fs::read_to_string(&path).unwrap();
+        let block = manifest
+            .split("switchboard.yaml: |\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n---").next())
+            .expect("ConfigMap with switchboard.yaml");
+        let yaml: String = block
+            .lines()
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let c = parse(&yaml).unwrap_or_else(|e| panic!("{e:#?}"));
+        assert_eq!(c.admin, "0.0.0.0:9901".parse().unwrap());
+        assert!(
+            c.backends
+                .iter()
+                .all(|b| b.endpoints[0].starts_with("dns:///"))
         );
     }
 

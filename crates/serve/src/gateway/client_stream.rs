@@ -39,15 +39,13 @@ use http::uri::PathAndQuery;
 use http_body::Body as _;
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::{Frame, Incoming};
-use switchboard_routes::Route;
 use switchboard_swap::{BackendRuntime, Snapshot};
 use switchboard_transcode as transcode;
 use switchboard_upstream::{StreamReply, UnaryReply};
-use tonic::metadata::MetadataMap;
 use tonic::{CancellationHandle, Code, Status};
 use tracing::debug;
 
-use super::stream::{self, Framing};
+use super::stream::{self, Call, Framing};
 use super::{Early, status_response};
 use crate::body::Body;
 use crate::headers::{self, accepts_trailers};
@@ -79,16 +77,6 @@ enum OnBadMessage {
     HalfClose,
 }
 
-/// Everything a streaming call over a request body needs from the handler.
-pub(super) struct Call<'a> {
-    pub snapshot: Arc<Snapshot>,
-    pub route: &'a Route,
-    pub backend: &'a BackendRuntime,
-    pub metadata: MetadataMap,
-    pub timeout: Option<Duration>,
-    pub max_message_bytes: usize,
-}
-
 /// Serves a client-streaming or bidi method whose request body is the message
 /// stream (path variables and query parameters do not apply, as in grpc-gateway).
 pub(super) async fn dispatch(
@@ -96,10 +84,9 @@ pub(super) async fn dispatch(
     headers: &HeaderMap,
     body: Incoming,
 ) -> Result<http::Response<Body>, Early> {
-    let path = PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(
-        call.route.grpc_path.as_bytes(),
-    ))
-    .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
+    let path =
+        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(call.route.grpc_path.as_bytes()))
+            .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
     if call.route.plan.method.is_server_streaming() {
         let framing = Framing::for_request(headers);
         Ok(bidi(call, path, framing, body).await)

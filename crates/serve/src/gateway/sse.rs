@@ -82,7 +82,9 @@ mod tests {
             h
         };
         assert!(accepts_event_stream(&h("text/event-stream")));
-        assert!(accepts_event_stream(&h("application/json, Text/Event-Stream; q=0.5")));
+        assert!(accepts_event_stream(&h(
+            "application/json, Text/Event-Stream; q=0.5"
+        )));
         assert!(!accepts_event_stream(&h("*/*")));
         assert!(!accepts_event_stream(&h("application/json")));
         assert!(!accepts_event_stream(&HeaderMap::new()));

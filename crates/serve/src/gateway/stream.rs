@@ -24,8 +24,8 @@ use hyper::body::Frame;
 use switchboard_routes::Route;
 use switchboard_swap::{BackendRuntime, Snapshot};
 use switchboard_transcode as transcode;
-use tonic::Status;
 use switchboard_upstream::StreamReply;
+use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use super::client_stream::CancelOnDrop;
@@ -77,16 +77,32 @@ impl Framing {
     }
 }
 
+/// A streaming call being set up: what every streaming shape needs from the
+/// request handler (the request messages themselves come separately).
+pub(super) struct Call<'a> {
+    pub snapshot: Arc<Snapshot>,
+    pub route: &'a Route,
+    pub backend: &'a BackendRuntime,
+    pub metadata: MetadataMap,
+    pub timeout: Option<Duration>,
+    /// Largest request message (`limits.max_body_bytes`), for streamed requests.
+    pub max_message_bytes: usize,
+}
+
 pub(super) async fn server_streaming(
-    snapshot: Arc<Snapshot>,
-    route: &Route,
-    backend: &BackendRuntime,
+    call: Call<'_>,
     path: PathAndQuery,
     message: Bytes,
-    metadata: MetadataMap,
-    timeout: Option<Duration>,
     framing: Framing,
 ) -> Response<Body> {
+    let Call {
+        snapshot,
+        route,
+        backend,
+        metadata,
+        timeout,
+        ..
+    } = call;
     let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let reply = match backend
         .upstream

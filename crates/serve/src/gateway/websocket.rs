@@ -58,8 +58,8 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use super::Early;
-use super::client_stream::{CancelOnDrop, Call};
-use super::stream::{error_chunk, next};
+use super::client_stream::CancelOnDrop;
+use super::stream::{Call, error_chunk, next};
 use crate::body::Body;
 
 /// How long to wait for the client's close frame after sending ours.
@@ -98,7 +98,11 @@ pub(super) fn upgrade(
     extensions: &mut http::Extensions,
 ) -> Result<Response<Body>, Early> {
     let bad = |message: &str| Early::new(Code::InvalidArgument, message);
-    if headers.get(SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+    if headers
+        .get(SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
         return Err(bad("unsupported WebSocket version (13 required)"));
     }
     let key = headers
@@ -208,7 +212,9 @@ impl Session {
                 None => started.await,
                 Some(d) => tokio::time::timeout_at(d, started)
                     .await
-                    .unwrap_or_else(|_| Err(Status::deadline_exceeded("context deadline exceeded"))),
+                    .unwrap_or_else(|_| {
+                        Err(Status::deadline_exceeded("context deadline exceeded"))
+                    }),
             }?;
             let mut upstream = reply.stream;
             while let Some(message) = next(&mut upstream, deadline).await? {
@@ -383,7 +389,10 @@ mod tests {
     #[test]
     fn bearer_subprotocol() {
         let mut h = HeaderMap::new();
-        h.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("Bearer, abc"));
+        h.insert(
+            SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("Bearer, abc"),
+        );
         assert_eq!(bearer_protocol(&h).as_deref(), Some("abc"));
         h.insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("chat"));
         assert_eq!(bearer_protocol(&h), None);
