@@ -450,7 +450,8 @@ mod tests {
             (Duration::from_nanos(5), "5n"),
             (Duration::from_secs(10), "10000000u"),
             (Duration::from_secs(1000), "1000000m"),
-            (Duration::from_secs(3600 * 24 * 365), "525600M"),
+            (Duration::from_secs(3600 * 24 * 365), "31536000S"),
+            (Duration::from_secs(3600 * 24 * 365 * 4), "2102400M"),
         ] {
             let v = encode_grpc_timeout(t);
             assert_eq!(v.to_str().unwrap(), want);

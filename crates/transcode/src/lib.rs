@@ -3,7 +3,8 @@
 //!
 //! Everything that can be resolved once per route (message descriptors, field
 //! descriptors for path variables, the body field, `response_body`) is resolved
-//! in [`MethodPlan::new`], which the route table calls at build time. The
+//! in [`MethodPlan::for_binding`] (the PATCH FieldMask field and whether either
+//! side is `google.api.HttpBody` too), which the route table calls at build time. The
 //! per-request functions only walk what the plan already holds. This crate does
 //! no IO and has no async: it is unit-tested and benchmarked in isolation.
 //!
