@@ -259,7 +259,7 @@ SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/big.yaml" >"$WORK/
 BIG_PID=$!
 PIDS+=("$BIG_PID")
 wait_http "http://127.0.0.1:$BIG_ADMIN_PORT/readyz"
-BIG_ROUTES=$(curl -s "http://127.0.0.1:$BIG_ADMIN_PORT/routes" | grep -o '"grpc_path"' | wc -l || true)
+BIG_ROUTES=$(curl -s "http://127.0.0.1:$BIG_ADMIN_PORT/routes" | grep -o '"grpc_method"' | wc -l || true)
 sleep 0.5
 BIG_RSS=$(proc_kib "$BIG_PID" VmRSS)
 BIG_HWM=$(proc_kib "$BIG_PID" VmHWM)

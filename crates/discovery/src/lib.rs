@@ -23,6 +23,9 @@ mod schema;
 #[derive(Debug, Clone)]
 pub struct Schema {
     pub pool: DescriptorPool,
+    /// Names of the backend's own files (with their imports), in dependency order.
+    /// The pool may hold more: the swap stage shares one pool between backends.
+    pub files: Vec<String>,
     /// Fully-qualified names of every service the backend offers (before filtering), sorted.
     pub services: Vec<String>,
     /// Hash of the encoded file descriptors: equal digests mean an identical API.

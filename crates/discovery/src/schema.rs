@@ -43,8 +43,10 @@ pub(crate) fn build(
             "service {missing} is offered but not described by the descriptors"
         )));
     }
+    let files = pool.files().map(|f| f.name().to_owned()).collect();
     Ok(Schema {
         pool,
+        files,
         services,
         digest,
         source,

@@ -320,6 +320,7 @@ impl RouteTable {
             plan: Arc::new(plan),
         };
         if let Err((existing, dropped)) = self.insert(route, template) {
+            let dropped = *dropped;
             let kept = &self.routes[existing];
             report.conflicts.push(Conflict {
                 http_method: dropped.http_method,
@@ -335,7 +336,7 @@ impl RouteTable {
 
     /// Adds a route unless one with the same method, shape and verb exists; then
     /// returns that route's index and the rejected route.
-    fn insert(&mut self, route: Route, template: Template) -> Result<(), (usize, Route)> {
+    fn insert(&mut self, route: Route, template: Template) -> Result<(), (usize, Box<Route>)> {
         let index = self.routes.len();
         let trie = match self
             .methods
@@ -350,7 +351,7 @@ impl RouteTable {
             }
         };
         if let Err(existing) = trie.insert(&template, index) {
-            return Err((existing, route));
+            return Err((existing, Box::new(route)));
         }
         self.routes.push(route);
         self.templates.push(template);

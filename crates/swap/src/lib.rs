@@ -15,6 +15,7 @@
 
 mod metrics;
 mod reload;
+mod shared_pool;
 mod settings;
 pub mod watch;
 

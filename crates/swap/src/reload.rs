@@ -59,6 +59,8 @@ pub struct Reloader {
     failures: HashMap<String, String>,
     retry_delay: Duration,
     retry_scheduled: bool,
+    /// A schema changed since the shared descriptor pool was last built.
+    pools_dirty: bool,
 }
 
 impl Reloader {
@@ -83,6 +85,7 @@ impl Reloader {
             failures: HashMap::new(),
             retry_delay,
             retry_scheduled: false,
+            pools_dirty: false,
         };
         (reloader, handle)
     }
@@ -251,8 +254,10 @@ impl Reloader {
                         .is_none_or(|old| old.digest != schema.digest);
                     if changed {
                         info!(backend = %backend.name, source = schema.source, services = ?schema.services, "discovered API");
+                        self.schemas.insert(backend.name.clone(), schema);
+                        self.pools_dirty = true;
                     }
-                    self.schemas.insert(backend.name.clone(), schema);
+                    // Unchanged: keep the cached schema, whose pool may be shared.
                     out.push(None);
                 }
                 Some(Err(e)) => {
@@ -277,6 +282,25 @@ impl Reloader {
         out
     }
 
+    /// Merges the configured backends' descriptors into a shared pool (config
+    /// order decides who wins a file-name clash; see `shared_pool`).
+    fn share_pools(&mut self, config: &Config) {
+        let order: HashMap<&str, usize> = config
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.as_str(), i))
+            .collect();
+        let mut by_order: Vec<(usize, &mut Schema)> = self
+            .schemas
+            .iter_mut()
+            .filter_map(|(name, s)| order.get(name.as_str()).map(|i| (*i, s)))
+            .collect();
+        by_order.sort_by_key(|(i, _)| *i);
+        let mut schemas: Vec<&mut Schema> = by_order.into_iter().map(|(_, s)| s).collect();
+        crate::shared_pool::share(&mut schemas);
+    }
+
     fn publish(
         &mut self,
         trigger: Trigger,
@@ -289,6 +313,10 @@ impl Reloader {
             && crate::channel_settings(&config) != *self.channels.settings()
         {
             warn!("upstream: settings changed; they take effect when the gateway restarts");
+        }
+        if std::mem::take(&mut self.pools_dirty) {
+            self.share_pools(&config);
+            release_freed_memory();
         }
         let mut inputs = Vec::new();
         let mut runtimes = Vec::new();
@@ -478,4 +506,16 @@ fn read_config(path: &std::path::Path) -> Result<(Config, u64), Vec<ConfigError>
     bytes.hash(&mut hasher);
     let config = switchboard_config::parse_bytes(&bytes, path)?;
     Ok((config, hasher.finish()))
+}
+
+/// Hands memory freed by a rebuild (per-backend descriptor pools replaced by the
+/// shared one, the previous table) back to the OS. glibc keeps freed heap pages
+/// otherwise, and the gateway's RSS would stay at the high-water mark of the
+/// largest reload instead of reflecting what is live.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
