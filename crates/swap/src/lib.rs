@@ -15,8 +15,8 @@
 
 mod metrics;
 mod reload;
-mod shared_pool;
 mod settings;
+mod shared_pool;
 pub mod watch;
 
 use std::sync::Arc;

@@ -38,7 +38,10 @@ pub(crate) fn share(schemas: &mut [&mut Schema]) {
                 continue;
             }
             let bytes = file.encode_to_vec();
-            if merged.decode_file_descriptor_proto(bytes.as_slice()).is_err() {
+            if merged
+                .decode_file_descriptor_proto(bytes.as_slice())
+                .is_err()
+            {
                 ok = false;
                 break;
             }
@@ -82,22 +85,24 @@ fn compatible(
     merged_bytes: &HashMap<String, Vec<u8>>,
     files: &[FileDescriptor],
 ) -> bool {
-    files.iter().all(|file| match merged_bytes.get(file.name()) {
-        Some(bytes) => *bytes == file.encode_to_vec(),
-        None => {
-            file.messages()
-                .all(|m| merged.get_message_by_name(m.full_name()).is_none())
-                && file
-                    .enums()
-                    .all(|e| merged.get_enum_by_name(e.full_name()).is_none())
-                && file
-                    .services()
-                    .all(|s| merged.get_service_by_name(s.full_name()).is_none())
-                && file
-                    .extensions()
-                    .all(|x| merged.get_extension_by_name(x.full_name()).is_none())
-        }
-    })
+    files
+        .iter()
+        .all(|file| match merged_bytes.get(file.name()) {
+            Some(bytes) => *bytes == file.encode_to_vec(),
+            None => {
+                file.messages()
+                    .all(|m| merged.get_message_by_name(m.full_name()).is_none())
+                    && file
+                        .enums()
+                        .all(|e| merged.get_enum_by_name(e.full_name()).is_none())
+                    && file
+                        .services()
+                        .all(|s| merged.get_service_by_name(s.full_name()).is_none())
+                    && file
+                        .extensions()
+                        .all(|x| merged.get_extension_by_name(x.full_name()).is_none())
+            }
+        })
 }
 
 #[cfg(test)]
@@ -116,7 +121,8 @@ mod tests {
         let mut compiler = protox::Compiler::with_file_resolver(resolver);
         compiler.include_imports(true);
         compiler.open_files(files.iter().map(|(n, _)| *n)).unwrap();
-        let pool = DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice()).unwrap();
+        let pool =
+            DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice()).unwrap();
         let names = pool.files().map(|f| f.name().to_owned()).collect();
         Schema {
             pool,
@@ -169,6 +175,9 @@ mod tests {
         assert!(a.pool == b.pool);
         assert!(a.pool != a2.pool);
         let m = a2.pool.get_message_by_name("a.M").unwrap();
-        assert!(m.get_field_by_name("other").is_some(), "a2 keeps its own definition");
+        assert!(
+            m.get_field_by_name("other").is_some(),
+            "a2 keeps its own definition"
+        );
     }
 }
