@@ -744,7 +744,10 @@ impl Upstream {
         if let Some(t) = timeout {
             request.set_timeout(t);
         }
-        let response = grpc.streaming(request, path, RawCodec).await?;
+        let response = grpc
+            .streaming(request, path, RawCodec)
+            .await
+            .map_err(transport_is_unavailable)?;
         let (headers, stream, _) = response.into_parts();
         Ok(StreamReply { headers, stream })
     }
@@ -779,6 +782,21 @@ pub fn cancellable() -> (tonic::Extensions, tonic::CancellationHandle) {
 
 fn no_endpoints() -> Status {
     Status::unavailable("no endpoints available")
+}
+
+/// A transport failure before any response (a reset stream, a GOAWAY race with
+/// a backend shutting down, a protocol error) means the backend was not reached.
+/// tonic reports some of these as INTERNAL; grpc-go clients, and so grpc-gateway,
+/// report UNAVAILABLE (HTTP 503), which also tells the client a retry is safe.
+/// The status stays marked as a transport failure (retryable, see `retry`).
+fn transport_is_unavailable(status: Status) -> Status {
+    if !retry::is_retryable(&status) || status.code() == tonic::Code::Unavailable {
+        return status;
+    }
+    let message = format!("backend unreachable: {}", status.message());
+    let mut unavailable = Status::unavailable(message.clone());
+    unavailable.set_source(Arc::new(std::io::Error::other(message)));
+    unavailable
 }
 
 /// Runs `fut` under an optional deadline, mapping expiry to DEADLINE_EXCEEDED.
