@@ -316,7 +316,6 @@ impl Reloader {
         }
         if std::mem::take(&mut self.pools_dirty) {
             self.share_pools(&config);
-            release_freed_memory();
         }
         let mut inputs = Vec::new();
         let mut runtimes = Vec::new();
@@ -439,6 +438,7 @@ impl Reloader {
             "route table published"
         );
         self.applied = Some((config, file_hash));
+        release_freed_memory();
         self.outcome("applied", errors)
     }
 
