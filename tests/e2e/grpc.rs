@@ -3,6 +3,7 @@
 //! CORS, all on the gateway's public HTTP port, against the real binary.
 
 use std::time::{Duration, Instant};
+use switchboard_examples::RpcStatus;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -22,17 +23,6 @@ use switchboard_examples::pb::switchboard::testing::v1::{
 use switchboard_tests::{Backend, Gateway, backend_yaml, free_port};
 use tonic::transport::Channel;
 use tonic::{Code, Request as GrpcRequest};
-
-/// `google.rpc.Status`, to decode `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
-}
 
 const CORS: &str = "cors:\n  allowed_origins: [\"https://app.example\"]\n  max_age: 10m\n";
 

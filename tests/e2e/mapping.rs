@@ -10,6 +10,7 @@ use http::Method;
 use prost::Message as _;
 use serde_json::{Value, json};
 use switchboard_examples::Reflection;
+use switchboard_examples::RpcStatus;
 use switchboard_examples::pb::example::library::v1::Book;
 use switchboard_examples::pb::helloworld::{HelloReply, HelloRequest};
 use switchboard_tests::{Backend, Gateway, backend_yaml, get, post, request, request_bytes};
@@ -245,15 +246,6 @@ async fn protobuf_bodies_in_and_out() {
     );
 
     // Errors come back as a binary google.rpc.Status, details included.
-    #[derive(Clone, PartialEq, prost::Message)]
-    struct RpcStatus {
-        #[prost(int32, tag = "1")]
-        code: i32,
-        #[prost(string, tag = "2")]
-        message: String,
-        #[prost(message, repeated, tag = "3")]
-        details: Vec<prost_types::Any>,
-    }
     let fail = switchboard_examples::pb::switchboard::testing::v1::EchoRequest {
         fail_code: 5,
         fail_message: "gone".into(),

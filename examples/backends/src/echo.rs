@@ -112,15 +112,16 @@ pub struct EchoService;
 
 type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
-/// `google.rpc.Status`, hand-written: only needed to encode `grpc-status-details-bin`.
+/// `google.rpc.Status`, hand-written: the backends encode it into
+/// `grpc-status-details-bin`, and the tests decode it back.
 #[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
+pub struct RpcStatus {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
     #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
+    pub details: Vec<prost_types::Any>,
 }
 
 /// The request metadata as a map: lower-case keys, ASCII values only (binary

@@ -21,7 +21,7 @@ mod instance;
 mod library;
 mod server;
 
-pub use echo::{EchoService, was_cancelled};
+pub use echo::{EchoService, RpcStatus, was_cancelled};
 pub use greeter::GreeterService;
 pub use instance::{Instance, Latency};
 pub use library::LibraryStore;

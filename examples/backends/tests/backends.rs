@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+use switchboard_examples::RpcStatus;
 
 use prost::Message;
 use switchboard_examples::pb::example::library::v1 as library;
@@ -34,17 +35,6 @@ async fn start(library: bool) -> (Channel, oneshot::Sender<()>) {
         .await
         .unwrap();
     (channel, stop)
-}
-
-/// `google.rpc.Status`, to read `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<prost_types::Any>,
 }
 
 #[tokio::test]
