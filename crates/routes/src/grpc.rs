@@ -128,39 +128,9 @@ impl crate::RouteTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{BackendInput, RouteTable};
+    use crate::RouteTable;
 
-    fn pool(source: &str) -> DescriptorPool {
-        let mut compiler = protox::Compiler::with_file_resolver(Sources(source.to_owned()));
-        compiler.include_imports(true);
-        compiler
-            .open_file("test.proto")
-            .expect("test proto compiles");
-        DescriptorPool::decode(compiler.encode_file_descriptor_set().as_slice())
-            .expect("pool decodes")
-    }
-
-    struct Sources(String);
-
-    impl protox::file::FileResolver for Sources {
-        fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
-            if name == "test.proto" {
-                protox::file::File::from_source(name, &self.0)
-            } else {
-                Err(protox::Error::file_not_found(name))
-            }
-        }
-    }
-
-    fn backend(index: usize, name: &str, pool: &DescriptorPool, services: &[&str]) -> BackendInput {
-        BackendInput {
-            index,
-            name: name.to_owned(),
-            pool: pool.clone(),
-            services: services.iter().map(|s| s.to_string()).collect(),
-            http_rules: Vec::new(),
-        }
-    }
+    use crate::test_support::{backend, pool};
 
     const V1: &str = r#"
         syntax = "proto3";
