@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "gen"))
 
 import grpc  # noqa: E402
-from google.protobuf import any_pb2  # noqa: E402
+from google.protobuf import any_pb2, field_mask_pb2  # noqa: E402
 from google.rpc import code_pb2, status_pb2  # noqa: E402
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: E402
 from grpc_reflection.v1alpha import reflection  # noqa: E402
@@ -38,26 +38,68 @@ SERVICE_NAME = inventory_pb2.DESCRIPTOR.services_by_name["InventoryService"].ful
 
 
 class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
-    """An in-memory inventory, pre-seeded so GET /v1/items/apple works."""
+    """An in-memory inventory, pre-seeded so GET /v1/items/apple works.
+
+    Every unary call answers with initial metadata ``x-served-by: <port>`` (the
+    balancing tests count it) and echoes the caller's ``x-tenant`` metadata as
+    ``x-tenant-echo``; GetItem also sets the trailer ``x-item-etag``.
+    """
 
     def __init__(self):
+        self.port = 0
         self._lock = threading.Lock()
         self._items = {}
+        fruit, tool = inventory_pb2.CATEGORY_FRUIT, inventory_pb2.CATEGORY_TOOL
         for item in (
-            inventory_pb2.Item(id="apple", name="Apple", quantity=10, price=0.5, tags=["fruit"]),
-            inventory_pb2.Item(id="pear", name="Pear", quantity=3, price=0.75, tags=["fruit"]),
-            inventory_pb2.Item(id="hammer", name="Hammer", quantity=1, price=12.0, tags=["tool"]),
+            inventory_pb2.Item(id="apple", name="Apple", quantity=10, price=0.5, tags=["fruit"], category=fruit),
+            inventory_pb2.Item(id="pear", name="Pear", quantity=3, price=0.75, tags=["fruit"], category=fruit),
+            inventory_pb2.Item(id="hammer", name="Hammer", quantity=1, price=12.0, tags=["tool"], category=tool),
         ):
             self._items[item.id] = item
 
+    def _initial_metadata(self, context, *extra):
+        metadata = [("x-served-by", str(self.port))]
+        for key, value in context.invocation_metadata():
+            if key == "x-tenant":
+                metadata.append(("x-tenant-echo", value))
+        context.send_initial_metadata(tuple(metadata) + extra)
+
     def GetItem(self, request, context):
+        self._initial_metadata(context)
         with self._lock:
             item = self._items.get(request.id)
         if item is None:
             context.abort(grpc.StatusCode.NOT_FOUND, f"item {request.id!r} not found")
+        context.set_trailing_metadata((("x-item-etag", f"{item.id}-{item.quantity}"),))
         return item
 
+    def ListItems(self, request, context):
+        self._initial_metadata(context)
+        with self._lock:
+            items = list(self._items.values())
+        if request.ids:
+            items = [i for i in items if i.id in request.ids]
+        if request.filter.category:
+            items = [i for i in items if i.category == request.filter.category]
+        items = [i for i in items if i.quantity >= request.filter.min_quantity]
+        items.sort(key=lambda i: i.id)
+        return inventory_pb2.ListItemsResponse(items=items, next_page_token=request.page_token)
+
+    def UpdateItem(self, request, context):
+        # The mask the gateway built, for the tests to see.
+        self._initial_metadata(context, ("x-update-mask", ",".join(request.update_mask.paths)))
+        if not request.update_mask.paths:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "update_mask is required")
+        with self._lock:
+            item = self._items.get(request.item.id)
+            if item is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, f"item {request.item.id!r} not found")
+            mask = field_mask_pb2.FieldMask(paths=request.update_mask.paths)
+            mask.MergeMessage(request.item, item, replace_repeated_field=True)
+            return item
+
     def CreateItem(self, request, context):
+        self._initial_metadata(context)
         item = request.item
         if not item.id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "item.id is required")
@@ -68,6 +110,7 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
         return item
 
     def ReserveItem(self, request, context):
+        self._initial_metadata(context)
         with self._lock:
             item = self._items.get(request.id)
             if item is None:
@@ -107,7 +150,8 @@ def main():
     args = parser.parse_args()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(Inventory(), server)
+    inventory = Inventory()
+    inventory_pb2_grpc.add_InventoryServiceServicer_to_server(inventory, server)
 
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -121,6 +165,7 @@ def main():
     port = server.add_insecure_port(f"127.0.0.1:{args.port}")
     if port == 0:
         sys.exit(f"inventory_server.py: cannot listen on 127.0.0.1:{args.port}")
+    inventory.port = port
     server.start()
     print(f"listening on 127.0.0.1:{port}", flush=True)
 

@@ -360,6 +360,12 @@ impl PythonBackend {
             eprintln!("skipping: {message}");
             return None;
         }
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let proto = root.join("tests/python/inventory.proto");
+        assert!(
+            modified(&proto) <= modified(&stubs),
+            "tests/python/inventory.proto is newer than its generated stubs; run tests/python/setup.sh"
+        );
         let mut child = Command::new(python)
             .arg(root.join("tests/python/inventory_server.py"))
             .args(["--port", "0"])
