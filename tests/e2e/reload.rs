@@ -372,3 +372,36 @@ async fn openapi_document_follows_the_live_table() {
     assert!(doc["paths"].get("/v1/{name}").is_none());
     assert!(doc["paths"].get("/helloworld.Greeter/SayHello").is_some());
 }
+
+#[tokio::test]
+async fn unchanged_endpoints_keep_their_state_across_reloads() {
+    let (greeter, library) = two_backends().await;
+    let only_greeter = backend_yaml("greeter", greeter.addr, "");
+    let both = only_greeter.clone() + &backend_yaml("library", library.addr, "");
+    let gw = Gateway::start(&only_greeter).await;
+    for _ in 0..3 {
+        assert!(answers(&gw, HELLO, 200).await);
+    }
+    let requests = |backends: serde_json::Value| {
+        backends
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| b["name"] == "greeter")
+            .map(|b| b["endpoints"][0]["requests"].clone())
+            .unwrap()
+    };
+    let before = requests(get(&gw.admin_url("/backends")).await.unwrap().json());
+    assert_eq!(before, json!(3), "three calls counted");
+
+    let v = gw.version().await;
+    std::fs::write(&gw.config, gw.config_text(&both)).unwrap();
+    gw.wait_version_after(v).await;
+    // The greeter endpoint's state (its channel, counters and latency estimate,
+    // which live together, keyed by address) survived the swap.
+    let after = requests(get(&gw.admin_url("/backends")).await.unwrap().json());
+    assert_eq!(after, json!(3), "state kept, not rebuilt");
+    assert!(answers(&gw, HELLO, 200).await);
+    let after = requests(get(&gw.admin_url("/backends")).await.unwrap().json());
+    assert_eq!(after, json!(4));
+}
