@@ -932,6 +932,27 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
+/// Parsing helpers shared by the unit tests of the `load/*` modules.
+#[cfg(test)]
+mod test_support {
+    use std::path::Path;
+
+    use crate::{Config, ConfigError};
+
+    pub(super) fn parse(yaml: &str) -> Result<Config, Vec<ConfigError>> {
+        crate::parse_str(yaml, Path::new("/etc/sb.yaml"))
+    }
+
+    /// The rendered errors (`file:line:column: message`).
+    pub(super) fn errors(yaml: &str) -> Vec<String> {
+        parse(yaml)
+            .expect_err("config should be rejected")
+            .iter()
+            .map(ConfigError::render)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

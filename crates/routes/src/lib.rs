@@ -58,9 +58,8 @@
 //!   captured values are decoded, so a malformed escape elsewhere cannot turn a
 //!   404 into a 400.
 //! - **404 vs 405.** If no route of the request's method matches but a route of
-//!   another method does, the answer is [`Lookup::MethodNotAllowed`]
-//!   ([`RouteTable::allowed_methods`] lists them for the `Allow` header), as in
-//!   grpc-gateway. `HEAD` gets no special treatment (grpc-gateway doesn't map it to
+//!   another method does, the answer is [`Lookup::MethodNotAllowed`], which the
+//!   serve stage answers as grpc-gateway does (HTTP 501, code 12). `HEAD` gets no special treatment (grpc-gateway doesn't map it to
 //!   `GET` either), so `HEAD` on a `GET` route is a 405. grpc-gateway's
 //!   `X-HTTP-Method-Override` and POST-to-GET fallback are the serve stage's business.
 //! - A path that does not start with `/` is a [`Lookup::BadRequest`], as in
@@ -384,18 +383,6 @@ impl RouteTable {
         } else {
             Lookup::NotFound
         }
-    }
-
-    /// The HTTP methods with a route matching `path`, for a 405's `Allow` header.
-    pub fn allowed_methods(&self, path: &str) -> Vec<http::Method> {
-        let Some(rest) = path.strip_prefix('/') else {
-            return Vec::new();
-        };
-        self.methods
-            .iter()
-            .filter(|(_, trie)| trie.find(rest).is_some())
-            .map(|(m, _)| m.clone())
-            .collect()
     }
 
     /// All routes, in build order (for `/routes` and `switchboard check`).
@@ -725,9 +712,6 @@ mod tests {
             table.find(&Method::DELETE, "/v1/shelves/1/books/2"),
             Lookup::MethodNotAllowed
         ));
-        let mut allowed = table.allowed_methods("/v1/shelves/1/books/2");
-        allowed.sort_by(|a, b| a.as_str().cmp(b.as_str()));
-        assert_eq!(allowed, [Method::GET, Method::HEAD, Method::PATCH]);
     }
 
     fn config_binding(method: &str, path: &str, body: &str) -> switchboard_config::HttpBinding {
@@ -1217,8 +1201,6 @@ mod tests {
             table.find(&Method::HEAD, "/v1/books/1"),
             Lookup::MethodNotAllowed
         ));
-        assert_eq!(table.allowed_methods("/v1/shelves/1"), [Method::DELETE]);
-        assert!(table.allowed_methods("/v1/nothing").is_empty());
     }
 
     #[test]

@@ -145,18 +145,20 @@ impl Gateway {
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
         let timeout = min_timeout(client_timeout, backend.timeout);
+        // Everything a streamed call carries, from this request.
+        let stream_call = |metadata| stream::Call {
+            snapshot: snapshot.clone(),
+            route,
+            backend,
+            metadata,
+            timeout,
+            max_message_bytes: self.max_body_bytes,
+        };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
         if websocket || plan.method.is_client_streaming() {
             // The request messages are a stream: WebSocket messages, or the body
             // read as it arrives.
-            let call = stream::Call {
-                snapshot: snapshot.clone(),
-                route,
-                backend,
-                metadata,
-                timeout,
-                max_message_bytes: self.max_body_bytes,
-            };
+            let call = stream_call(metadata);
             if websocket {
                 return websocket::upgrade(call, &parts.headers, &mut parts.extensions);
             }
@@ -202,14 +204,7 @@ impl Gateway {
         let trailers_ok = headers::accepts_trailers(&parts.headers);
 
         if plan.method.is_server_streaming() {
-            let call = stream::Call {
-                snapshot: snapshot.clone(),
-                route,
-                backend,
-                metadata,
-                timeout,
-                max_message_bytes: self.max_body_bytes,
-            };
+            let call = stream_call(metadata);
             let framing = stream::Framing::for_request(&parts.headers);
             return Ok(stream::server_streaming(call, path, message, framing).await);
         }

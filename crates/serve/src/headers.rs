@@ -21,34 +21,36 @@ use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
 const GRPC_METADATA_PREFIX: &str = "grpc-metadata-";
 
-/// Headers that grpc-gateway forwards with the `grpcgateway-` prefix.
-fn is_permanent(name: &str) -> bool {
-    matches!(
-        name,
-        "accept"
-            | "accept-charset"
-            | "accept-language"
-            | "accept-ranges"
-            | "authorization"
-            | "cache-control"
-            | "content-type"
-            | "cookie"
-            | "date"
-            | "expect"
-            | "from"
-            | "if-match"
-            | "if-modified-since"
-            | "if-none-match"
-            | "if-schedule-tag-match"
-            | "if-unmodified-since"
-            | "max-forwards"
-            | "origin"
-            | "pragma"
-            | "referer"
-            | "user-agent"
-            | "via"
-            | "warning"
-    )
+/// The metadata key grpc-gateway forwards an IANA permanent header under
+/// (`grpcgateway-<name>`), or `None` for other headers. Static strings: no
+/// per-request formatting.
+fn permanent_key(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "accept" => "grpcgateway-accept",
+        "accept-charset" => "grpcgateway-accept-charset",
+        "accept-language" => "grpcgateway-accept-language",
+        "accept-ranges" => "grpcgateway-accept-ranges",
+        "authorization" => "grpcgateway-authorization",
+        "cache-control" => "grpcgateway-cache-control",
+        "content-type" => "grpcgateway-content-type",
+        "cookie" => "grpcgateway-cookie",
+        "date" => "grpcgateway-date",
+        "expect" => "grpcgateway-expect",
+        "from" => "grpcgateway-from",
+        "if-match" => "grpcgateway-if-match",
+        "if-modified-since" => "grpcgateway-if-modified-since",
+        "if-none-match" => "grpcgateway-if-none-match",
+        "if-schedule-tag-match" => "grpcgateway-if-schedule-tag-match",
+        "if-unmodified-since" => "grpcgateway-if-unmodified-since",
+        "max-forwards" => "grpcgateway-max-forwards",
+        "origin" => "grpcgateway-origin",
+        "pragma" => "grpcgateway-pragma",
+        "referer" => "grpcgateway-referer",
+        "user-agent" => "grpcgateway-user-agent",
+        "via" => "grpcgateway-via",
+        "warning" => "grpcgateway-warning",
+        _ => return None,
+    })
 }
 
 /// Metadata keys a gRPC client hides from applications (grpc-go's reserved set,
@@ -120,12 +122,9 @@ pub fn request_metadata(
         {
             md.append("authorization", v);
         }
-        if is_permanent(key) {
-            if let (Ok(k), Ok(v)) = (
-                MetadataKey::from_bytes(format!("grpcgateway-{key}").as_bytes()),
-                MetadataValue::try_from(value.as_bytes()),
-            ) {
-                md.append(k, v);
+        if let Some(prefixed) = permanent_key(key) {
+            if let Ok(v) = MetadataValue::try_from(value.as_bytes()) {
+                md.append(MetadataKey::from_static(prefixed), v);
             }
         } else if let Some(stripped) = key.strip_prefix(GRPC_METADATA_PREFIX) {
             if stripped.ends_with("-bin") {

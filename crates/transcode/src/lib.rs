@@ -36,7 +36,6 @@ use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDe
 
 pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
 pub use split::JsonSplitter;
-pub use status::grpc_code_name;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
 pub use switchboard_config::JsonOptions;
@@ -91,16 +90,7 @@ pub struct PlanError(pub String);
 #[error("{0}")]
 pub struct TranscodeError(pub String);
 
-impl MethodPlan {
-    /// The gRPC path, `/package.Service/Method`.
-    pub fn grpc_path(&self) -> String {
-        format!(
-            "/{}/{}",
-            self.method.parent_service().full_name(),
-            self.method.name()
-        )
-    }
-}
+impl MethodPlan {}
 
 /// Builds the protobuf-encoded request message from the HTTP request parts.
 ///

@@ -34,36 +34,6 @@ pub(crate) fn http_status_for(code: i32) -> u16 {
     }
 }
 
-/// The canonical upper-snake name of a gRPC status code (`"NOT_FOUND"`), for logs
-/// and metrics; `"UNKNOWN"` for codes outside 0..=16, as grpc-go's `codes.Code`
-/// would print a number there.
-pub fn grpc_code_name(code: i32) -> &'static str {
-    const NAMES: [&str; 17] = [
-        "OK",
-        "CANCELLED",
-        "UNKNOWN",
-        "INVALID_ARGUMENT",
-        "DEADLINE_EXCEEDED",
-        "NOT_FOUND",
-        "ALREADY_EXISTS",
-        "PERMISSION_DENIED",
-        "RESOURCE_EXHAUSTED",
-        "FAILED_PRECONDITION",
-        "ABORTED",
-        "OUT_OF_RANGE",
-        "UNIMPLEMENTED",
-        "INTERNAL",
-        "UNAVAILABLE",
-        "DATA_LOSS",
-        "UNAUTHENTICATED",
-    ];
-    usize::try_from(code)
-        .ok()
-        .and_then(|i| NAMES.get(i))
-        .copied()
-        .unwrap_or("UNKNOWN")
-}
-
 /// `google.rpc.Status`, decoded from `grpc-status-details-bin`. Only the details are
 /// used: code and message come from `grpc-status`/`grpc-message`.
 #[derive(Clone, PartialEq, Message)]

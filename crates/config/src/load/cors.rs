@@ -119,23 +119,9 @@ fn check_origin(origin: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
     use std::time::Duration;
 
-    use crate::{Config, ConfigError};
-
-    fn parse(yaml: &str) -> Result<Config, Vec<ConfigError>> {
-        crate::parse_str(yaml, Path::new("/etc/sb.yaml"))
-    }
-
-    /// The rendered errors (`file:line:column: message`).
-    fn errors(yaml: &str) -> Vec<String> {
-        parse(yaml)
-            .expect_err("config should be rejected")
-            .iter()
-            .map(ConfigError::render)
-            .collect()
-    }
+    use crate::load::test_support::{errors, parse};
 
     #[test]
     fn absent_means_no_cors() {

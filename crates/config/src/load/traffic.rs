@@ -300,20 +300,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::{Config, ConfigError};
-
-    fn parse(yaml: &str) -> Result<Config, Vec<ConfigError>> {
-        crate::parse_str(yaml, Path::new("/etc/sb.yaml"))
-    }
-
-    /// The rendered errors (`file:line:column: message`).
-    fn errors(yaml: &str) -> Vec<String> {
-        parse(yaml)
-            .expect_err("config should be rejected")
-            .iter()
-            .map(ConfigError::render)
-            .collect()
-    }
+    use crate::load::test_support::{errors, parse};
 
     #[test]
     fn defaults() {
