@@ -196,12 +196,17 @@ pub fn accepts_trailers(headers: &HeaderMap) -> bool {
 /// Appends `prefix<key>` headers for each forwardable metadata entry. Binary
 /// (`-bin`) values are sent base64-encoded, as on the gRPC wire.
 pub fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
-    for (name, value) in md.as_ref() {
-        let key = name.as_str();
+    // One scratch buffer for every `prefix + key`, not one allocation per entry.
+    let mut name = String::new();
+    for (key, value) in md.as_ref() {
+        let key = key.as_str();
         if is_reserved(key) || key.starts_with(':') {
             continue;
         }
-        if let Ok(header) = HeaderName::from_bytes(format!("{prefix}{key}").as_bytes()) {
+        name.clear();
+        name.push_str(prefix);
+        name.push_str(key);
+        if let Ok(header) = HeaderName::from_bytes(name.as_bytes()) {
             out.append(header, value.clone());
         }
     }
