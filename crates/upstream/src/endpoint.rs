@@ -12,9 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
-use tonic::transport::Channel;
 
 use crate::balance::PeakEwma;
+use crate::conn::Conn;
 use crate::outlier::{OutlierConfig, OutlierState, Verdict};
 
 /// How many recent errors `/backends` shows per endpoint.
@@ -34,7 +34,8 @@ pub enum Health {
 #[derive(Debug)]
 pub struct EndpointState {
     pub addr: Arc<str>,
-    pub(crate) channel: Channel,
+    /// The endpoint's HTTP/2 connection (opened on first use).
+    pub(crate) conn: Conn,
     in_flight: AtomicUsize,
     pub(crate) ewma: PeakEwma,
     outlier: Mutex<OutlierState>,
@@ -67,10 +68,10 @@ impl Drop for InFlight {
 }
 
 impl EndpointState {
-    pub(crate) fn new(addr: &str, channel: Channel) -> Self {
+    pub(crate) fn new(addr: &str, conn: Conn) -> Self {
         EndpointState {
             addr: addr.into(),
-            channel,
+            conn,
             in_flight: AtomicUsize::new(0),
             ewma: PeakEwma::new(Instant::now()),
             outlier: Mutex::default(),
@@ -85,10 +86,12 @@ impl EndpointState {
 
     #[cfg(test)]
     pub(crate) fn for_test(addr: &str) -> Self {
-        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
-            .expect("valid test address")
-            .connect_lazy();
-        Self::new(addr, channel)
+        let settings = crate::conn::ConnSettings {
+            connect_timeout: Duration::from_secs(1),
+            keepalive: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+        };
+        Self::new(addr, Conn::new(addr, settings).expect("valid test address"))
     }
 
     pub fn in_flight(&self) -> usize {

@@ -5,21 +5,20 @@
 //! this way instead of decoding messages: a proxy that never parses frames works
 //! for every call shape (bidi included), every compression and every message
 //! size, and cannot get flow control or half-close wrong. The request rides the
-//! endpoint's existing tonic `Channel`, which is a plain tower service over
-//! HTTP/2 and rewrites only the URI's scheme and authority to the endpoint's.
+//! endpoint's connection ([`crate::conn`]), which rewrites only the URI's scheme
+//! and authority to the endpoint's.
 //!
 //! The endpoint is picked and accounted for exactly as for transcoded calls (see
 //! [`Upstream::start`]): in-flight counts, latency and outlier detection cover the
 //! call up to the response headers. Forwarded calls are never retried: the
 //! request body is streamed, so it cannot be replayed.
 
-use std::future::poll_fn;
 use std::time::Instant;
 
 use tonic::Status;
 use tonic::body::Body;
-use tonic::codegen::Service;
 
+use crate::conn::send_streaming;
 use crate::{Upstream, no_endpoints};
 
 impl Upstream {
@@ -28,8 +27,7 @@ impl Upstream {
     /// head with its body still streaming.
     ///
     /// `Err` when the backend never answered (connection refused or reset, no
-    /// endpoint, the channel's own `grpc-timeout` enforcement) or answered with a
-    /// non-gRPC HTTP error, mapped as gRPC clients map it. A gRPC error from the
+    /// endpoint) or answered with a non-gRPC HTTP error, mapped as gRPC clients map it. A gRPC error from the
     /// backend is an `Ok` response carrying `grpc-status`, for the caller to pass
     /// on as it is.
     pub async fn forward(
@@ -41,7 +39,6 @@ impl Upstream {
             .deposit(&self.config.retry, Instant::now());
         let ep = self.pick(None).ok_or_else(no_endpoints)?;
         let attempt = self.begin(ep);
-        let mut channel = attempt.ep.channel.clone();
         let unavailable = |e: &dyn std::error::Error| {
             let mut message = format!(
                 "backend {} endpoint {} unavailable: {e}",
@@ -54,10 +51,10 @@ impl Upstream {
             }
             Status::unavailable(message)
         };
-        let result = match poll_fn(|cx| channel.poll_ready(cx)).await {
-            Ok(()) => channel.call(request).await.map_err(|e| unavailable(&e)),
-            Err(e) => Err(unavailable(&e)),
-        };
+        let result = send_streaming(&attempt.ep.conn, request)
+            .await
+            .map(|response| response.map(Body::new))
+            .map_err(|e| unavailable(&*e));
         let result = result.and_then(|response| {
             let grpc = response.headers().contains_key("grpc-status");
             if response.status() == http::StatusCode::OK || grpc {
@@ -87,7 +84,7 @@ impl Upstream {
 
 /// gRPC's mapping of an HTTP status from a non-gRPC peer (the gRPC spec's
 /// "HTTP to gRPC Status Code Mapping").
-fn http_to_code(status: http::StatusCode) -> tonic::Code {
+pub(crate) fn http_to_code(status: http::StatusCode) -> tonic::Code {
     use tonic::Code;
     match status.as_u16() {
         400 => Code::Internal,

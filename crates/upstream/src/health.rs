@@ -16,6 +16,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::{info, warn};
 
+use crate::conn::{Conn, ConnService};
 use crate::endpoint::{EndpointState, Health};
 
 /// Active health-check settings of one backend.
@@ -91,10 +92,10 @@ async fn run(ep: Weak<EndpointState>, cfg: HealthCheckConfig) {
     loop {
         tick.tick().await;
         let Some(endpoint) = ep.upgrade() else { return };
-        let channel = endpoint.channel.clone();
+        let conn = endpoint.conn.clone();
         let addr = endpoint.addr.clone();
         drop(endpoint);
-        let result = check(channel, &cfg).await;
+        let result = check(conn, &cfg).await;
         let Some(endpoint) = ep.upgrade() else { return };
         let before = endpoint.health();
         match result {
@@ -122,8 +123,10 @@ async fn run(ep: Weak<EndpointState>, cfg: HealthCheckConfig) {
 }
 
 /// Opens a new endpoint's connection before it gets traffic, once per endpoint,
-/// with one health check whose answer is ignored (UNIMPLEMENTED opens the
-/// connection just as well; a refused connection just ends the wait).
+/// with one health check whose answer is ignored (UNIMPLEMENTED warms the
+/// connection just as well; a refused connection just ends the wait). A whole
+/// round trip, not just the handshake: the server's side of the connection is
+/// then up too.
 ///
 /// Without it the first real request pays the TCP and HTTP/2 handshakes, and
 /// peak-EWMA records that as the endpoint's latency: a freshly scaled-out pod
@@ -135,13 +138,13 @@ pub(crate) async fn warm_up(ep: &EndpointState, timeout: Duration) {
     };
     ep.warmed
         .get_or_init(|| async {
-            let _ = check(ep.channel.clone(), &cfg).await;
+            let _ = check(ep.conn.clone(), &cfg).await;
         })
         .await;
 }
 
-async fn check(channel: tonic::transport::Channel, cfg: &HealthCheckConfig) -> Result<(), String> {
-    let mut client = HealthClient::new(channel);
+async fn check(conn: Conn, cfg: &HealthCheckConfig) -> Result<(), String> {
+    let mut client = HealthClient::new(ConnService(conn));
     let mut request = tonic::Request::new(HealthCheckRequest {
         service: cfg.service.clone(),
     });

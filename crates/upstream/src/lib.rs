@@ -22,6 +22,7 @@
 
 pub mod balance;
 mod codec;
+mod conn;
 pub mod dns;
 pub mod endpoint;
 mod forward;
@@ -29,6 +30,7 @@ pub mod health;
 pub mod metrics;
 pub mod outlier;
 pub mod retry;
+mod unary;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicUsize;
@@ -40,7 +42,6 @@ use bytes::Bytes;
 use http::uri::PathAndQuery;
 use serde::Serialize;
 use tonic::metadata::MetadataMap;
-use tonic::transport::Endpoint as TonicEndpoint;
 use tonic::{Request, Status, Streaming};
 use tracing::{info, warn};
 
@@ -309,15 +310,15 @@ impl Inner {
         }
         map.retain(|_, w| w.strong_count() > 0);
         let s = &self.settings;
-        let channel = TonicEndpoint::from_shared(format!("http://{addr}"))
-            .map_err(|e| format!("invalid endpoint {addr}: {e}"))?
-            .connect_timeout(s.connect_timeout)
-            .http2_keep_alive_interval(s.keepalive)
-            .keep_alive_timeout(s.keepalive_timeout)
-            .keep_alive_while_idle(true)
-            .tcp_nodelay(true)
-            .connect_lazy();
-        let ep = Arc::new(EndpointState::new(addr, channel));
+        let conn = conn::Conn::new(
+            addr,
+            conn::ConnSettings {
+                connect_timeout: s.connect_timeout,
+                keepalive: s.keepalive,
+                keepalive_timeout: s.keepalive_timeout,
+            },
+        )?;
+        let ep = Arc::new(EndpointState::new(addr, conn));
         map.insert(addr.to_string(), Arc::downgrade(&ep));
         Ok(ep)
     }
@@ -614,46 +615,9 @@ impl Upstream {
         timeout: Option<Duration>,
     ) -> Result<UnaryReply, (Status, bool)> {
         let attempt = self.begin(ep);
-        let started = self
-            .send(
-                &attempt.ep,
-                path,
-                tokio_stream::once(message),
-                metadata,
-                Default::default(),
-                timeout,
-            )
-            .await;
-        let StreamReply {
-            headers,
-            mut stream,
-        } = match started {
-            Ok(reply) => reply,
-            Err(status) => {
-                self.finish(&attempt, Err(&status));
-                let retryable = retry::is_retryable(&status);
-                return Err((status, retryable));
-            }
-        };
-        let result = async {
-            let message = match stream.message().await {
-                Ok(Some(m)) => m,
-                Ok(None) => return Err(Status::internal("backend sent no response message")),
-                Err(mut status) => {
-                    merge_into(status.metadata_mut(), &headers);
-                    return Err(status);
-                }
-            };
-            let trailers = stream.trailers().await?.unwrap_or_default();
-            Ok(UnaryReply {
-                headers,
-                message,
-                trailers,
-            })
-        }
-        .await;
-        self.finish(&attempt, result.as_ref().map(|_| ()));
-        result.map_err(|s| (s, false))
+        let result = unary::call(&attempt.ep.conn, path, message, metadata, timeout).await;
+        self.finish(&attempt, result.as_ref().map(|_| ()).map_err(|(s, _)| s));
+        result
     }
 
     /// Starts a server-streaming call. The deadline covers the whole stream; the
@@ -730,16 +694,9 @@ impl Upstream {
     where
         S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
     {
-        let mut grpc = tonic::client::Grpc::new(ep.channel.clone());
-        grpc.ready().await.map_err(|e| {
-            let mut status = Status::unavailable(format!(
-                "backend {} endpoint {} unavailable: {e}",
-                self.name, ep.addr
-            ));
-            // Marks it as a local transport failure (retryable), see `retry`.
-            status.set_source(Arc::new(e));
-            status
-        })?;
+        // Connection failures surface from the call as statuses with a source
+        // (transport failures, see `retry`), mapped to UNAVAILABLE below.
+        let mut grpc = tonic::client::Grpc::new(conn::ConnService(ep.conn.clone()));
         let mut request = Request::from_parts(metadata, extensions, messages);
         if let Some(t) = timeout {
             request.set_timeout(t);
@@ -823,13 +780,4 @@ async fn with_deadline<T>(
         Ok(r) => r,
         Err(_) => Err(Status::deadline_exceeded("context deadline exceeded")),
     }
-}
-
-/// Adds the entries of `from` to `into` (header metadata onto an error status).
-fn merge_into(into: &mut MetadataMap, from: &MetadataMap) {
-    let mut headers = into.clone().into_headers();
-    for (k, v) in from.clone().into_headers().iter() {
-        headers.append(k.clone(), v.clone());
-    }
-    *into = MetadataMap::from_headers(headers);
 }
