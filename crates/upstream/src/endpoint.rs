@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::balance::PeakEwma;
 use crate::conn::Conn;
+use crate::metrics::EndpointHandles;
 use crate::outlier::{OutlierConfig, OutlierState, Verdict};
 
 /// How many recent errors `/backends` shows per endpoint.
@@ -47,6 +48,9 @@ pub struct EndpointState {
     requests: AtomicU64,
     failures: AtomicU64,
     recent: Mutex<VecDeque<RecentError>>,
+    /// Metric handles for the first backend that calls this endpoint (nearly
+    /// always the only one); others look theirs up per call.
+    pub(crate) handles: std::sync::OnceLock<Arc<EndpointHandles>>,
 }
 
 /// An error kept for `/backends`.
@@ -81,6 +85,7 @@ impl EndpointState {
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             recent: Mutex::default(),
+            handles: std::sync::OnceLock::new(),
         }
     }
 

@@ -50,8 +50,8 @@ pub use codec::RawCodec;
 pub use dns::DnsSettings;
 use endpoint::{EndpointReport, EndpointState, InFlight};
 pub use health::HealthCheckConfig;
+use metrics::RetryLabels;
 pub use metrics::UpstreamMetrics;
-use metrics::{AttemptLabels, EndpointLabels, RetryLabels};
 pub use outlier::OutlierConfig;
 pub use retry::RetryConfig;
 
@@ -437,14 +437,13 @@ pub struct BackendReport {
 struct Attempt {
     ep: Arc<EndpointState>,
     _guard: InFlight,
-    gauge: prometheus_client::metrics::gauge::Gauge,
-    labels: EndpointLabels,
+    metrics: Arc<metrics::EndpointHandles>,
     started: Instant,
 }
 
 impl Drop for Attempt {
     fn drop(&mut self) {
-        self.gauge.dec();
+        self.metrics.in_flight.dec();
     }
 }
 
@@ -494,17 +493,19 @@ impl Upstream {
     }
 
     fn begin(&self, ep: Arc<EndpointState>) -> Attempt {
-        let labels = EndpointLabels {
-            backend: self.name.clone(),
-            endpoint: ep.addr.clone(),
+        let cached = ep
+            .handles
+            .get_or_init(|| Arc::new(self.metrics.handles(&self.name, &ep.addr)));
+        let metrics = if cached.backend == self.name {
+            cached.clone()
+        } else {
+            Arc::new(self.metrics.handles(&self.name, &ep.addr))
         };
-        let gauge = self.metrics.in_flight.get_or_create(&labels).clone();
-        gauge.inc();
+        metrics.in_flight.inc();
         Attempt {
             _guard: ep.start(),
             ep,
-            gauge,
-            labels,
+            metrics,
             started: Instant::now(),
         }
     }
@@ -517,28 +518,19 @@ impl Upstream {
             Err(status) if retry::is_endpoint_failure(status) => Some(status),
             _ => None,
         };
-        let outcome = if let Some(status) = failure {
+        let m = &attempt.metrics;
+        if let Some(status) = failure {
             let message = format!("{:?}: {}", status.code(), status.message());
             if let Some(time) = ep.failed(rtt, &message, &self.config.outlier) {
                 warn!(backend = %self.name, endpoint = %ep.addr, ejected_for = ?time, error = %message, "endpoint ejected after consecutive failures");
-                self.metrics.ejections.get_or_create(&attempt.labels).inc();
+                m.ejections.inc();
             }
-            "endpoint_failure"
+            m.failed.inc();
         } else {
             ep.succeeded(rtt);
-            "ok"
-        };
-        self.metrics
-            .attempts
-            .get_or_create(&AttemptLabels {
-                backend: self.name.clone(),
-                endpoint: ep.addr.clone(),
-                result: outcome,
-            })
-            .inc();
-        self.metrics
-            .latency_ewma
-            .get_or_create(&attempt.labels)
+            m.ok.inc();
+        }
+        m.latency_ewma
             .set(ep.ewma.estimate_ns(Instant::now()) / 1e9);
     }
 

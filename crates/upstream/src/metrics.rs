@@ -33,6 +33,20 @@ pub struct RetryLabels {
     pub outcome: &'static str,
 }
 
+/// The per-call metric handles of one (backend, endpoint) pair. A `Family`
+/// lookup hashes the labels under a lock; resolving the handles once per pair
+/// keeps that off the request path. Creating them also makes every series
+/// visible (at 0) from the endpoint's first call on.
+#[derive(Debug, Clone)]
+pub(crate) struct EndpointHandles {
+    pub backend: Arc<str>,
+    pub in_flight: Gauge,
+    pub ok: Counter,
+    pub failed: Counter,
+    pub latency_ewma: Gauge<f64, AtomicU64>,
+    pub ejections: Counter,
+}
+
 /// Handles to the upstream metrics; cloning shares the underlying values.
 #[derive(Debug, Clone, Default)]
 pub struct UpstreamMetrics {
@@ -44,6 +58,30 @@ pub struct UpstreamMetrics {
 }
 
 impl UpstreamMetrics {
+    pub(crate) fn handles(&self, backend: &Arc<str>, endpoint: &Arc<str>) -> EndpointHandles {
+        let labels = EndpointLabels {
+            backend: backend.clone(),
+            endpoint: endpoint.clone(),
+        };
+        let attempts = |result| {
+            self.attempts
+                .get_or_create(&AttemptLabels {
+                    backend: backend.clone(),
+                    endpoint: endpoint.clone(),
+                    result,
+                })
+                .clone()
+        };
+        EndpointHandles {
+            backend: backend.clone(),
+            in_flight: self.in_flight.get_or_create(&labels).clone(),
+            ok: attempts("ok"),
+            failed: attempts("endpoint_failure"),
+            latency_ewma: self.latency_ewma.get_or_create(&labels).clone(),
+            ejections: self.ejections.get_or_create(&labels).clone(),
+        }
+    }
+
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_upstream_attempts",
