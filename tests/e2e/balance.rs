@@ -304,6 +304,10 @@ async fn dns_endpoint_changes_are_picked_up() {
     assert!(moved, "endpoint set did not follow DNS; log:\n{}", gw.log());
     let tally = load(&gw, 60, 4, Arc::default()).await;
     eprintln!("dns [2,3]: served {:?}", tally.served);
+    eprintln!(
+        "DEBUG {}",
+        get(&gw.admin_url("/backends")).await.unwrap().json()
+    );
     assert!(tally.errors.is_empty(), "{:?}", tally.errors);
     assert!(!tally.served.contains_key("one"), "{:?}", tally.served);
     assert!(tally.served.contains_key("two") && tally.served.contains_key("three"));

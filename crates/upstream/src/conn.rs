@@ -100,24 +100,36 @@ impl Conn {
     }
 
     /// A sender ready for one new stream, connecting first if needed.
+    ///
+    /// A connection that can take no new stream (the backend sent GOAWAY while
+    /// draining, or the connection failed and its driver has not noticed yet) is
+    /// forgotten at once and one new connection is tried: in-flight streams
+    /// finish on the old one, new calls go to the new one.
     pub(crate) async fn ready(&self) -> Result<SendRequest<Bytes>, ConnError> {
-        let sender = match self.inner.current() {
-            Some(s) => s,
+        let (generation, sender) = match self.inner.current() {
+            Some(live) => live,
             None => self.connect().await?,
         };
-        sender.ready().await.map_err(|e| {
-            ConnError(format!(
-                "connection to {} cannot open a stream: {e}",
-                self.inner.addr
-            ))
-        })
+        match sender.ready().await {
+            Ok(sender) => Ok(sender),
+            Err(e) => {
+                self.inner.forget(generation);
+                let (_, sender) = self.connect().await?;
+                sender.ready().await.map_err(|e2| {
+                    ConnError(format!(
+                        "connection to {} cannot open a stream: {e}; after reconnecting: {e2}",
+                        self.inner.addr
+                    ))
+                })
+            }
+        }
     }
 
-    async fn connect(&self) -> Result<SendRequest<Bytes>, ConnError> {
+    async fn connect(&self) -> Result<(u64, SendRequest<Bytes>), ConnError> {
         let inner = &self.inner;
         let _one = inner.connecting.lock().await;
-        if let Some(s) = inner.current() {
-            return Ok(s);
+        if let Some(live) = inner.current() {
+            return Ok(live);
         }
         let addr = &*inner.addr;
         let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -156,7 +168,7 @@ impl Conn {
             generation,
             inner.settings.clone(),
         ));
-        Ok(sender)
+        Ok((generation, sender))
     }
 
     /// The `http://authority/path` URI of a call.
@@ -174,8 +186,16 @@ impl Inner {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn current(&self) -> Option<SendRequest<Bytes>> {
-        self.lock().as_ref().map(|(_, s)| s.clone())
+    fn current(&self) -> Option<(u64, SendRequest<Bytes>)> {
+        self.lock().clone()
+    }
+
+    /// Forgets connection `generation`, unless a newer one replaced it already.
+    fn forget(&self, generation: u64) {
+        let mut live = self.lock();
+        if live.as_ref().is_some_and(|(g, _)| *g == generation) {
+            *live = None;
+        }
     }
 }
 
@@ -217,10 +237,7 @@ async fn drive(
     };
     if let Some(inner) = owner.upgrade() {
         debug!(endpoint = %inner.addr, reason = %why, "upstream connection ended");
-        let mut live = inner.lock();
-        if live.as_ref().is_some_and(|(g, _)| *g == generation) {
-            *live = None;
-        }
+        inner.forget(generation);
     }
 }
 

@@ -324,7 +324,7 @@ impl Inner {
     }
 
     /// Replaces a backend's endpoint set with `addrs`. Kept endpoints keep their
-    /// state; new ones start at their siblings' latency estimate; removed ones with
+    /// state; new ones start at half their siblings' median latency estimate; removed ones with
     /// calls in flight are listed as draining until those finish.
     fn set_members(&self, shared: &BackendShared, addrs: &[String]) -> Result<(), String> {
         let health = lock(&shared.spec).1.clone();
@@ -336,11 +336,26 @@ impl Inner {
             .collect::<Result<_, _>>()?;
         let now = Instant::now();
         let old = shared.members.load_full();
-        let known: Vec<f64> = old.iter().map(|e| e.ewma.estimate_ns(now)).collect();
+        // A new endpoint starts at half the median estimate of the endpoints that
+        // stay (of all old ones if none stays), so it is probed at once and its
+        // first answers replace the guess. Seeded as an equal, it can lose every
+        // comparison by a hair to a sibling whose estimate moved down a little,
+        // and an endpoint that gets no traffic learns nothing. The median, not the
+        // mean: one slow endpoint, often the one being replaced, must not decide.
+        let stays = |e: &&Arc<EndpointState>| new.iter().any(|n| Arc::ptr_eq(n, e));
+        let mut known: Vec<f64> = old
+            .iter()
+            .filter(stays)
+            .map(|e| e.ewma.estimate_ns(now))
+            .collect();
+        if known.is_empty() {
+            known = old.iter().map(|e| e.ewma.estimate_ns(now)).collect();
+        }
         if !known.is_empty() {
-            let mean = known.iter().sum::<f64>() / known.len() as f64;
+            known.sort_by(f64::total_cmp);
+            let seed = known[known.len() / 2] / 2.0;
             for ep in &new {
-                ep.ewma.seed(mean, now);
+                ep.ewma.seed(seed, now);
             }
         }
         for ep in &new {
