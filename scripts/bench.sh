@@ -6,7 +6,8 @@
 #   1. builds release binaries (switchboard, example-backend, switchboard-loadgen);
 #   2. installs wrk if it is missing (apt-get; the wrk figures are skipped if that
 #      is impossible);
-#   3. starts the example greeter backend and `switchboard serve --config <generated>`;
+#   3. starts the example greeter backend, `switchboard serve --config <generated>`
+#      and the floor proxy (`switchboard-loadgen floor`, see below);
 #   4. measures, each figure the MEDIAN of $RUNS runs, configurations ALTERNATING
 #      within each run so machine drift cancels out:
 #      - unary small (~100 B JSON) and medium (~10 KB JSON, nested + repeated)
@@ -22,7 +23,17 @@
 #      - reload storm: 50 POST /reload while wrk runs vs a steady run: failed
 #        requests (non-2xx + socket errors) and p99;
 #      - table build: RouteTable::build for 100 synthetic backends / 2,000 methods
-#        (median of 10 builds), and the RSS of a real gateway with them loaded.
+#        (median of 10 builds), and the RSS of a real gateway with them loaded;
+#      - the floor: the same small unary figures (req/s and CPU per request at
+#        $CONC with wrk, p50 / added p50 / CPU per request at c=1 with loadgen)
+#        through `switchboard-loadgen floor` instead of the gateway.
+#   The floor proxy is the cheapest HTTP/1.1 -> HTTP/2 gRPC proxy we can write
+#   on this machine: hyper http1 server, one shared `h2` client connection, a
+#   fixed pre-encoded protobuf request per call, a fixed `{"len":N}` answer; no
+#   JSON transcoding, routing, balancing or metrics. It splits the gateway's cost
+#   into what two loopback hops (HTTP/1.1 in, HTTP/2 out) cost anyway (floor
+#   minus direct) and what is ours (gateway minus floor). Its rows put the floor
+#   figure in the "gateway" column and say "floor proxy" in the figure name.
 #   5. prints a markdown table and writes target/bench/results.csv (plus a
 #      timestamped copy and runs.csv with every individual run).
 #
@@ -51,8 +62,10 @@ GW_PORT=$((PORT_BASE + 1))
 ADMIN_PORT=$((PORT_BASE + 2))
 BIG_PORT=$((PORT_BASE + 3))
 BIG_ADMIN_PORT=$((PORT_BASE + 4))
+FLOOR_PORT=$((PORT_BASE + 5))
 GW=http://127.0.0.1:$GW_PORT
 ADMIN=http://127.0.0.1:$ADMIN_PORT
+FLOOR=http://127.0.0.1:$FLOOR_PORT
 NPROC=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
 ECHO_PATH=/switchboard.testing.v1.Echo/Echo
@@ -148,8 +161,18 @@ PIDS+=("$GW_PID")
 wait_http "$ADMIN/readyz"
 curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$GW/v1/echo" >/dev/null
 
+log "starting floor proxy on :$FLOOR_PORT"
+"$LG" floor --listen "127.0.0.1:$FLOOR_PORT" --backend "$BACKEND_ADDR" --path $ECHO_PATH \
+    --body "$WORK/small.proto" >"$WORK/floor.log" 2>&1 &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+for _ in $(seq 100); do grep -q 'listening on' "$WORK/floor.log" && break; sleep 0.1; done
+curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$FLOOR/v1/echo" >/dev/null ||
+    { log "floor proxy does not answer: $(cat "$WORK/floor.log")"; exit 1; }
+
 # warm-up: connections, allocator, caches
 "$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 4 -d 1 --warmup 0 >/dev/null
+"$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 4 -d 1 --warmup 0 >/dev/null
 "$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 4 -d 1 --warmup 0 >/dev/null
 
 declare -A M # figure name -> space-separated per-run values
@@ -157,7 +180,7 @@ declare -A M # figure name -> space-separated per-run values
 # ---------------------------------------------------------------- unary at CONC
 for size in small medium; do
     [[ $HAVE_WRK == 1 ]] || break
-    log "unary $size: $RUNS x (${DUR}s gateway/wrk, ${DUR}s direct/loadgen), c=$CONC"
+    log "unary $size: $RUNS x (${DUR}s gateway/wrk,$([[ $size == small ]] && echo " ${DUR}s floor/wrk,") ${DUR}s direct/loadgen), c=$CONC"
     for r in $(seq "$RUNS"); do
         c0=$(cpu_ticks "$GW_PID")
         line=$(wrk_run "$GW/v1/echo" "$WORK/$size.json" "$CONC" "$DUR")
@@ -170,6 +193,16 @@ for size in small medium; do
         M[${size}_gw_fail]+=" $(($(kv "$line" non2xx) + $(kv "$line" socket_errors)))"
         M[${size}_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
 
+        if [[ $size == small ]]; then
+            c0=$(cpu_ticks "$FLOOR_PID")
+            line=$(wrk_run "$FLOOR/v1/echo" "$WORK/$size.json" "$CONC" "$DUR")
+            c1=$(cpu_ticks "$FLOOR_PID")
+            raw "unary_$size" floor "$r" "$line cpu_ticks=$((c1 - c0))"
+            reqs=$(kv "$line" requests)
+            M[${size}_fl_rps]+=" $(kv "$line" rps)"
+            M[${size}_fl_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+        fi
+
         line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/$size.proto" -c "$CONC" -d "$DUR")
         raw "unary_$size" direct "$r" "$line"
         M[${size}_dir_rps]+=" $(kv "$line" rps)"
@@ -179,7 +212,7 @@ for size in small medium; do
 done
 
 # ---------------------------------------------------------------- latency at c=1
-log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway, ${LAT_DUR}s gRPC->backend), c=1"
+log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway, ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
 for r in $(seq "$RUNS"); do
     c0=$(cpu_ticks "$GW_PID")
     line=$("$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR")
@@ -190,6 +223,13 @@ for r in $(seq "$RUNS"); do
     M[c1_gw_p99]+=" $(kv "$line" p99_us)"
     M[c1_gw_rps]+=" $(kv "$line" rps)"
     M[c1_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+    c0=$(cpu_ticks "$FLOOR_PID")
+    line=$("$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR")
+    c1=$(cpu_ticks "$FLOOR_PID")
+    raw latency_c1 floor "$r" "$line cpu_ticks=$((c1 - c0))"
+    reqs=$(kv "$line" requests)
+    M[c1_fl_p50]+=" $(kv "$line" p50_us)"
+    M[c1_fl_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
     line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 1 -d "$LAT_DUR")
     raw latency_c1 direct "$r" "$line"
     M[c1_dir_p50]+=" $(kv "$line" p50_us)"
@@ -291,6 +331,8 @@ if [[ $HAVE_WRK == 1 ]]; then
     cpu=$(med small_gw_cpu)
     row "gateway CPU per small request (c=$CONC)" µs "$cpu" "" "<= 15" "$(verdict le "$cpu" 15)" "$CONC" "$DUR"
     row "gateway CPU per medium request (c=$CONC)" µs "$(med medium_gw_cpu)" "" "" "" "$CONC" "$DUR"
+    row "floor proxy small req/s (c=$CONC)" req/s "$(med small_fl_rps)" "$(med small_dir_rps)" "" "" "$CONC" "$DUR"
+    row "floor proxy CPU per small request (c=$CONC)" µs "$(med small_fl_cpu)" "" "" "" "$CONC" "$DUR"
 fi
 row "gateway CPU per small request (c=1)" µs "$(med c1_gw_cpu)" "" "" "" 1 "$LAT_DUR"
 row "unary small p50 (c=1, loadgen both sides)" µs "$(med c1_gw_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"
@@ -298,6 +340,9 @@ row "unary small p99 (c=1, loadgen both sides)" µs "$(med c1_gw_p99)" "$(med c1
 row "unary small req/s (c=1)" req/s "$(med c1_gw_rps)" "$(med c1_dir_rps)" "" "" 1 "$LAT_DUR"
 added=$(calc "$(med c1_gw_p50) - $(med c1_dir_p50)" 1)
 row "added p50 latency (c=1)" µs "$added" "" "<= 100" "$(verdict le "$added" 100)" 1 "$LAT_DUR"
+row "floor proxy p50 (c=1)" µs "$(med c1_fl_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"
+row "floor proxy added p50 latency (c=1)" µs "$(calc "$(med c1_fl_p50) - $(med c1_dir_p50)" 1)" "" "" "" 1 "$LAT_DUR"
+row "floor proxy CPU per small request (c=1)" µs "$(med c1_fl_cpu)" "" "" "" 1 "$LAT_DUR"
 st=$(med st_gw)
 row "server streaming msgs/s ($STREAM_CONC streams)" msgs/s "$st" "$(med st_dir)" ">= 100000" "$(verdict ge "$st" 100000)" "$STREAM_CONC" "$STREAM_DUR"
 row "peak RSS of the bench gateway (VmHWM)" KiB "$GW_HWM" "" "" "" "" ""

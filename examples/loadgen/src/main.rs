@@ -6,6 +6,7 @@
 //! switchboard-loadgen http        --url http://HOST:PORT/path            --body FILE [-c N] [-d SECS]
 //! switchboard-loadgen grpc-stream --addr HOST:PORT --path /pkg.Svc/Method --body FILE [-c N] [-d SECS]
 //! switchboard-loadgen http-stream --url http://HOST:PORT/path            --body FILE [-c N] [-d SECS]
+//! switchboard-loadgen floor --listen HOST:PORT --backend HOST:PORT --path /pkg.Svc/Method --body FILE
 //! switchboard-loadgen synth --backends 100 --methods 2000 --out DIR
 //! switchboard-loadgen table --dir DIR [--iters 10]
 //! ```
@@ -19,6 +20,9 @@
 //!   runtime, same histogram).
 //! - `*-stream` read a server-streaming call (gRPC messages, or the gateway's
 //!   NDJSON lines) and count messages per second.
+//! - `floor` is not a client but the cheapest HTTP/1.1 -> gRPC proxy: every
+//!   request becomes one unary call with a fixed protobuf body, answered with
+//!   `{"len":N}` (see [`floor`]). It runs until killed.
 //! - `synth` writes one encoded `FileDescriptorSet` per synthetic backend
 //!   (`bN.pb`, protox-compiled from generated proto text with `google.api.http`
 //!   rules); `table` decodes them, times `RouteTable::build` and prints VmRSS.
@@ -29,11 +33,12 @@
 //! comparable to `wrk -t1`.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
@@ -371,6 +376,107 @@ async fn http_stream(flags: &Flags) -> Result<()> {
     .await
 }
 
+/// The *floor* of `scripts/bench.sh`: the cheapest HTTP/1.1 -> HTTP/2 gRPC
+/// proxy we can write on this machine (no JSON transcoding, routing,
+/// balancing or metrics), so the bench can tell which part of the gateway's
+/// CPU per request and added latency is inherent in two loopback hops and
+/// which part is ours. Every request (any method/path, body discarded) becomes
+/// one unary call of `--path` with the pre-encoded `--body` over one shared
+/// `h2` connection to `--backend`; the answer is 200 `{"len":N}` (N = bytes of
+/// the response message) if grpc-status is 0, else 500.
+async fn floor(flags: &Flags) -> Result<()> {
+    let backend = flags.str("backend")?;
+    let uri: http::Uri = format!("http://{backend}{}", flags.str("path")?)
+        .parse()
+        .context("--backend/--path")?;
+    let message = std::fs::read(flags.str("body")?).context("reading --body")?;
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(u32::try_from(message.len())?);
+    frame.extend_from_slice(&message);
+    let frame = frame.freeze();
+
+    let tcp = tokio::net::TcpStream::connect(backend)
+        .await
+        .with_context(|| format!("connecting to {backend}"))?;
+    tcp.set_nodelay(true)?;
+    let (h2, connection) = h2::client::handshake(tcp).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            eprintln!("backend connection: {e}");
+        }
+    });
+
+    let listener = tokio::net::TcpListener::bind(flags.str("listen")?).await?;
+    eprintln!("listening on {}", listener.local_addr()?);
+    loop {
+        let (stream, _) = listener.accept().await?;
+        stream.set_nodelay(true)?;
+        let (h2, uri, frame) = (h2.clone(), uri.clone(), frame.clone());
+        let service =
+            hyper::service::service_fn(move |request: http::Request<hyper::body::Incoming>| {
+                let (h2, uri, frame) = (h2.clone(), uri.clone(), frame.clone());
+                async move {
+                    // Read and discard the request body.
+                    request.into_body().collect().await.ok();
+                    let (status, body) = match floor_call(h2, uri, frame).await {
+                        Ok(len) => (http::StatusCode::OK, format!("{{\"len\":{len}}}")),
+                        Err(e) => (
+                            http::StatusCode::INTERNAL_SERVER_ERROR,
+                            serde_json::json!({ "error": e.to_string() }).to_string(),
+                        ),
+                    };
+                    let response = http::Response::builder()
+                        .status(status)
+                        .header(http::header::CONTENT_TYPE, "application/json")
+                        .body(Full::new(Bytes::from(body)))
+                        .expect("valid response");
+                    Ok::<_, Infallible>(response)
+                }
+            });
+        tokio::spawn(async move {
+            hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+                .ok();
+        });
+    }
+}
+
+/// One unary gRPC call of the floor proxy: the length of the response message.
+async fn floor_call(
+    h2: h2::client::SendRequest<Bytes>,
+    uri: http::Uri,
+    frame: Bytes,
+) -> Result<usize> {
+    let mut h2 = h2.ready().await?;
+    let request = http::Request::post(uri)
+        .header(http::header::CONTENT_TYPE, "application/grpc")
+        .header(http::header::TE, "trailers")
+        .body(())?;
+    let (response, mut send) = h2.send_request(request, false)?;
+    send.send_data(frame, true)?;
+    let (head, mut body) = response.await?.into_parts();
+    let mut len = 0;
+    while let Some(data) = body.data().await {
+        let data = data?;
+        len += data.len();
+        body.flow_control().release_capacity(data.len())?;
+    }
+    // A trailers-only response carries grpc-status in the headers.
+    let trailers = body.trailers().await?;
+    let status = trailers
+        .as_ref()
+        .unwrap_or(&head.headers)
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok());
+    if head.status != http::StatusCode::OK || status != Some("0") {
+        bail!("HTTP {} grpc-status {status:?}", head.status);
+    }
+    Ok(len.saturating_sub(5))
+}
+
 /// The request payloads, as JSON for the gateway and protobuf for the backend.
 fn payload(flags: &Flags) -> Result<()> {
     let kind = flags.str("kind")?;
@@ -616,6 +722,7 @@ fn main() -> Result<()> {
         "grpc-stream" => runtime.block_on(grpc_stream(&flags)),
         "http" => runtime.block_on(http_unary(&flags)),
         "http-stream" => runtime.block_on(http_stream(&flags)),
+        "floor" => runtime.block_on(floor(&flags)),
         other => bail!("unknown command {other:?}: {USAGE}"),
     }
 }
