@@ -215,7 +215,7 @@ done
 log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway, ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
 for r in $(seq "$RUNS"); do
     c0=$(cpu_ticks "$GW_PID")
-    line=$("$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR")
+    line=$("$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0)
     c1=$(cpu_ticks "$GW_PID")
     raw latency_c1 gateway "$r" "$line cpu_ticks=$((c1 - c0))"
     reqs=$(kv "$line" requests)
@@ -224,13 +224,13 @@ for r in $(seq "$RUNS"); do
     M[c1_gw_rps]+=" $(kv "$line" rps)"
     M[c1_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
     c0=$(cpu_ticks "$FLOOR_PID")
-    line=$("$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR")
+    line=$("$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0)
     c1=$(cpu_ticks "$FLOOR_PID")
     raw latency_c1 floor "$r" "$line cpu_ticks=$((c1 - c0))"
     reqs=$(kv "$line" requests)
     M[c1_fl_p50]+=" $(kv "$line" p50_us)"
     M[c1_fl_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
-    line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 1 -d "$LAT_DUR")
+    line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 1 -d "$LAT_DUR" --warmup 0)
     raw latency_c1 direct "$r" "$line"
     M[c1_dir_p50]+=" $(kv "$line" p50_us)"
     M[c1_dir_p99]+=" $(kv "$line" p99_us)"

@@ -221,6 +221,40 @@ async fn endpoint_killed_under_load_costs_at_most_a_handful_of_requests() {
     assert!(report["failures"].as_u64().unwrap() > 0, "{report}");
 }
 
+/// The only endpoint crashes and comes back on the same address: the dead
+/// connection is dropped and the next calls open a new one. Nothing but the
+/// requests made while nothing listened may fail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_endpoint_is_reconnected() {
+    let _serial = SERIAL.lock().await;
+    let mut first = Replica::start("first");
+    let addr = first.addr;
+    let gw = gateway(&[addr.to_string()], "", "").await;
+    let before = load(&gw, 20, 2, Arc::default()).await;
+    assert_eq!(before.served.get("first"), Some(&20), "{before:?}");
+
+    tokio::task::block_in_place(|| first.kill());
+    // While nothing listens, calls fail fast as UNAVAILABLE (503).
+    let down = post(&gw.url("/helloworld.Greeter/SayHello"), r#"{"name":"x"}"#)
+        .await
+        .unwrap();
+    assert_eq!(down.status, 503, "{}", down.body);
+    assert_eq!(down.json()["code"], 14, "{}", down.body);
+
+    let _second = Replica::start_on("second", addr);
+    let back = eventually(|| async {
+        post(&gw.url("/helloworld.Greeter/SayHello"), r#"{"name":"x"}"#)
+            .await
+            .is_ok_and(|r| r.status == 200)
+    })
+    .await;
+    assert!(back, "no answer after the restart; log:\n{}", gw.log());
+    let after = load(&gw, 20, 2, Arc::default()).await;
+    assert_eq!(after.served.get("second"), Some(&20), "{after:?}");
+    let report = endpoint_report(&gw, &addr.to_string()).await;
+    assert!(report["failures"].as_u64().unwrap() >= 1, "{report}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn not_serving_health_status_drains_an_endpoint() {
     let _serial = SERIAL.lock().await;
