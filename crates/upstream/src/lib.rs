@@ -2,7 +2,7 @@
 //! health, retries, and raw-bytes gRPC calls.
 //!
 //! Everything learned about an endpoint lives in the [`ChannelCache`], keyed by
-//! address and shared by every route table: its HTTP/2 channel, latency
+//! address and shared by every route table: its HTTP/2 connection, latency
 //! estimate, requests in flight, ejection and health state
 //! ([`endpoint::EndpointState`]). Each backend's endpoint *set* lives there too,
 //! keyed by backend name, so a reload that keeps an endpoint keeps its connection
@@ -18,7 +18,10 @@
 //!
 //! Messages cross this layer as already-encoded protobuf bytes ([`RawCodec`]):
 //! encoding is the transcoder's job, so one upstream serves every method of every
-//! backend with no generated code.
+//! backend with no generated code. Each endpoint has one HTTP/2 connection driven
+//! with `h2` directly ([`conn`]); unary calls, the hot path, are framed and read on
+//! the stream itself ([`unary`]), other shapes go through tonic's client over the
+//! same connection.
 
 pub mod balance;
 mod codec;
@@ -301,7 +304,7 @@ impl Inner {
         eps
     }
 
-    /// The state for `addr`, created (with a lazy channel: no connection until
+    /// The state for `addr`, created (with a lazy connection: none until
     /// the first call) if no live one exists.
     fn endpoint(&self, addr: &str) -> Result<Arc<EndpointState>, String> {
         let mut map = lock(&self.endpoints);
