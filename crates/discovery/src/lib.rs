@@ -10,10 +10,12 @@
 //! Discovery only reads; it never builds routes and never serves.
 
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use prost_reflect::DescriptorPool;
 use switchboard_config::{Backend, DescriptorSource};
+use tokio::sync::Semaphore;
 
 mod files;
 mod reflection;
@@ -86,10 +88,20 @@ pub fn schema_from_descriptor_set(bytes: &[u8]) -> Result<Schema, DiscoveryError
     files::from_encoded_set(bytes)
 }
 
-/// Runs file IO and protox compilation off the async runtime's worker threads.
+/// Runs file IO and protox compilation off the async runtime's worker threads,
+/// at most one per core at a time. The work is CPU-bound, so more at once is not
+/// faster, only bigger: a hundred file backends loaded together used to decode
+/// on dozens of blocking threads at once, each allocating in a malloc arena of
+/// its own, which raised the gateway's peak memory and left those arenas
+/// fragmented for good.
 async fn blocking(
     work: impl FnOnce() -> Result<Schema, DiscoveryError> + Send + 'static,
 ) -> Result<Schema, DiscoveryError> {
+    static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    // The semaphore is never closed, so acquiring cannot fail.
+    let _slot = SLOTS.acquire().await.ok();
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
         Err(DiscoveryError::Descriptors(format!(
             "discovery task failed: {e}"

@@ -71,7 +71,7 @@ use std::sync::Arc;
 use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, MethodDescriptor};
 pub use switchboard_transcode::MethodPlan;
 
-use crate::template::Template;
+use crate::template::{Captures, Template};
 use crate::trie::MethodTrie;
 
 mod grpc;
@@ -184,9 +184,8 @@ pub enum Lookup<'a> {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     routes: Vec<Route>,
-    /// `templates[i]` is `routes[i]`'s parsed template, used to extract values
-    /// once the trie has chosen the route.
-    templates: Vec<Template>,
+    /// `captures[i]` extracts `routes[i]`'s path values once the trie has chosen it.
+    captures: Vec<Captures>,
     /// One trie per HTTP method; there are only a handful, so a scan is cheapest.
     methods: Vec<(http::Method, MethodTrie)>,
     /// Owner of each exposed service, for native gRPC (see the `grpc` module).
@@ -276,7 +275,19 @@ impl RouteTable {
                 }
             }
         }
+        table.shrink();
         (table, report)
+    }
+
+    /// Drops the spare capacity that building left everywhere: the table is
+    /// never added to again, and at thousands of routes the slack of vectors
+    /// grown by doubling is most of a megabyte.
+    fn shrink(&mut self) {
+        self.routes.shrink_to_fit();
+        self.captures.shrink_to_fit();
+        for (_, trie) in &mut self.methods {
+            trie.shrink();
+        }
     }
 
     /// Parses, plans and inserts one binding; problems go to `report`.
@@ -353,7 +364,7 @@ impl RouteTable {
             return Err((existing, Box::new(route)));
         }
         self.routes.push(route);
-        self.templates.push(template);
+        self.captures.push(template.captures());
         Ok(())
     }
 
@@ -366,7 +377,7 @@ impl RouteTable {
         };
         if let Some(trie) = self.trie(method) {
             if let Some((index, stripped)) = trie.find(rest) {
-                return match self.templates[index].capture(stripped) {
+                return match self.captures[index].capture(stripped) {
                     Ok(Some(values)) => Lookup::Found(&self.routes[index], values),
                     Err(err) => Lookup::BadRequest(err.to_string()),
                     // The trie and the template agree on shape, so this is unreachable.
@@ -1066,6 +1077,38 @@ mod tests {
             choose(&table, "/v1/first/books/x"),
             ("/v1/{rest=**}".into(), vec!["first/books/x".into()])
         );
+    }
+
+    #[test]
+    fn nodes_with_many_literal_children_hash_them() {
+        // More siblings than a node scans (`trie::SCAN_MAX`), each with children.
+        let templates: Vec<String> = (0..40)
+            .flat_map(|i| [format!("/v1/s{i}"), format!("/v1/s{i}/{{id}}")])
+            .collect();
+        let routes: Vec<(Method, &str)> = templates
+            .iter()
+            .map(|t| (Method::GET, t.as_str()))
+            .collect();
+        let mut table = table_of(&routes);
+        let check = |table: &RouteTable| {
+            for i in 0..40 {
+                assert_eq!(chosen(table, &format!("/v1/s{i}")), format!("/v1/s{i}"));
+                assert_eq!(
+                    choose(table, &format!("/v1/s{i}/x%20y")),
+                    (format!("/v1/s{i}/{{id}}"), vec!["x y".to_owned()])
+                );
+            }
+            assert_eq!(chosen(table, "/v1/s40"), "404");
+            assert_eq!(chosen(table, "/v1/s"), "404");
+        };
+        check(&table);
+        table.shrink();
+        check(&table);
+        // Same shape as an existing route once hashed: still a conflict.
+        let mut twin = table.routes()[0].clone();
+        twin.template = "/v1/s0".into();
+        let parsed = Template::parse("/v1/s0").unwrap();
+        assert!(matches!(table.insert(twin, parsed), Err((0, _))));
     }
 
     #[test]

@@ -164,43 +164,114 @@ impl Template {
     /// template's verb already removed) and extracts the variable values.
     pub fn capture(&self, rest: &str) -> Result<Option<Vec<String>>, CaptureError> {
         let spans = segment_spans(rest);
-        let n = spans.len();
-        let t = self.segments.len();
-        // Number of path segments the `**` takes; everything else is one each.
-        let deep_width = match self.deep {
-            None if n == t => 0,
-            Some(_) if n + 1 >= t => n + 1 - t,
-            _ => return Ok(None),
-        };
-        // Path-segment range covered by template segment `i`.
-        let covered = |i: usize| -> Range<usize> {
-            match self.deep {
-                Some(d) if i == d => d..d + deep_width,
-                Some(d) if i > d => i + deep_width - 1..i + deep_width,
-                _ => i..i + 1,
-            }
+        let Some(layout) = Layout::new(spans.len(), self.segments.len(), self.deep) else {
+            return Ok(None);
         };
         for (i, seg) in self.segments.iter().enumerate() {
             if let Segment::Literal(lit) = seg {
-                let span = spans[covered(i).start].clone();
+                let span = spans[layout.covered(i).start].clone();
                 if &rest[span] != lit {
                     return Ok(None);
                 }
             }
         }
-        let mut values = Vec::with_capacity(self.variables.len());
-        for var in &self.variables {
-            let first = covered(var.segments.start).start;
-            let end = covered(var.segments.end - 1).end;
-            let raw = if first == end {
-                ""
-            } else {
-                &rest[spans[first].start..spans[end - 1].end]
-            };
-            values.push(percent_decode(raw, var.multi_segment)?);
-        }
-        Ok(Some(values))
+        let variables = self
+            .variables
+            .iter()
+            .map(|v| (v.segments.clone(), v.multi_segment));
+        extract(rest, &spans, &layout, variables).map(Some)
     }
+
+    /// What the route table keeps of this template (see [`Captures`]).
+    pub(crate) fn captures(&self) -> Captures {
+        Captures {
+            width: self.segments.len(),
+            deep: self.deep,
+            variables: self
+                .variables
+                .iter()
+                .map(|v| (v.segments.clone(), v.multi_segment))
+                .collect(),
+        }
+    }
+}
+
+/// The part of a [`Template`] the route table keeps per route: enough to
+/// extract the variable values from a path that the trie has already matched
+/// against the template's literals and verb. The whole template (its source,
+/// literals and field paths, a few hundred bytes in several allocations) was a
+/// large share of the table's memory, for nothing the request path reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Captures {
+    /// Number of segments in the flat shape.
+    width: usize,
+    /// Index of the `**` segment, if any.
+    deep: Option<usize>,
+    /// Each variable's segment range, and whether it is multi-segment.
+    variables: Box<[(Range<usize>, bool)]>,
+}
+
+impl Captures {
+    /// [`Template::capture`] without the literal checks: `rest` must be a path
+    /// the trie matched to this template.
+    pub(crate) fn capture(&self, rest: &str) -> Result<Option<Vec<String>>, CaptureError> {
+        let spans = segment_spans(rest);
+        let Some(layout) = Layout::new(spans.len(), self.width, self.deep) else {
+            return Ok(None);
+        };
+        extract(rest, &spans, &layout, self.variables.iter().cloned()).map(Some)
+    }
+}
+
+/// How the segments of a path line up with a template's flat shape.
+struct Layout {
+    deep: Option<usize>,
+    /// Number of path segments the `**` takes; everything else takes one.
+    deep_width: usize,
+}
+
+impl Layout {
+    /// `None` when a path of `segments` segments cannot match a shape of `width`.
+    fn new(segments: usize, width: usize, deep: Option<usize>) -> Option<Layout> {
+        let deep_width = match deep {
+            None if segments == width => 0,
+            Some(_) if segments + 1 >= width => segments + 1 - width,
+            _ => return None,
+        };
+        Some(Layout { deep, deep_width })
+    }
+
+    /// The range of path segments covered by template segment `i`.
+    fn covered(&self, i: usize) -> Range<usize> {
+        let w = self.deep_width;
+        match self.deep {
+            Some(d) if i == d => d..d + w,
+            Some(d) if i > d => i + w - 1..i + w,
+            _ => i..i + 1,
+        }
+    }
+}
+
+/// Decodes each variable's value, given its segment range and whether it is
+/// multi-segment.
+fn extract(
+    rest: &str,
+    spans: &[Range<usize>],
+    layout: &Layout,
+    variables: impl ExactSizeIterator<Item = (Range<usize>, bool)>,
+) -> Result<Vec<String>, CaptureError> {
+    let mut values = Vec::with_capacity(variables.len());
+    for (segments, multi_segment) in variables {
+        let first = layout.covered(segments.start).start;
+        let end = layout.covered(segments.end - 1).end;
+        let raw = if first == end {
+            ""
+        } else {
+            &rest[spans[first].start..spans[end - 1].end]
+        };
+        values.push(percent_decode(raw, multi_segment)?);
+    }
+    Ok(values)
 }
 
 impl fmt::Display for Template {

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::metrics::{BackendLabels, ReloadLabels};
+use crate::shared_pool::Member;
 use crate::{
     BackendRuntime, BackendStatus, Live, Outcome, ReloadHandle, Request, Snapshot, Status,
     SwapMetrics, Trigger, rfc3339,
@@ -55,6 +56,10 @@ pub struct Reloader {
     applied: Option<(Config, u64)>,
     /// Last good schema per backend name, kept when discovery later fails.
     schemas: HashMap<String, Schema>,
+    /// The encoded files of schemas discovered since the last merge, whose own
+    /// pools were dropped on arrival (see `shared_pool::detach`); the merge gives
+    /// them a pool again. Empty whenever a table is published.
+    detached: HashMap<String, Vec<Vec<u8>>>,
     /// Backends whose most recent discovery failed, with the error.
     failures: HashMap<String, String>,
     retry_delay: Duration,
@@ -82,6 +87,7 @@ impl Reloader {
             handle: handle.clone(),
             applied: None,
             schemas: HashMap::new(),
+            detached: HashMap::new(),
             failures: HashMap::new(),
             retry_delay,
             retry_scheduled: false,
@@ -209,9 +215,10 @@ impl Reloader {
         only_failed: bool,
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
+        let schemas = &self.schemas;
         let jobs = config.backends.iter().zip(resolved).map(|(b, addrs)| {
             let skip = only_failed
-                && self.schemas.contains_key(&b.name)
+                && schemas.contains_key(&b.name)
                 && !self.failures.contains_key(&b.name);
             async move {
                 if skip {
@@ -231,7 +238,20 @@ impl Reloader {
                         }));
                     }
                 };
-                Some(switchboard_discovery::discover(b, base_dir, timeout).await)
+                let discovered = switchboard_discovery::discover(b, base_dir, timeout).await;
+                Some(discovered.map(|mut schema| {
+                    let changed = schemas
+                        .get(&b.name)
+                        .is_none_or(|old| old.digest != schema.digest);
+                    // A new API's pool is dropped now, not after every backend is
+                    // discovered: the merge rebuilds it from the encoded files.
+                    let detached = if changed {
+                        crate::shared_pool::detach(&mut schema)
+                    } else {
+                        None
+                    };
+                    (schema, changed, detached)
+                }))
             }
         });
         let results = futures_util::future::join_all(jobs).await;
@@ -242,19 +262,19 @@ impl Reloader {
             };
             match result {
                 None => out.push(None),
-                Some(Ok(schema)) => {
+                Some(Ok((schema, changed, detached))) => {
                     self.failures.remove(&backend.name);
                     self.metrics
                         .backend_discovered
                         .get_or_create(&labels)
                         .set(1);
-                    let changed = self
-                        .schemas
-                        .get(&backend.name)
-                        .is_none_or(|old| old.digest != schema.digest);
                     if changed {
                         info!(backend = %backend.name, source = schema.source, services = ?schema.services, "discovered API");
                         self.schemas.insert(backend.name.clone(), schema);
+                        match detached {
+                            Some(files) => self.detached.insert(backend.name.clone(), files),
+                            None => self.detached.remove(&backend.name),
+                        };
                         self.pools_dirty = true;
                     }
                     // Unchanged: keep the cached schema, whose pool may be shared.
@@ -277,6 +297,8 @@ impl Reloader {
         // Forget schemas of backends no longer configured.
         let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
         self.schemas.retain(|name, _| names.contains(name.as_str()));
+        self.detached
+            .retain(|name, _| names.contains(name.as_str()));
         self.failures
             .retain(|name, _| names.contains(name.as_str()));
         out
@@ -291,14 +313,18 @@ impl Reloader {
             .enumerate()
             .map(|(i, b)| (b.name.as_str(), i))
             .collect();
-        let mut by_order: Vec<(usize, &mut Schema)> = self
+        let detached = &mut self.detached;
+        let mut members: Vec<(usize, Member<'_>)> = self
             .schemas
             .iter_mut()
-            .filter_map(|(name, s)| order.get(name.as_str()).map(|i| (*i, s)))
+            .filter_map(|(name, schema)| {
+                let i = *order.get(name.as_str())?;
+                let detached = detached.remove(name);
+                Some((i, Member { schema, detached }))
+            })
             .collect();
-        by_order.sort_by_key(|(i, _)| *i);
-        let mut schemas: Vec<&mut Schema> = by_order.into_iter().map(|(_, s)| s).collect();
-        crate::shared_pool::share(&mut schemas);
+        members.sort_by_key(|(i, _)| *i);
+        crate::shared_pool::share(members.into_iter().map(|(_, m)| m).collect());
     }
 
     fn publish(
@@ -508,8 +534,8 @@ fn read_config(path: &std::path::Path) -> Result<(Config, u64), Vec<ConfigError>
     Ok((config, hasher.finish()))
 }
 
-/// Hands memory freed by a rebuild (per-backend descriptor pools replaced by the
-/// shared one, the previous table) back to the OS. glibc keeps freed heap pages
+/// Hands memory freed by a rebuild (discovery's short-lived per-backend pools,
+/// the previous shared pool and table) back to the OS. glibc keeps freed heap pages
 /// otherwise, and the gateway's RSS would stay at the high-water mark of the
 /// largest reload instead of reflecting what is live.
 fn release_freed_memory() {
