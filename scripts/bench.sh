@@ -131,6 +131,19 @@ wait_http() { # URL: wait until it answers 200 (30 s)
     log "timed out waiting for $1"; return 1
 }
 
+# cpu_run PID CMD...: runs CMD, sets LINE to its last output line and CPU_US to
+# PID's CPU time (user + system) per request served, in µs.
+cpu_run() {
+    local pid=$1 c0 c1 reqs
+    shift
+    c0=$(cpu_ticks "$pid")
+    LINE=$("$@" | tail -1)
+    c1=$(cpu_ticks "$pid")
+    reqs=$(kv "$LINE" requests)
+    CPU_US=$(calc "($c1 - $c0) * 1e6 / $CLK_TCK / (${reqs:-0} > 0 ? ${reqs:-0} : 1)" 2)
+    LINE="$LINE cpu_ticks=$((c1 - c0))"
+}
+
 RAW=$OUT/runs.csv
 echo "section,config,run,result" >"$RAW"
 raw() { echo "$1,$2,$3,\"$4\"" >>"$RAW"; }
@@ -182,25 +195,20 @@ for size in small medium; do
     [[ $HAVE_WRK == 1 ]] || break
     log "unary $size: $RUNS x (${DUR}s gateway/wrk,$([[ $size == small ]] && echo " ${DUR}s floor/wrk,") ${DUR}s direct/loadgen), c=$CONC"
     for r in $(seq "$RUNS"); do
-        c0=$(cpu_ticks "$GW_PID")
-        line=$(wrk_run "$GW/v1/echo" "$WORK/$size.json" "$CONC" "$DUR")
-        c1=$(cpu_ticks "$GW_PID")
-        raw "unary_$size" gateway "$r" "$line cpu_ticks=$((c1 - c0))"
-        reqs=$(kv "$line" requests)
+        cpu_run "$GW_PID" wrk_run "$GW/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
+        line=$LINE
+        raw "unary_$size" gateway "$r" "$line"
         M[${size}_gw_rps]+=" $(kv "$line" rps)"
         M[${size}_gw_p50]+=" $(kv "$line" p50_us)"
         M[${size}_gw_p99]+=" $(kv "$line" p99_us)"
         M[${size}_gw_fail]+=" $(($(kv "$line" non2xx) + $(kv "$line" socket_errors)))"
-        M[${size}_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+        M[${size}_gw_cpu]+=" $CPU_US"
 
         if [[ $size == small ]]; then
-            c0=$(cpu_ticks "$FLOOR_PID")
-            line=$(wrk_run "$FLOOR/v1/echo" "$WORK/$size.json" "$CONC" "$DUR")
-            c1=$(cpu_ticks "$FLOOR_PID")
-            raw "unary_$size" floor "$r" "$line cpu_ticks=$((c1 - c0))"
-            reqs=$(kv "$line" requests)
-            M[${size}_fl_rps]+=" $(kv "$line" rps)"
-            M[${size}_fl_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+            cpu_run "$FLOOR_PID" wrk_run "$FLOOR/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
+            raw "unary_$size" floor "$r" "$LINE"
+            M[${size}_fl_rps]+=" $(kv "$LINE" rps)"
+            M[${size}_fl_cpu]+=" $CPU_US"
         fi
 
         line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/$size.proto" -c "$CONC" -d "$DUR")
@@ -214,22 +222,16 @@ done
 # ---------------------------------------------------------------- latency at c=1
 log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway, ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
 for r in $(seq "$RUNS"); do
-    c0=$(cpu_ticks "$GW_PID")
-    line=$("$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0)
-    c1=$(cpu_ticks "$GW_PID")
-    raw latency_c1 gateway "$r" "$line cpu_ticks=$((c1 - c0))"
-    reqs=$(kv "$line" requests)
-    M[c1_gw_p50]+=" $(kv "$line" p50_us)"
-    M[c1_gw_p99]+=" $(kv "$line" p99_us)"
-    M[c1_gw_rps]+=" $(kv "$line" rps)"
-    M[c1_gw_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
-    c0=$(cpu_ticks "$FLOOR_PID")
-    line=$("$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0)
-    c1=$(cpu_ticks "$FLOOR_PID")
-    raw latency_c1 floor "$r" "$line cpu_ticks=$((c1 - c0))"
-    reqs=$(kv "$line" requests)
-    M[c1_fl_p50]+=" $(kv "$line" p50_us)"
-    M[c1_fl_cpu]+=" $(calc "($c1 - $c0) * 1e6 / $CLK_TCK / ($reqs > 0 ? $reqs : 1)" 2)"
+    cpu_run "$GW_PID" "$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
+    raw latency_c1 gateway "$r" "$LINE"
+    M[c1_gw_p50]+=" $(kv "$LINE" p50_us)"
+    M[c1_gw_p99]+=" $(kv "$LINE" p99_us)"
+    M[c1_gw_rps]+=" $(kv "$LINE" rps)"
+    M[c1_gw_cpu]+=" $CPU_US"
+    cpu_run "$FLOOR_PID" "$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
+    raw latency_c1 floor "$r" "$LINE"
+    M[c1_fl_p50]+=" $(kv "$LINE" p50_us)"
+    M[c1_fl_cpu]+=" $CPU_US"
     line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 1 -d "$LAT_DUR" --warmup 0)
     raw latency_c1 direct "$r" "$line"
     M[c1_dir_p50]+=" $(kv "$line" p50_us)"
