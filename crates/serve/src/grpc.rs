@@ -168,7 +168,7 @@ impl Proxy {
         if let Some(peer) = self.peer {
             append_forwarded_for(&mut parts.headers, peer);
         }
-        // Only the path travels; the channel sets the endpoint's scheme and authority.
+        // Only the path travels; the upstream connection sets the endpoint's scheme and authority.
         let Some(path) = parts.uri.path_and_query().cloned() else {
             return trailers_only(Status::internal("request has no path"));
         };
@@ -188,13 +188,16 @@ impl Proxy {
         };
         let response = match result {
             Ok(r) => r,
-            // The channel enforces grpc-timeout too; report its expiry as ours.
+            // A transport failure at the deadline: report the expiry as ours.
             Err(_) if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) => {
                 return trailers_only(deadline_exceeded());
             }
             Err(status) => return trailers_only(status),
         };
         let (parts, body) = response.into_parts();
+        if cancelled_by_deadline(&parts.headers, deadline) {
+            return trailers_only(deadline_exceeded());
+        }
         // Trailers-only: the status is in the head and the body is empty.
         let body = if parts.headers.contains_key("grpc-status") {
             PassBody::trailers_only(body)
@@ -233,6 +236,20 @@ fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
     };
     debug!(%path, %message, "gRPC request for an unknown method");
     Status::unimplemented(message)
+}
+
+/// Timer slack when telling "the backend gave up at our deadline" from a real
+/// cancellation (the unary path in the upstream crate uses the same).
+const DEADLINE_SLACK: Duration = Duration::from_millis(20);
+
+/// Whether `headers` (a response head or trailers) carry CANCELLED at the call's
+/// deadline. The backend received the same deadline as `grpc-timeout`, and a
+/// tonic server whose timer fires first answers CANCELLED; the caller's deadline
+/// is what expired, so the client is told DEADLINE_EXCEEDED, as a grpc-go proxy
+/// would tell it.
+fn cancelled_by_deadline(headers: &HeaderMap, deadline: Option<tokio::time::Instant>) -> bool {
+    headers.get("grpc-status").is_some_and(|v| v == "1")
+        && deadline.is_some_and(|d| tokio::time::Instant::now() + DEADLINE_SLACK >= d)
 }
 
 fn deadline_exceeded() -> Status {
@@ -303,6 +320,8 @@ pub(crate) fn encode_grpc_timeout(t: Duration) -> HeaderValue {
 struct PassBody {
     inner: Option<tonic::body::Body>,
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When `deadline` fires, for [`cancelled_by_deadline`].
+    deadline_at: Option<tokio::time::Instant>,
     /// Set once a trailers frame has gone out (or none must).
     done: bool,
 }
@@ -312,6 +331,7 @@ impl PassBody {
         PassBody {
             inner: Some(inner),
             deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
+            deadline_at: deadline,
             done: false,
         }
     }
@@ -321,6 +341,7 @@ impl PassBody {
         PassBody {
             inner: Some(inner),
             deadline: None,
+            deadline_at: None,
             done: true,
         }
     }
@@ -362,7 +383,10 @@ impl http_body::Body for PassBody {
         }
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
-                if frame.is_trailers() {
+                if let Some(trailers) = frame.trailers_ref() {
+                    if cancelled_by_deadline(trailers, this.deadline_at) {
+                        return this.finish(&deadline_exceeded());
+                    }
                     this.done = true;
                     this.inner = None;
                 }

@@ -24,7 +24,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
@@ -73,8 +73,9 @@ struct Inner {
     settings: ConnSettings,
     /// The live connection's sender with its generation number.
     live: Mutex<Option<(u64, SendRequest<Bytes>)>>,
-    /// Serialises connection attempts, so a burst of calls opens one connection.
-    connecting: tokio::sync::Mutex<()>,
+    /// Serialises connection attempts, so a burst of calls opens one connection;
+    /// holds when the last attempt failed, and why.
+    connecting: tokio::sync::Mutex<Option<(Instant, String)>>,
     generation: AtomicU64,
 }
 
@@ -88,7 +89,7 @@ impl Conn {
                 authority,
                 settings,
                 live: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(()),
+                connecting: tokio::sync::Mutex::new(None),
                 generation: AtomicU64::new(0),
             }),
         })
@@ -126,11 +127,31 @@ impl Conn {
     }
 
     async fn connect(&self) -> Result<(u64, SendRequest<Bytes>), ConnError> {
-        let inner = &self.inner;
-        let _one = inner.connecting.lock().await;
-        if let Some(live) = inner.current() {
+        let asked = Instant::now();
+        let mut last_failure = self.inner.connecting.lock().await;
+        if let Some(live) = self.inner.current() {
             return Ok(live);
         }
+        // An attempt that failed while this call waited for its turn answers for
+        // it too: calls queued behind one refused or timed-out connect must not
+        // each try again in turn (behind a black-holed address, a connect timeout
+        // apiece).
+        if let Some((at, why)) = last_failure.as_ref()
+            && *at >= asked
+        {
+            return Err(ConnError(why.clone()));
+        }
+        let result = self.dial().await;
+        *last_failure = match &result {
+            Ok(_) => None,
+            Err(e) => Some((Instant::now(), e.0.clone())),
+        };
+        result
+    }
+
+    /// Opens a connection and starts its driver task.
+    async fn dial(&self) -> Result<(u64, SendRequest<Bytes>), ConnError> {
+        let inner = &self.inner;
         let addr = &*inner.addr;
         let fail = |what: &str, e: &dyn std::fmt::Display| {
             ConnError(format!("cannot connect to {addr}: {what}{e}"))
