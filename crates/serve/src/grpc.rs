@@ -32,7 +32,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
@@ -160,7 +160,9 @@ impl Proxy {
         if timeout != client_timeout
             && let Some(t) = timeout
         {
-            parts.headers.insert(GRPC_TIMEOUT, encode_grpc_timeout(t));
+            parts
+                .headers
+                .insert(GRPC_TIMEOUT, switchboard_upstream::grpc_timeout(t));
         }
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
 
@@ -238,10 +240,6 @@ fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
     Status::unimplemented(message)
 }
 
-/// Timer slack when telling "the backend gave up at our deadline" from a real
-/// cancellation (the unary path in the upstream crate uses the same).
-const DEADLINE_SLACK: Duration = Duration::from_millis(20);
-
 /// Whether `headers` (a response head or trailers) carry CANCELLED at the call's
 /// deadline. The backend received the same deadline as `grpc-timeout`, and a
 /// tonic server whose timer fires first answers CANCELLED; the caller's deadline
@@ -249,7 +247,9 @@ const DEADLINE_SLACK: Duration = Duration::from_millis(20);
 /// would tell it.
 fn cancelled_by_deadline(headers: &HeaderMap, deadline: Option<tokio::time::Instant>) -> bool {
     headers.get("grpc-status").is_some_and(|v| v == "1")
-        && deadline.is_some_and(|d| tokio::time::Instant::now() + DEADLINE_SLACK >= d)
+        && deadline.is_some_and(|d| {
+            tokio::time::Instant::now() + switchboard_upstream::DEADLINE_SLACK >= d
+        })
 }
 
 fn deadline_exceeded() -> Status {
@@ -289,29 +289,6 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.insert(X_FORWARDED_FOR, v);
     }
-}
-
-/// `grpc-timeout` for `t`: at most 8 digits, in the finest unit that fits,
-/// rounded up so the backend never gets less time than the gateway allows.
-pub(crate) fn encode_grpc_timeout(t: Duration) -> HeaderValue {
-    const MAX: u128 = 99_999_999;
-    let nanos = t.as_nanos();
-    let units: [(u128, char); 6] = [
-        (1, 'n'),
-        (1_000, 'u'),
-        (1_000_000, 'm'),
-        (1_000_000_000, 'S'),
-        (60_000_000_000, 'M'),
-        (3_600_000_000_000, 'H'),
-    ];
-    for (size, unit) in units {
-        let n = nanos.div_ceil(size);
-        if n <= MAX {
-            return HeaderValue::from_str(&format!("{n}{unit}"))
-                .unwrap_or_else(|_| HeaderValue::from_static("99999999H"));
-        }
-    }
-    HeaderValue::from_static("99999999H")
 }
 
 /// The backend's response body on its way to the client: frames pass through
@@ -428,6 +405,8 @@ impl http_body::Body for PassBody {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn headers(ct: &str) -> HeaderMap {
@@ -477,7 +456,7 @@ mod tests {
             (Duration::from_secs(3600 * 24 * 365), "31536000S"),
             (Duration::from_secs(3600 * 24 * 365 * 4), "2102400M"),
         ] {
-            let v = encode_grpc_timeout(t);
+            let v = switchboard_upstream::grpc_timeout(t);
             assert_eq!(v.to_str().unwrap(), want);
             let back = parse_grpc_timeout(v.to_str().unwrap()).unwrap();
             assert!(back >= t, "{back:?} < {t:?}");

@@ -57,6 +57,7 @@ use metrics::RetryLabels;
 pub use metrics::UpstreamMetrics;
 pub use outlier::OutlierConfig;
 pub use retry::RetryConfig;
+pub use unary::grpc_timeout;
 
 /// Connection settings applied to every channel, and DNS settings. Process-wide:
 /// they are read once at startup.
@@ -665,10 +666,9 @@ impl Upstream {
     }
 
     /// [`start`](Self::start) with request extensions, for a
-    /// [`tonic::CancellationHandle`] (see [`cancellable`]): once the response
-    /// headers have arrived, hyper resets an HTTP/2 stream whose response is
-    /// dropped only if the request stream has ended, so a client- or
-    /// bidi-streaming call abandoned mid-request needs the handle to be cancelled.
+    /// [`tonic::CancellationHandle`] (see [`cancellable`]): cancelling it ends the
+    /// request stream with an error, which resets the call's HTTP/2 stream, so a
+    /// client- or bidi-streaming call abandoned mid-request stops at the backend.
     pub async fn start_with<S>(
         &self,
         path: PathAndQuery,
@@ -685,38 +685,23 @@ impl Upstream {
             .deposit(&self.config.retry, Instant::now());
         let ep = self.pick(None).ok_or_else(no_endpoints)?;
         let attempt = self.begin(ep);
-        let result = self
-            .send(&attempt.ep, path, messages, metadata, extensions, timeout)
-            .await;
-        self.finish(&attempt, result.as_ref().map(|_| ()));
-        result
-    }
-
-    async fn send<S>(
-        &self,
-        ep: &EndpointState,
-        path: PathAndQuery,
-        messages: S,
-        metadata: MetadataMap,
-        extensions: tonic::Extensions,
-        timeout: Option<Duration>,
-    ) -> Result<StreamReply, Status>
-    where
-        S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
-    {
         // Connection failures surface from the call as statuses with a source
         // (transport failures, see `retry`), mapped to UNAVAILABLE below.
-        let mut grpc = tonic::client::Grpc::new(conn::ConnService(ep.conn.clone()));
+        let mut grpc = tonic::client::Grpc::new(conn::ConnService(attempt.ep.conn.clone()));
         let mut request = Request::from_parts(metadata, extensions, messages);
         if let Some(t) = timeout {
             request.set_timeout(t);
         }
-        let response = grpc
+        let result = grpc
             .streaming(request, path, RawCodec)
             .await
-            .map_err(transport_is_unavailable)?;
-        let (headers, stream, _) = response.into_parts();
-        Ok(StreamReply { headers, stream })
+            .map_err(transport_is_unavailable)
+            .map(|response| {
+                let (headers, stream, _) = response.into_parts();
+                StreamReply { headers, stream }
+            });
+        self.finish(&attempt, result.as_ref().map(|_| ()));
+        result
     }
 
     /// The backend's endpoints and their state, for `/backends`.
@@ -766,6 +751,10 @@ fn transport_is_unavailable(status: Status) -> Status {
     unavailable
 }
 
+/// Timer slack when telling "the backend gave up at our deadline" (it got the same
+/// deadline as `grpc-timeout`) from a cancellation of its own.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(20);
+
 /// Runs `fut` under an optional deadline, mapping expiry to DEADLINE_EXCEEDED.
 ///
 /// The backend receives the same deadline as `grpc-timeout`, and a server whose
@@ -783,7 +772,7 @@ async fn with_deadline<T>(
     match tokio::time::timeout(t, fut).await {
         Ok(Err(status))
             if status.code() == tonic::Code::Cancelled
-                && started.elapsed() + Duration::from_millis(20) >= t =>
+                && started.elapsed() + DEADLINE_SLACK >= t =>
         {
             Err(Status::deadline_exceeded("context deadline exceeded"))
         }

@@ -195,9 +195,10 @@ fn transport(e: ConnError) -> Status {
     status
 }
 
-/// The `grpc-timeout` header: at most eight digits, in the finest unit that fits
-/// (the gRPC over HTTP/2 spec).
-pub(crate) fn grpc_timeout(t: Duration) -> HeaderValue {
+/// The `grpc-timeout` header for `t`: at most eight digits, in the finest unit
+/// that fits (the gRPC over HTTP/2 spec), rounded up so the backend never gets
+/// less time than the gateway allows. The native gRPC pass-through uses it too.
+pub fn grpc_timeout(t: Duration) -> HeaderValue {
     const MAX: u128 = 99_999_999;
     let nanos = t.as_nanos();
     let value = [
