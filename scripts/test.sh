@@ -9,8 +9,9 @@
 #      grpcio-reflection (v1alpha only) and googleapis-common-protos, plus
 #      generated stubs, for the third-party backend the end-to-end tests use;
 #   2. cargo fmt --check and cargo clippy -D warnings;
-#   3. build the switchboard binary (the end-to-end tests run it as a process);
-#   4. cargo test for the whole workspace, with the Python backend required.
+#   3. cargo test for the whole workspace, with the Python backend required. The
+#      end-to-end tests live in crates/switchboard/tests and run the binary cargo
+#      builds for them from the current sources (CARGO_BIN_EXE_switchboard).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -26,9 +27,6 @@ tests/python/setup.sh
 echo "==> format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-
-echo "==> build"
-cargo build --workspace --bins --quiet
 
 echo "==> tests"
 export SWITCHBOARD_REQUIRE_PYTHON=1

@@ -7,6 +7,8 @@
 //! case a missing environment is a failure.
 
 mod common;
+#[path = "../../switchboard/tests/support/python.rs"]
+mod python_backend;
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use switchboard_discovery::discover;
 
 #[tokio::test]
 async fn python_grpcio_backend_is_discovered_via_v1alpha() {
-    let Some(python) = switchboard_tests::PythonBackend::start() else {
+    let Some(python) = python_backend::PythonBackend::start() else {
         return;
     };
     let addr = python.addr;

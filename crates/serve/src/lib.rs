@@ -1,8 +1,8 @@
-//! Stage 5 of the data flow: serve. The public HTTP/JSON listener and the admin
-//! listener.
+//! Stage 5 of the data flow: serve. The public listener (the admin
+//! listener is its own crate, `switchboard-admin`).
 //!
 //! Per request the gateway does only what cannot be done earlier: one load of the
-//! live [`Snapshot`](switchboard_swap::Snapshot), one route match, transcoding
+//! live [`Snapshot`](switchboard_live::Snapshot), one route match, transcoding
 //! driven by the route's prebuilt plan, one upstream call, and the response. It
 //! never discovers, never builds routes and never blocks on a reload: it reads
 //! whatever table is live when the request arrives and keeps it to the end.
@@ -10,18 +10,15 @@
 //! Defaults mirror grpc-gateway v2 (status mapping, error body, metadata
 //! forwarding, stream framing) so its clients switch without changes.
 
-pub mod admin;
-mod body;
+pub mod body;
 mod cors;
-mod front;
-mod gateway;
+mod entry;
 mod grpc;
-mod grpc_web;
 mod headers;
+mod json;
 mod listener;
 mod metrics;
-pub mod openapi;
 
-pub use gateway::Gateway;
+pub use json::Gateway;
 pub use listener::serve;
 pub use metrics::ServeMetrics;

@@ -6,7 +6,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use switchboard_swap::{Live, Reloader, ReloaderOptions, SwapMetrics, Trigger};
+use switchboard_live::{Live, Trigger};
+use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics};
 use switchboard_upstream::ChannelCache;
 
 pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
@@ -32,7 +33,7 @@ pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCod
     }
 
     let live = Arc::new(Live::default());
-    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(
+    let channels = Arc::new(ChannelCache::new(switchboard_reload::channel_settings(
         &config,
     )));
     let mut options = ReloaderOptions::new(config_path.to_path_buf());

@@ -1,4 +1,4 @@
-//! `switchboard serve`: wires config -> discovery -> routes -> swap -> serve.
+//! `switchboard serve`: wires config -> discovery -> routes -> reload -> serve.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use prometheus_client::registry::Registry;
-use switchboard_serve::admin::Admin;
+use switchboard_admin::Admin;
+use switchboard_live::{Live, Trigger};
+use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics, watch};
 use switchboard_serve::{Gateway, ServeMetrics};
-use switchboard_swap::{Live, Reloader, ReloaderOptions, SwapMetrics, Trigger, watch};
 use switchboard_upstream::ChannelCache;
 use tokio::net::TcpListener;
 use tracing::{error, info, warn};
@@ -96,7 +97,7 @@ pub async fn start(
     swap_metrics.register(&mut registry);
     serve_metrics.register(&mut registry);
 
-    let channels = Arc::new(ChannelCache::new(switchboard_swap::channel_settings(
+    let channels = Arc::new(ChannelCache::new(switchboard_reload::channel_settings(
         &config,
     )));
     channels.metrics().register(&mut registry);

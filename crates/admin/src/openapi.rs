@@ -1,0 +1,445 @@
+//! A live OpenAPI 3.1 document generated from the route table that is serving,
+//! and from the backends' descriptors: paths and parameters from the routes,
+//! request and response schemas from the message types (as the proto3 JSON
+//! mapping prints them), descriptions from the descriptors' comments when the
+//! backend ships source info.
+//!
+//! It is built from a [`Snapshot`] on demand and cached by table version by the
+//! admin listener, so it always describes exactly the table requests are matched
+//! against, and changes on every swap. `?backend=NAME` narrows it to one backend.
+
+use std::collections::{BTreeMap, HashMap};
+
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use serde_json::{Map, Value, json};
+use switchboard_live::Snapshot;
+use switchboard_routes::{Route, RouteSource};
+use switchboard_transcode::BodyPlan;
+
+/// Builds the document for the whole table, or for one backend.
+pub fn document(snapshot: &Snapshot, backend: Option<&str>) -> Value {
+    let mut generator = Generator::default();
+    let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let mut seen_ids: HashMap<String, usize> = HashMap::new();
+    for route in snapshot.table.routes() {
+        if backend.is_some_and(|b| b != &*route.backend_name) {
+            continue;
+        }
+        let runtime = &snapshot.backends[route.backend];
+        generator.proto_names = runtime.json.use_proto_names;
+        generator.enums_as_ints = runtime.json.enums_as_ints;
+        let (path, op) = generator.operation(route, &mut seen_ids);
+        paths.entry(path).or_default().insert(
+            route.http_method.as_str().to_ascii_lowercase(),
+            Value::Object(op),
+        );
+    }
+    generator.schema_for_status();
+    let title = match backend {
+        Some(b) => format!("Switchboard: {b}"),
+        None => "Switchboard".to_string(),
+    };
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": title,
+            "version": format!("table-{}", snapshot.version),
+            "description": "Generated from the live route table and the backends' descriptors.",
+        },
+        "paths": paths,
+        "components": { "schemas": generator.schemas },
+    })
+}
+
+#[derive(Default)]
+struct Generator {
+    schemas: BTreeMap<String, Value>,
+    /// Leading comments by (file name, descriptor path), loaded per file on demand.
+    comments: HashMap<String, HashMap<Vec<i32>, String>>,
+    proto_names: bool,
+    enums_as_ints: bool,
+}
+
+impl Generator {
+    fn operation(
+        &mut self,
+        route: &Route,
+        seen_ids: &mut HashMap<String, usize>,
+    ) -> (String, Map<String, Value>) {
+        let plan = &route.plan;
+        let method = &plan.method;
+        let service = method.parent_service();
+        let base_id = format!("{}_{}", service.name(), method.name());
+        let n = seen_ids.entry(base_id.clone()).or_insert(0);
+        let operation_id = if *n == 0 {
+            base_id
+        } else {
+            format!("{base_id}_{n}")
+        };
+        *n += 1;
+
+        let mut op = Map::new();
+        op.insert("operationId".into(), json!(operation_id));
+        op.insert("tags".into(), json!([service.full_name()]));
+        let file = method.parent_file();
+        if let Some(doc) = self.comment(file.name(), method.path(), file.file_descriptor_proto()) {
+            op.insert("description".into(), json!(doc));
+        }
+        op.insert("x-grpc-method".into(), json!(&*route.grpc_path));
+        op.insert("x-backend".into(), json!(&*route.backend_name));
+        if route.source == RouteSource::Default {
+            op.insert("x-default-route".into(), json!(true));
+        }
+
+        // Path parameters, then query parameters for what neither path nor body set.
+        let mut params = Vec::new();
+        let path_names: Vec<String> = plan
+            .path_fields
+            .iter()
+            .map(|p| {
+                p.0.iter()
+                    .map(|f| f.name().to_string())
+                    .collect::<Vec<_>>()
+                    .join(".")
+            })
+            .collect();
+        for (name, field_path) in path_names.iter().zip(&plan.path_fields) {
+            if let Some(leaf) = field_path.0.last() {
+                params.push(json!({
+                    "name": name,
+                    "in": "path",
+                    "required": true,
+                    "schema": self.field_schema(leaf),
+                }));
+            }
+        }
+        match &plan.body {
+            BodyPlan::Whole => {
+                op.insert(
+                    "requestBody".into(),
+                    json!({"required": true, "content": {"application/json": {"schema": self.message_ref(&plan.input)}}}),
+                );
+            }
+            BodyPlan::Field(field) => {
+                op.insert(
+                    "requestBody".into(),
+                    json!({"required": true, "content": {"application/json": {"schema": self.field_schema(field)}}}),
+                );
+                self.query_params(&plan.input, "", &path_names, Some(field), &mut params, 0);
+            }
+            BodyPlan::None => {
+                self.query_params(&plan.input, "", &path_names, None, &mut params, 0);
+            }
+        }
+        if !params.is_empty() {
+            op.insert("parameters".into(), Value::Array(params));
+        }
+
+        let ok_schema = match &plan.response_body {
+            Some(field) => self.field_schema(field),
+            None => self.message_ref(&plan.output),
+        };
+        let ok = if method.is_server_streaming() {
+            json!({
+                "description": "A stream of newline-delimited JSON objects, one per message.",
+                "content": {"application/json": {"schema": {
+                    "type": "object",
+                    "properties": {
+                        "result": ok_schema,
+                        "error": {"$ref": "#/components/schemas/google.rpc.Status"},
+                    },
+                }}},
+            })
+        } else {
+            json!({"description": "OK", "content": {"application/json": {"schema": ok_schema}}})
+        };
+        op.insert(
+            "responses".into(),
+            json!({
+                "200": ok,
+                "default": {
+                    "description": "A gRPC error as google.rpc.Status, with the HTTP status grpc-gateway uses for its code.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/google.rpc.Status"}}},
+                },
+            }),
+        );
+        (openapi_path(&route.template), op)
+    }
+
+    /// Query parameters: every scalar leaf not bound by the path or the body,
+    /// with dotted names for nested messages (bounded depth: recursive types).
+    fn query_params(
+        &mut self,
+        message: &MessageDescriptor,
+        prefix: &str,
+        path_names: &[String],
+        body: Option<&FieldDescriptor>,
+        out: &mut Vec<Value>,
+        depth: usize,
+    ) {
+        for field in message.fields() {
+            if depth == 0 && body.is_some_and(|b| b.number() == field.number()) {
+                continue;
+            }
+            let name = format!("{prefix}{}", field.name());
+            if path_names.iter().any(|p| p == &name) {
+                continue;
+            }
+            match field.kind() {
+                Kind::Message(m) if !is_wkt_scalar(&m) && !field.is_map() => {
+                    if depth < 3 && !field.is_list() {
+                        self.query_params(
+                            &m,
+                            &format!("{name}."),
+                            path_names,
+                            None,
+                            out,
+                            depth + 1,
+                        );
+                    }
+                }
+                _ if field.is_map() => {}
+                _ => {
+                    let mut schema = self.field_schema(&field);
+                    if let Some(obj) = schema.as_object_mut() {
+                        obj.remove("description");
+                    }
+                    out.push(json!({
+                        "name": name,
+                        "in": "query",
+                        "required": false,
+                        "schema": schema,
+                        "explode": true,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn message_ref(&mut self, message: &MessageDescriptor) -> Value {
+        self.define(message);
+        json!({"$ref": format!("#/components/schemas/{}", message.full_name())})
+    }
+
+    /// Adds the schema of `message` (and of everything it reaches) to components.
+    fn define(&mut self, message: &MessageDescriptor) {
+        let name = message.full_name().to_string();
+        if self.schemas.contains_key(&name) {
+            return;
+        }
+        if let Some(schema) = wkt_schema(message) {
+            self.schemas.insert(name, schema);
+            return;
+        }
+        // Insert a placeholder first so recursive types terminate.
+        self.schemas.insert(name.clone(), json!({}));
+        let mut properties = Map::new();
+        for field in message.fields() {
+            let key = if self.proto_names {
+                field.name().to_string()
+            } else {
+                field.json_name().to_string()
+            };
+            properties.insert(key, self.field_schema(&field));
+        }
+        let mut schema = json!({"type": "object", "properties": properties});
+        let file = message.parent_file();
+        if let Some(doc) = self.comment(file.name(), message.path(), file.file_descriptor_proto()) {
+            schema["description"] = json!(doc);
+        }
+        self.schemas.insert(name, schema);
+    }
+
+    fn field_schema(&mut self, field: &FieldDescriptor) -> Value {
+        let mut schema = if field.is_map() {
+            let Kind::Message(entry) = field.kind() else {
+                return json!({});
+            };
+            let value = entry.map_entry_value_field();
+            json!({"type": "object", "additionalProperties": self.kind_schema(&value.kind())})
+        } else if field.is_list() {
+            json!({"type": "array", "items": self.kind_schema(&field.kind())})
+        } else {
+            self.kind_schema(&field.kind())
+        };
+        let file = field.parent_file();
+        if let Some(doc) = self.comment(file.name(), field.path(), file.file_descriptor_proto())
+            && let Some(obj) = schema.as_object_mut()
+        {
+            obj.insert("description".into(), json!(doc));
+        }
+        schema
+    }
+
+    fn kind_schema(&mut self, kind: &Kind) -> Value {
+        match kind {
+            Kind::Double | Kind::Float => json!({"type": "number"}),
+            Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => {
+                json!({"type": "integer", "format": "int32"})
+            }
+            Kind::Uint32 | Kind::Fixed32 => json!({"type": "integer", "format": "uint32"}),
+            // The proto3 JSON mapping prints 64-bit integers as strings.
+            Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => {
+                json!({"type": "string", "format": "int64"})
+            }
+            Kind::Uint64 | Kind::Fixed64 => json!({"type": "string", "format": "uint64"}),
+            Kind::Bool => json!({"type": "boolean"}),
+            Kind::String => json!({"type": "string"}),
+            Kind::Bytes => json!({"type": "string", "format": "byte"}),
+            Kind::Enum(e) => {
+                if self.enums_as_ints {
+                    json!({"type": "integer", "enum": e.values().map(|v| v.number()).collect::<Vec<_>>()})
+                } else {
+                    json!({"type": "string", "enum": e.values().map(|v| v.name().to_string()).collect::<Vec<_>>()})
+                }
+            }
+            Kind::Message(m) => self.message_ref(m),
+        }
+    }
+
+    fn schema_for_status(&mut self) {
+        self.schemas.insert(
+            "google.rpc.Status".into(),
+            json!({
+                "type": "object",
+                "description": "The error body: a gRPC status code, message and typed details.",
+                "properties": {
+                    "code": {"type": "integer", "format": "int32"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {
+                        "type": "object",
+                        "properties": {"@type": {"type": "string"}},
+                        "additionalProperties": true,
+                    }},
+                },
+            }),
+        );
+    }
+
+    /// The leading (or trailing) comment of the descriptor at `path`, if the file
+    /// carries source info.
+    fn comment(
+        &mut self,
+        file: &str,
+        path: &[i32],
+        proto: &prost_types::FileDescriptorProto,
+    ) -> Option<String> {
+        let map = self.comments.entry(file.to_string()).or_insert_with(|| {
+            let mut map = HashMap::new();
+            if let Some(info) = &proto.source_code_info {
+                for loc in &info.location {
+                    let text = loc
+                        .leading_comments
+                        .as_deref()
+                        .or(loc.trailing_comments.as_deref())
+                        .map(str::trim)
+                        .filter(|t| !t.is_empty());
+                    if let Some(text) = text {
+                        map.insert(loc.path.clone(), text.to_string());
+                    }
+                }
+            }
+            map
+        });
+        map.get(path).cloned()
+    }
+}
+
+/// Well-known types print as JSON scalars or free-form values.
+fn wkt_schema(message: &MessageDescriptor) -> Option<Value> {
+    Some(match message.full_name() {
+        "google.protobuf.Timestamp" => json!({"type": "string", "format": "date-time"}),
+        "google.protobuf.Duration" => {
+            json!({"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?s$"})
+        }
+        "google.protobuf.FieldMask" => {
+            json!({"type": "string", "description": "Comma-separated field paths."})
+        }
+        "google.protobuf.Struct" => json!({"type": "object", "additionalProperties": true}),
+        "google.protobuf.Value" => json!({}),
+        "google.protobuf.ListValue" => json!({"type": "array", "items": {}}),
+        "google.protobuf.Empty" => json!({"type": "object"}),
+        "google.protobuf.Any" => {
+            json!({"type": "object", "properties": {"@type": {"type": "string"}}, "additionalProperties": true})
+        }
+        "google.protobuf.StringValue" => json!({"type": ["string", "null"]}),
+        "google.protobuf.BytesValue" => json!({"type": ["string", "null"], "format": "byte"}),
+        "google.protobuf.BoolValue" => json!({"type": ["boolean", "null"]}),
+        "google.protobuf.DoubleValue" | "google.protobuf.FloatValue" => {
+            json!({"type": ["number", "null"]})
+        }
+        "google.protobuf.Int32Value" | "google.protobuf.UInt32Value" => {
+            json!({"type": ["integer", "null"]})
+        }
+        "google.protobuf.Int64Value" | "google.protobuf.UInt64Value" => {
+            json!({"type": ["string", "null"], "format": "int64"})
+        }
+        _ => return None,
+    })
+}
+
+/// Whether a message type is printed as a JSON scalar (so a query parameter can set it).
+fn is_wkt_scalar(message: &MessageDescriptor) -> bool {
+    matches!(
+        message.full_name(),
+        "google.protobuf.Timestamp"
+            | "google.protobuf.Duration"
+            | "google.protobuf.FieldMask"
+            | "google.protobuf.StringValue"
+            | "google.protobuf.BytesValue"
+            | "google.protobuf.BoolValue"
+            | "google.protobuf.DoubleValue"
+            | "google.protobuf.FloatValue"
+            | "google.protobuf.Int32Value"
+            | "google.protobuf.UInt32Value"
+            | "google.protobuf.Int64Value"
+            | "google.protobuf.UInt64Value"
+    )
+}
+
+/// `/v1/{name=shelves/*/books/*}:archive` -> `/v1/{name}:archive`: OpenAPI path
+/// parameters cannot carry a pattern, so the pattern is dropped (the parameter's
+/// value may contain `/`).
+fn openapi_path(template: &str) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut in_pattern = false;
+    for c in template.chars() {
+        match c {
+            '=' if out.ends_with(|c: char| c != '/') && out.contains('{') && !in_pattern => {
+                // Only inside braces: `{name=` starts a pattern.
+                if out.rfind('{') > out.rfind('}') {
+                    in_pattern = true;
+                } else {
+                    out.push(c);
+                }
+            }
+            '}' => {
+                in_pattern = false;
+                out.push(c);
+            }
+            _ if in_pattern => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_paths_drop_patterns() {
+        assert_eq!(openapi_path("/v1/{name=shelves/*/books/*}"), "/v1/{name}");
+        assert_eq!(
+            openapi_path("/v1/{name=shelves/*/books/*}:archive"),
+            "/v1/{name}:archive"
+        );
+        assert_eq!(
+            openapi_path("/v1/{book.name=shelves/*}/x/{id}"),
+            "/v1/{book.name}/x/{id}"
+        );
+        assert_eq!(openapi_path("/pkg.Svc/Method"), "/pkg.Svc/Method");
+        assert_eq!(openapi_path("/v1/a=b/{x}"), "/v1/a=b/{x}");
+    }
+}

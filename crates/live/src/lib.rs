@@ -1,0 +1,244 @@
+//! What is live: the published [`Snapshot`] (route table plus per-backend
+//! runtime), the reload [`Status`], and the [`ReloadHandle`] that asks for a
+//! rebuild.
+//!
+//! This is the contract between the machinery that builds a table (the reload
+//! crate: discovery, file watching, route building) and everything that reads
+//! one (the request path in serve, the admin listener). Readers depend on this
+//! crate only, so the request path never links discovery, protox or notify.
+//! Requests load the snapshot once, so a request in flight finishes on the
+//! table it started with.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use prost_reflect::DescriptorPool;
+use serde::Serialize;
+use switchboard_config::JsonOptions;
+use switchboard_routes::RouteTable;
+use switchboard_upstream::Upstream;
+use tokio::sync::{mpsc, oneshot};
+
+/// One published generation: the route table plus everything a request needs
+/// that the table refers to by backend index. Immutable once published.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub version: u64,
+    pub table: RouteTable,
+    /// Indexed by `Route::backend`.
+    pub backends: Vec<BackendRuntime>,
+}
+
+/// Per-backend state a request needs, resolved at build time.
+#[derive(Debug)]
+pub struct BackendRuntime {
+    pub name: Arc<str>,
+    pub upstream: Arc<Upstream>,
+    pub json: JsonOptions,
+    pub timeout: Option<Duration>,
+    /// The backend's descriptors, to decode error details (`Any`) through.
+    pub pool: DescriptorPool,
+}
+
+/// What the admin listener reports about reloads and backends.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    /// Version of the live snapshot (0 before the first).
+    pub version: u64,
+    /// When the live snapshot was published (RFC 3339).
+    pub loaded_at: Option<String>,
+    pub config_path: String,
+    /// The most recent reload failure, cleared by the next fully successful reload.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<String>,
+    pub routes: usize,
+    pub backends: Vec<BackendStatus>,
+    /// Route conflicts of the live table: which route was kept, which dropped.
+    pub conflicts: Vec<String>,
+    /// Routes that could not be built (bad template, unknown field), skipped.
+    pub route_errors: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendStatus {
+    pub name: String,
+    pub endpoints: Vec<String>,
+    /// `ok`, `stale` (discovery failed, last good schema in use) or `failed` (no schema).
+    pub state: &'static str,
+    /// `reflection.v1`, `reflection.v1alpha`, `descriptor_set`, `protos`.
+    pub source: Option<&'static str>,
+    pub services: Vec<String>,
+    /// Digest of the schema in use (hex): a changed digest means a changed API.
+    pub digest: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The shared, lock-free view of what is live.
+#[derive(Debug, Default)]
+pub struct Live {
+    snapshot: ArcSwapOption<Snapshot>,
+    status: ArcSwap<Status>,
+    /// Set once at shutdown: readiness fails first, so load balancers stop
+    /// sending traffic before the listeners close.
+    draining: std::sync::atomic::AtomicBool,
+}
+
+impl Live {
+    /// The current snapshot, if a first table has been published. Callers keep the
+    /// `Arc` for the whole request.
+    pub fn snapshot(&self) -> Option<Arc<Snapshot>> {
+        self.snapshot.load_full()
+    }
+
+    pub fn status(&self) -> Arc<Status> {
+        self.status.load_full()
+    }
+
+    /// Makes `snapshot` the table new requests see (the reloader's one store).
+    pub fn publish(&self, snapshot: Arc<Snapshot>) {
+        self.snapshot.store(Some(snapshot));
+    }
+
+    /// Replaces the reported status.
+    pub fn set_status(&self, status: Arc<Status>) {
+        self.status.store(status);
+    }
+
+    /// Ready once a first table is live (regardless of draining; see
+    /// [`Live::is_draining`]).
+    pub fn is_ready(&self) -> bool {
+        self.snapshot.load().is_some()
+    }
+
+    /// Marks the process as shutting down; `/readyz` answers 503 from now on.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Why a reload was asked for (for logs and metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Startup,
+    FileChange,
+    Signal,
+    Admin,
+    /// Retry of backends whose discovery failed.
+    Retry,
+    /// Periodic re-discovery of every backend (APIs change without config changes).
+    Refresh,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Startup => "startup",
+            Trigger::FileChange => "file",
+            Trigger::Signal => "sighup",
+            Trigger::Admin => "admin",
+            Trigger::Retry => "retry",
+            Trigger::Refresh => "refresh",
+        }
+    }
+}
+
+/// The result of one reload, as returned to `POST /reload`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome {
+    /// `applied`, `unchanged` or `rejected`.
+    pub result: &'static str,
+    pub version: u64,
+    pub errors: Vec<String>,
+}
+
+/// One reload request, as queued for the reloader.
+#[derive(Debug)]
+pub struct ReloadRequest {
+    pub trigger: Trigger,
+    /// Where the outcome goes, for callers that wait for it.
+    pub reply: Option<oneshot::Sender<Outcome>>,
+}
+
+/// A cheap, cloneable way to ask the reloader for a rebuild.
+#[derive(Debug, Clone)]
+pub struct ReloadHandle {
+    tx: mpsc::UnboundedSender<ReloadRequest>,
+}
+
+impl ReloadHandle {
+    /// A handle and the queue its requests arrive on (the reloader's end).
+    pub fn channel() -> (ReloadHandle, mpsc::UnboundedReceiver<ReloadRequest>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (ReloadHandle { tx }, rx)
+    }
+
+    /// True once the reloader is gone (no request can be served any more).
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// Asks for a reload and waits for its outcome.
+    pub async fn reload(&self, trigger: Trigger) -> Option<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(ReloadRequest {
+                trigger,
+                reply: Some(tx),
+            })
+            .ok()?;
+        rx.await.ok()
+    }
+
+    /// Asks for a reload without waiting.
+    pub fn trigger(&self, trigger: Trigger) {
+        let _ = self.tx.send(ReloadRequest {
+            trigger,
+            reply: None,
+        });
+    }
+}
+
+pub fn rfc3339(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil-from-days (Howard Hinnant's algorithm), valid for the proleptic Gregorian calendar.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_formats_known_instants() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(0);
+        assert_eq!(rfc3339(t), "1970-01-01T00:00:00Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_600_000);
+        assert_eq!(rfc3339(t), "2026-11-25T09:46:40Z");
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(951_782_400); // leap day 2000
+        assert_eq!(rfc3339(t), "2000-02-29T00:00:00Z");
+    }
+}

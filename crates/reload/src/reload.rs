@@ -1,0 +1,547 @@
+//! The reload loop: one task, one rebuild at a time, fed by every trigger.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use switchboard_config::{Backend, Config, ConfigError};
+use switchboard_discovery::Schema;
+use switchboard_routes::{BackendInput, RouteTable};
+use switchboard_upstream::ChannelCache;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::SwapMetrics;
+use crate::metrics::{BackendLabels, ReloadLabels};
+use crate::shared_pool::Member;
+use switchboard_live::{
+    BackendRuntime, BackendStatus, Live, Outcome, ReloadHandle, ReloadRequest, Snapshot, Status,
+    Trigger, rfc3339,
+};
+
+/// Knobs of the reload loop that are not part of the config file.
+#[derive(Debug, Clone)]
+pub struct ReloaderOptions {
+    pub config_path: PathBuf,
+    /// First retry delay for a backend whose discovery failed; doubles up to `retry_max`.
+    pub retry_min: Duration,
+    pub retry_max: Duration,
+    /// Re-discover every backend this often, picking up API changes made without a
+    /// config change. `None` disables it.
+    pub refresh_interval: Option<Duration>,
+}
+
+impl ReloaderOptions {
+    pub fn new(config_path: PathBuf) -> Self {
+        ReloaderOptions {
+            config_path,
+            retry_min: Duration::from_secs(1),
+            retry_max: Duration::from_secs(30),
+            refresh_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// Owns everything a rebuild needs. Run it with [`Reloader::run`] after an
+/// optional first [`Reloader::reload_once`].
+pub struct Reloader {
+    opts: ReloaderOptions,
+    live: Arc<Live>,
+    metrics: SwapMetrics,
+    channels: Arc<ChannelCache>,
+    rx: mpsc::UnboundedReceiver<ReloadRequest>,
+    handle: ReloadHandle,
+    /// The config of the live snapshot, and a hash of its file's bytes.
+    applied: Option<(Config, u64)>,
+    /// Last good schema per backend name, kept when discovery later fails.
+    schemas: HashMap<String, Schema>,
+    /// The encoded files of schemas discovered since the last merge, whose own
+    /// pools were dropped on arrival (see `shared_pool::detach`); the merge gives
+    /// them a pool again. Empty whenever a table is published.
+    detached: HashMap<String, Vec<Vec<u8>>>,
+    /// Backends whose most recent discovery failed, with the error.
+    failures: HashMap<String, String>,
+    retry_delay: Duration,
+    retry_scheduled: bool,
+    /// A schema changed since the shared descriptor pool was last built.
+    pools_dirty: bool,
+}
+
+impl Reloader {
+    pub fn new(
+        opts: ReloaderOptions,
+        live: Arc<Live>,
+        metrics: SwapMetrics,
+        channels: Arc<ChannelCache>,
+    ) -> (Reloader, ReloadHandle) {
+        let (handle, rx) = ReloadHandle::channel();
+        let retry_delay = opts.retry_min;
+        let reloader = Reloader {
+            opts,
+            live,
+            metrics,
+            channels,
+            rx,
+            handle: handle.clone(),
+            applied: None,
+            schemas: HashMap::new(),
+            detached: HashMap::new(),
+            failures: HashMap::new(),
+            retry_delay,
+            retry_scheduled: false,
+            pools_dirty: false,
+        };
+        (reloader, handle)
+    }
+
+    /// Serves reload requests until every [`ReloadHandle`] is gone. Requests that
+    /// queue up during a rebuild are coalesced into one.
+    pub async fn run(mut self) {
+        if let Some(every) = self.opts.refresh_interval {
+            let handle = self.handle.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.tick().await;
+                loop {
+                    tick.tick().await;
+                    if handle.is_closed() {
+                        return;
+                    }
+                    handle.trigger(Trigger::Refresh);
+                }
+            });
+        }
+        // The loop holds a handle itself (for retries), so it ends when the
+        // channel closes from the other side only at process exit.
+        while let Some(first) = self.rx.recv().await {
+            let mut batch = vec![first];
+            while let Ok(more) = self.rx.try_recv() {
+                batch.push(more);
+            }
+            // The strongest trigger in the batch decides what to redo.
+            let trigger = batch
+                .iter()
+                .map(|r| r.trigger)
+                .max_by_key(|t| strength(*t))
+                .unwrap_or(Trigger::Retry);
+            if batch.iter().any(|r| r.trigger == Trigger::Retry) {
+                self.retry_scheduled = false;
+            }
+            let outcome = self.reload_once(trigger).await;
+            for r in batch {
+                if let Some(reply) = r.reply {
+                    let _ = reply.send(outcome.clone());
+                }
+            }
+        }
+    }
+
+    /// Like [`Reloader::run`], but returns when `stop` resolves.
+    pub async fn run_until(self, stop: impl Future<Output = ()>) {
+        tokio::select! {
+            () = self.run() => {}
+            () = stop => {}
+        }
+    }
+
+    /// Performs one reload now.
+    pub async fn reload_once(&mut self, trigger: Trigger) -> Outcome {
+        let outcome = self.rebuild(trigger).await;
+        self.metrics
+            .reloads
+            .get_or_create(&ReloadLabels {
+                trigger: trigger.as_str(),
+                outcome: outcome.result,
+            })
+            .inc();
+        if !self.failures.is_empty() && !self.retry_scheduled {
+            self.schedule_retry();
+        } else if self.failures.is_empty() {
+            self.retry_delay = self.opts.retry_min;
+        }
+        outcome
+    }
+
+    async fn rebuild(&mut self, trigger: Trigger) -> Outcome {
+        let path = &self.opts.config_path;
+        // Retry and Refresh rebuild from the applied config; everything else
+        // re-reads the file.
+        let (config, file_hash) = match (trigger, &self.applied) {
+            (Trigger::Retry | Trigger::Refresh, Some((config, hash))) => (config.clone(), *hash),
+            _ => match read_config(path) {
+                Ok(pair) => pair,
+                Err(errors) => return self.reject(trigger, errors),
+            },
+        };
+        if trigger == Trigger::FileChange
+            && self.applied.as_ref().map(|(_, h)| *h) == Some(file_hash)
+        {
+            // Editors and Kubernetes touch files without changing them.
+            return self.outcome("unchanged", Vec::new());
+        }
+
+        let base_dir = Config::base_dir(path);
+        let only_failed = trigger == Trigger::Retry;
+        // `dns:///` endpoints become addresses here, once per rebuild, for both
+        // discovery and the new upstream handles.
+        let resolved = futures_util::future::join_all(
+            config
+                .backends
+                .iter()
+                .map(|b| self.channels.resolve(&b.endpoints)),
+        )
+        .await;
+        // New endpoints connect now, before they get traffic; held until published.
+        let all: Vec<String> = resolved.iter().flatten().flatten().cloned().collect();
+        let channels = self.channels.clone();
+        let (_warm, discovered) = futures_util::future::join(
+            channels.warm(&all),
+            self.discover_all(&config, &resolved, &base_dir, only_failed),
+        )
+        .await;
+
+        self.publish(trigger, config, file_hash, discovered, resolved)
+    }
+
+    /// Discovers backends concurrently, updating the schema cache and failure list.
+    /// Returns each backend's error from this round (`None`: succeeded or skipped).
+    async fn discover_all(
+        &mut self,
+        config: &Config,
+        resolved: &[Result<Vec<String>, String>],
+        base_dir: &std::path::Path,
+        only_failed: bool,
+    ) -> Vec<Option<String>> {
+        let timeout = config.discovery_timeout;
+        let schemas = &self.schemas;
+        let jobs = config.backends.iter().zip(resolved).map(|(b, addrs)| {
+            let skip = only_failed
+                && schemas.contains_key(&b.name)
+                && !self.failures.contains_key(&b.name);
+            async move {
+                if skip {
+                    return None;
+                }
+                // Reflection talks to the resolved addresses, not the `dns:///` names.
+                let b = match addrs {
+                    Ok(addrs) if *addrs != b.endpoints => &Backend {
+                        endpoints: addrs.clone(),
+                        ..b.clone()
+                    },
+                    Ok(_) => b,
+                    Err(e) => {
+                        return Some(Err(switchboard_discovery::DiscoveryError::Connect {
+                            endpoint: b.endpoints.join(", "),
+                            message: e.clone(),
+                        }));
+                    }
+                };
+                let discovered = switchboard_discovery::discover(b, base_dir, timeout).await;
+                Some(discovered.map(|mut schema| {
+                    let changed = schemas
+                        .get(&b.name)
+                        .is_none_or(|old| old.digest != schema.digest);
+                    // A new API's pool is dropped now, not after every backend is
+                    // discovered: the merge rebuilds it from the encoded files.
+                    let detached = if changed {
+                        crate::shared_pool::detach(&mut schema)
+                    } else {
+                        None
+                    };
+                    (schema, changed, detached)
+                }))
+            }
+        });
+        let results = futures_util::future::join_all(jobs).await;
+        let mut out = Vec::with_capacity(results.len());
+        for (backend, result) in config.backends.iter().zip(results) {
+            let labels = BackendLabels {
+                backend: backend.name.clone(),
+            };
+            match result {
+                None => out.push(None),
+                Some(Ok((schema, changed, detached))) => {
+                    self.failures.remove(&backend.name);
+                    self.metrics
+                        .backend_discovered
+                        .get_or_create(&labels)
+                        .set(1);
+                    if changed {
+                        info!(backend = %backend.name, source = schema.source, services = ?schema.services, "discovered API");
+                        self.schemas.insert(backend.name.clone(), schema);
+                        match detached {
+                            Some(files) => self.detached.insert(backend.name.clone(), files),
+                            None => self.detached.remove(&backend.name),
+                        };
+                        self.pools_dirty = true;
+                    }
+                    // Unchanged: keep the cached schema, whose pool may be shared.
+                    out.push(None);
+                }
+                Some(Err(e)) => {
+                    let message = e.to_string();
+                    let stale = self.schemas.contains_key(&backend.name);
+                    warn!(backend = %backend.name, error = %message, keeping_last_good = stale, "discovery failed");
+                    self.metrics.discovery_errors.get_or_create(&labels).inc();
+                    self.metrics
+                        .backend_discovered
+                        .get_or_create(&labels)
+                        .set(0);
+                    self.failures.insert(backend.name.clone(), message.clone());
+                    out.push(Some(message));
+                }
+            }
+        }
+        // Forget schemas of backends no longer configured.
+        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        self.schemas.retain(|name, _| names.contains(name.as_str()));
+        self.detached
+            .retain(|name, _| names.contains(name.as_str()));
+        self.failures
+            .retain(|name, _| names.contains(name.as_str()));
+        out
+    }
+
+    /// Merges the configured backends' descriptors into a shared pool (config
+    /// order decides who wins a file-name clash; see `shared_pool`).
+    fn share_pools(&mut self, config: &Config) {
+        let order: HashMap<&str, usize> = config
+            .backends
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (b.name.as_str(), i))
+            .collect();
+        let detached = &mut self.detached;
+        let mut members: Vec<(usize, Member<'_>)> = self
+            .schemas
+            .iter_mut()
+            .filter_map(|(name, schema)| {
+                let i = *order.get(name.as_str())?;
+                let detached = detached.remove(name);
+                Some((i, Member { schema, detached }))
+            })
+            .collect();
+        members.sort_by_key(|(i, _)| *i);
+        crate::shared_pool::share(members.into_iter().map(|(_, m)| m).collect());
+    }
+
+    fn publish(
+        &mut self,
+        trigger: Trigger,
+        config: Config,
+        file_hash: u64,
+        discovered: Vec<Option<String>>,
+        resolved: Vec<Result<Vec<String>, String>>,
+    ) -> Outcome {
+        if !matches!(trigger, Trigger::Retry | Trigger::Refresh)
+            && crate::channel_settings(&config) != *self.channels.settings()
+        {
+            warn!("upstream: settings changed; they take effect when the gateway restarts");
+        }
+        if std::mem::take(&mut self.pools_dirty) {
+            self.share_pools(&config);
+        }
+        let mut inputs = Vec::new();
+        let mut runtimes = Vec::new();
+        let mut statuses = Vec::new();
+        let mut errors = Vec::new();
+        for ((backend, d), addrs) in config.backends.iter().zip(&discovered).zip(&resolved) {
+            let schema = self.schemas.get(&backend.name);
+            let error = d
+                .clone()
+                .or_else(|| self.failures.get(&backend.name).cloned());
+            if let Some(e) = &error {
+                errors.push(format!("backend {}: {e}", backend.name));
+            }
+            let state = match (schema, &error) {
+                (Some(_), None) => "ok",
+                (Some(_), Some(_)) => "stale",
+                (None, _) => "failed",
+            };
+            statuses.push(BackendStatus {
+                name: backend.name.clone(),
+                endpoints: backend.endpoints.clone(),
+                state,
+                source: schema.map(|s| s.source),
+                services: schema.map(|s| exposed(backend, s)).unwrap_or_default(),
+                digest: schema.map(|s| format!("{:016x}", s.digest)),
+                error,
+            });
+            let Some(schema) = schema else { continue };
+            let upstream = match self.channels.upstream(
+                &backend.name,
+                &backend.endpoints,
+                addrs.as_deref().ok(),
+                crate::upstream_config(&backend.traffic),
+            ) {
+                Ok(u) => u,
+                Err(e) => {
+                    errors.push(format!("backend {}: {e}", backend.name));
+                    continue;
+                }
+            };
+            inputs.push(BackendInput {
+                index: runtimes.len(),
+                name: backend.name.clone(),
+                pool: schema.pool.clone(),
+                services: exposed(backend, schema),
+                http_rules: backend.http_rules.clone(),
+            });
+            runtimes.push(BackendRuntime {
+                name: backend.name.as_str().into(),
+                upstream,
+                json: backend.json,
+                timeout: backend.timeout,
+                pool: schema.pool.clone(),
+            });
+        }
+
+        // A retry or refresh that found nothing new must not bump the version.
+        if matches!(trigger, Trigger::Retry | Trigger::Refresh) && self.live.is_ready() {
+            let live = self.live.status();
+            let same =
+                live.backends.len() == statuses.len()
+                    && live.backends.iter().zip(&statuses).all(|(a, b)| {
+                        a.name == b.name && a.digest == b.digest && a.state == b.state
+                    });
+            if same {
+                return self.outcome("unchanged", errors);
+            }
+        }
+
+        let (table, report) = RouteTable::build(&inputs);
+        let conflicts: Vec<String> = report.conflicts.iter().map(|c| c.to_string()).collect();
+        for c in &conflicts {
+            warn!(conflict = %c, "route conflict");
+        }
+        for e in &report.errors {
+            warn!(error = %e, "route skipped");
+        }
+
+        let version = self.live.status().version + 1;
+        let routes = table.routes().len();
+        let snapshot = Snapshot {
+            version,
+            table,
+            backends: runtimes,
+        };
+        self.live.publish(Arc::new(snapshot));
+
+        // Endpoint state lives as long as some backend lists the address.
+        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        self.channels.retain_backends(&names);
+
+        let now = SystemTime::now();
+        let status = Status {
+            version,
+            loaded_at: Some(rfc3339(now)),
+            config_path: self.opts.config_path.display().to_string(),
+            last_error: if errors.is_empty() {
+                None
+            } else {
+                Some(errors.join("; "))
+            },
+            last_error_at: if errors.is_empty() {
+                None
+            } else {
+                Some(rfc3339(now))
+            },
+            routes,
+            backends: statuses,
+            conflicts,
+            route_errors: report.errors,
+        };
+        self.live.set_status(Arc::new(status));
+        self.metrics.version.set(version as i64);
+        self.metrics.routes.set(routes as i64);
+        info!(
+            version,
+            routes,
+            trigger = trigger.as_str(),
+            backends = config.backends.len(),
+            "route table published"
+        );
+        self.applied = Some((config, file_hash));
+        release_freed_memory();
+        self.outcome("applied", errors)
+    }
+
+    fn reject(&mut self, trigger: Trigger, errors: Vec<ConfigError>) -> Outcome {
+        let rendered: Vec<String> = errors.iter().map(ConfigError::render).collect();
+        for e in &rendered {
+            error!(error = %e, trigger = trigger.as_str(), "config rejected; keeping the live table");
+        }
+        let mut status = (*self.live.status()).clone();
+        status.config_path = self.opts.config_path.display().to_string();
+        status.last_error = Some(rendered.join("; "));
+        status.last_error_at = Some(rfc3339(SystemTime::now()));
+        self.live.set_status(Arc::new(status));
+        Outcome {
+            result: "rejected",
+            version: self.live.status().version,
+            errors: rendered,
+        }
+    }
+
+    fn outcome(&self, result: &'static str, errors: Vec<String>) -> Outcome {
+        Outcome {
+            result,
+            version: self.live.status().version,
+            errors,
+        }
+    }
+
+    fn schedule_retry(&mut self) {
+        self.retry_scheduled = true;
+        let delay = self.retry_delay;
+        self.retry_delay = (self.retry_delay * 2).min(self.opts.retry_max);
+        let handle = self.handle.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            handle.trigger(Trigger::Retry);
+        });
+    }
+}
+
+/// Which triggers subsume which when coalescing: anything that re-reads the file
+/// beats a retry or refresh.
+fn strength(t: Trigger) -> u8 {
+    match t {
+        Trigger::Retry => 0,
+        Trigger::Refresh => 1,
+        Trigger::FileChange => 2,
+        Trigger::Startup | Trigger::Signal | Trigger::Admin => 3,
+    }
+}
+
+/// The backend's services that its filter exposes, in schema order.
+fn exposed(backend: &Backend, schema: &Schema) -> Vec<String> {
+    schema
+        .services
+        .iter()
+        .filter(|s| backend.services.allows(s))
+        .cloned()
+        .collect()
+}
+
+fn read_config(path: &std::path::Path) -> Result<(Config, u64), Vec<ConfigError>> {
+    let bytes = switchboard_config::read_file(path)?;
+    let mut hasher = DefaultHasher::new();
+    bytes.hash(&mut hasher);
+    let config = switchboard_config::parse_bytes(&bytes, path)?;
+    Ok((config, hasher.finish()))
+}
+
+/// Hands memory freed by a rebuild (discovery's short-lived per-backend pools,
+/// the previous shared pool and table) back to the OS. glibc keeps freed heap pages
+/// otherwise, and the gateway's RSS would stay at the high-water mark of the
+/// largest reload instead of reflecting what is live.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

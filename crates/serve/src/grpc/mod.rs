@@ -1,0 +1,7 @@
+//! Native gRPC and gRPC-Web: the call is proxied to the backend as it is, by
+//! its `/package.Service/Method` path, without transcoding.
+
+mod passthrough;
+pub(crate) mod web;
+
+pub(crate) use passthrough::{Protocol, Proxy};

@@ -1,0 +1,379 @@
+//! Client streaming and bidirectional streaming over a plain HTTP request body,
+//! as grpc-gateway's generated handlers do it.
+//!
+//! The body is a sequence of JSON values, newline-delimited or simply
+//! concatenated (whatever Go's `json.Decoder` accepts). Each value is transcoded
+//! and sent upstream as soon as its last byte arrives; the body is never read
+//! whole. The end of the body half-closes the request stream (grpc-gateway's
+//! `CloseSend`), nothing more.
+//!
+//! - **Client streaming** answers like a unary call (one JSON body, mapped HTTP
+//!   status on error, trailers on `TE: trailers`). A value that is not valid
+//!   JSON for the request message fails the call with 400 (code 3); one longer
+//!   than `limits.max_body_bytes` with 413 (code 8): the limit applies per
+//!   message, because the body as a whole is a stream.
+//! - **Bidirectional streaming** answers like server streaming
+//!   ([`stream::respond`]): `{"result": ...}` lines until the backend ends the
+//!   call, whether or not the request body has ended. A bad value half-closes the
+//!   request stream and the call ends however the backend ends it, as in
+//!   grpc-gateway (whose sending goroutine stops at the first decode error).
+//!
+//! Cancellation: the request stream is read by hyper's HTTP/2 client task, not
+//! by this handler, and hyper resets an upstream stream whose response is
+//! dropped only once the request stream has ended. So every call here carries a
+//! tonic cancellation handle, fired by a [`CancelOnDrop`] owned by the handler
+//! (and, for bidi, by the response body): a client that goes away resets the
+//! upstream call at once, even while its request stream is open. A failed read
+//! of the client's body fires it too.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use http::HeaderMap;
+use http::header::{CONTENT_TYPE, HeaderValue, TRAILER};
+use http::uri::PathAndQuery;
+use http_body::Body as _;
+use http_body_util::{BodyExt as _, StreamBody};
+use hyper::body::{Frame, Incoming};
+use switchboard_live::{BackendRuntime, Snapshot};
+use switchboard_transcode as transcode;
+use switchboard_upstream::{StreamReply, UnaryReply};
+use tonic::{CancellationHandle, Code, Status};
+use tracing::debug;
+
+use super::server_stream::{self as stream, Call, Framing};
+use super::{Early, status_response};
+use crate::body::Body;
+use crate::headers::{self, accepts_trailers};
+
+/// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
+/// stream has already ended cleanly, in which case dropping the response does.
+pub(super) struct CancelOnDrop(Option<CancellationHandle>);
+
+impl CancelOnDrop {
+    pub(super) fn new(handle: CancellationHandle) -> Self {
+        CancelOnDrop(Some(handle))
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.cancel();
+        }
+    }
+}
+
+/// What to do with a request value that cannot be transcoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnBadMessage {
+    /// Fail the call with that error (client streaming, as grpc-gateway).
+    Fail,
+    /// End the request stream there (bidi, as grpc-gateway).
+    HalfClose,
+}
+
+/// Serves a client-streaming or bidi method whose request body is the message
+/// stream (path variables and query parameters do not apply, as in grpc-gateway).
+pub(super) async fn dispatch(
+    call: Call<'_>,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<http::Response<Body>, Early> {
+    let path =
+        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(call.route.grpc_path.as_bytes()))
+            .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
+    if call.route.plan.method.is_server_streaming() {
+        let framing = Framing::for_request(headers);
+        Ok(bidi(call, path, framing, body).await)
+    } else {
+        client_streaming(call, path, accepts_trailers(headers), body).await
+    }
+}
+
+/// A client-streaming call: the body's values go upstream one by one; the single
+/// response is answered like a unary one.
+async fn client_streaming(
+    call: Call<'_>,
+    path: PathAndQuery,
+    trailers_ok: bool,
+    body: Incoming,
+) -> Result<http::Response<Body>, Early> {
+    let (extensions, handle) = switchboard_upstream::cancellable();
+    // Dropped when this future is (client gone) or returns (call over).
+    let _guard = CancelOnDrop::new(handle.clone());
+    let failure = Arc::new(Mutex::new(None));
+    let feed = BodyFeed::new(&call, body, OnBadMessage::Fail, failure.clone(), handle);
+    let Call {
+        route,
+        backend,
+        metadata,
+        timeout,
+        ..
+    } = call;
+    let upstream = async {
+        let StreamReply {
+            headers,
+            mut stream,
+        } = backend
+            .upstream
+            .start_with(path, feed, metadata, extensions, timeout)
+            .await?;
+        let message = stream
+            .message()
+            .await?
+            .ok_or_else(|| Status::internal("backend sent no response message"))?;
+        let trailers = stream.trailers().await?.unwrap_or_default();
+        Ok::<_, Status>(UnaryReply {
+            headers,
+            message,
+            trailers,
+        })
+    };
+    let result = with_deadline(timeout, upstream).await;
+    // A request the gateway could not transcode explains the upstream failure
+    // (the call was reset because of it), so it wins, as in grpc-gateway where
+    // decoding happens before the response is read.
+    if let Some(early) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(early);
+    }
+    Ok(match result {
+        Ok(reply) => single_response(&route.plan, backend, reply, trailers_ok),
+        Err(status) => status_response(backend, &status),
+    })
+}
+
+/// A bidirectional call over a POST body: request values go upstream as they
+/// arrive, responses stream back as `{"result": ...}` lines (or SSE events).
+async fn bidi(
+    call: Call<'_>,
+    path: PathAndQuery,
+    framing: Framing,
+    body: Incoming,
+) -> http::Response<Body> {
+    let (extensions, handle) = switchboard_upstream::cancellable();
+    let guard = CancelOnDrop::new(handle.clone());
+    let unused = Arc::new(Mutex::new(None));
+    let feed = BodyFeed::new(&call, body, OnBadMessage::HalfClose, unused, handle);
+    let Call {
+        snapshot,
+        route,
+        backend,
+        metadata,
+        timeout,
+        ..
+    } = call;
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let started = with_deadline(
+        timeout,
+        backend
+            .upstream
+            .start_with(path, feed, metadata, extensions, timeout),
+    )
+    .await;
+    match started {
+        Ok(reply) => {
+            stream::respond(
+                snapshot,
+                route,
+                backend,
+                reply,
+                deadline,
+                framing,
+                Some(guard),
+            )
+            .await
+        }
+        Err(status) => stream::first_error(backend, &status, framing),
+    }
+}
+
+/// The single response of a client-streaming call, rendered as a unary one: the
+/// JSON message, header metadata as `Grpc-Metadata-*`, trailer metadata as
+/// `Grpc-Trailer-*` trailers when the client accepts trailers. (Streamed request
+/// bodies are always JSON, so only the JSON codec applies here.)
+fn single_response(
+    plan: &transcode::MethodPlan,
+    backend: &BackendRuntime,
+    reply: UnaryReply,
+    trailers_ok: bool,
+) -> http::Response<Body> {
+    let json = match transcode::response_to_json(plan, &backend.json, &reply.message) {
+        Ok(json) => json,
+        Err(e) => {
+            return status_response(
+                backend,
+                &Status::internal(format!("cannot encode response as JSON: {}", e.0)),
+            );
+        }
+    };
+    let mut response = http::Response::new(crate::body::full(Bytes::new()));
+    let h = response.headers_mut();
+    headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if !trailers_ok {
+        *response.body_mut() = crate::body::full(json);
+        return response;
+    }
+    if let Some(names) = headers::trailer_announcement(&reply.trailers) {
+        h.insert(TRAILER, names);
+    }
+    let mut trailers = HeaderMap::new();
+    headers::metadata_to_headers(&reply.trailers, "grpc-trailer-", &mut trailers);
+    let frames = futures_util::stream::iter([
+        Ok(Frame::data(Bytes::from(json))),
+        Ok(Frame::trailers(trailers)),
+    ]);
+    *response.body_mut() = StreamBody::new(frames).boxed_unsync();
+    response
+}
+
+/// Runs `fut` under the call's deadline; expiry is DEADLINE_EXCEEDED, as for
+/// unary calls (the backend got the same deadline as `grpc-timeout`).
+async fn with_deadline<T>(
+    timeout: Option<Duration>,
+    fut: impl Future<Output = Result<T, Status>>,
+) -> Result<T, Status> {
+    match timeout {
+        None => fut.await,
+        Some(t) => tokio::time::timeout(t, fut)
+            .await
+            .unwrap_or_else(|_| Err(Status::deadline_exceeded("context deadline exceeded"))),
+    }
+}
+
+/// The request stream handed to the upstream call: reads the client's body as
+/// hyper delivers it, splits it into JSON values and yields each one encoded.
+///
+/// It is polled by hyper's HTTP/2 client task (through tonic's encoder), so it
+/// only reads the body as fast as the backend's flow-control window allows:
+/// back-pressure reaches the client.
+struct BodyFeed {
+    body: Incoming,
+    splitter: transcode::JsonSplitter,
+    limit: usize,
+    snapshot: Arc<Snapshot>,
+    plan: Arc<transcode::MethodPlan>,
+    backend_index: usize,
+    on_bad: OnBadMessage,
+    failure: Arc<Mutex<Option<Early>>>,
+    cancel: CancellationHandle,
+    eof: bool,
+    state: FeedState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FeedState {
+    Open,
+    /// The request stream ended (end of body, or a bad value in a bidi call).
+    Ended,
+    /// The call is being reset: never yield again; tonic's encoder sees the
+    /// cancellation and fails the request stream.
+    Cancelled,
+}
+
+impl BodyFeed {
+    fn new(
+        call: &Call<'_>,
+        body: Incoming,
+        on_bad: OnBadMessage,
+        failure: Arc<Mutex<Option<Early>>>,
+        cancel: CancellationHandle,
+    ) -> Self {
+        BodyFeed {
+            body,
+            splitter: transcode::JsonSplitter::new(call.max_message_bytes),
+            limit: call.max_message_bytes,
+            snapshot: call.snapshot.clone(),
+            plan: call.route.plan.clone(),
+            backend_index: call.route.backend,
+            on_bad,
+            failure,
+            cancel,
+            eof: false,
+            state: FeedState::Open,
+        }
+    }
+
+    /// The next value's encoded message; `Ok(None)` when more body is needed
+    /// (or, at the end of the body, when there is nothing left).
+    fn next_message(&mut self) -> Result<Option<Bytes>, Early> {
+        let value = if self.eof {
+            self.splitter.finish()
+        } else {
+            self.splitter.next_value()
+        };
+        let value = value.map_err(|e| {
+            if self.splitter.pending() > self.limit {
+                let mut early = Early::new(Code::ResourceExhausted, e.0);
+                early.http = 413;
+                early
+            } else {
+                Early::new(Code::InvalidArgument, e.0)
+            }
+        })?;
+        let Some(value) = value else { return Ok(None) };
+        let json = &self.snapshot.backends[self.backend_index].json;
+        transcode::message_from_json(&self.plan, json, &value)
+            .map(Some)
+            .map_err(|e| Early::new(Code::InvalidArgument, e.0))
+    }
+
+    fn cancel(&mut self, early: Early) -> Poll<Option<Bytes>> {
+        self.state = FeedState::Cancelled;
+        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(early);
+        self.cancel.clone().cancel();
+        // The cancellation wakes tonic's encoder, which then fails the stream.
+        Poll::Pending
+    }
+}
+
+impl Stream for BodyFeed {
+    type Item = Bytes;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let this = self.get_mut();
+        loop {
+            match this.state {
+                FeedState::Open => {}
+                FeedState::Ended => return Poll::Ready(None),
+                FeedState::Cancelled => return Poll::Pending,
+            }
+            match this.next_message() {
+                Ok(Some(message)) => return Poll::Ready(Some(message)),
+                Ok(None) if this.eof => {
+                    this.state = FeedState::Ended;
+                    return Poll::Ready(None);
+                }
+                Ok(None) => {}
+                Err(early) if this.on_bad == OnBadMessage::Fail => return this.cancel(early),
+                Err(early) => {
+                    debug!(message = %early.message, "bad request message; half-closing");
+                    this.state = FeedState::Ended;
+                    return Poll::Ready(None);
+                }
+            }
+            match ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+                Some(Ok(frame)) => {
+                    if let Ok(data) = frame.into_data() {
+                        this.splitter.push(&data);
+                    }
+                }
+                Some(Err(e)) => {
+                    // The client went away mid-body (or sent a broken one):
+                    // abandon the call rather than half-close it.
+                    debug!(error = %e, "request body failed; cancelling the upstream call");
+                    return this.cancel(Early::new(
+                        Code::Cancelled,
+                        format!("cannot read request body: {e}"),
+                    ));
+                }
+                None => this.eof = true,
+            }
+        }
+    }
+}

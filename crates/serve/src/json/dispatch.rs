@@ -1,0 +1,391 @@
+//! The HTTP/JSON request path: match, transcode, call, respond.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRAILER, WWW_AUTHENTICATE};
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::{Frame, Incoming};
+use switchboard_live::{BackendRuntime, Live, Snapshot};
+use switchboard_routes::{Lookup, Route};
+use switchboard_transcode as transcode;
+use tonic::{Code, Status};
+use tracing::debug;
+
+use crate::body::{Body, json_response};
+use crate::headers;
+use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
+
+use super::{client_stream, server_stream as stream, websocket};
+
+/// The public listener's handler. Cheap to share: it only holds the live view.
+#[derive(Debug)]
+pub struct Gateway {
+    pub(crate) live: Arc<Live>,
+    pub(crate) metrics: ServeMetrics,
+    max_body_bytes: usize,
+    /// Browser access rules; `None` adds no CORS headers (see `cors`).
+    pub(crate) cors: Option<crate::cors::Cors>,
+}
+
+/// An error answered before any upstream call, in grpc-gateway's shape.
+pub(super) struct Early {
+    pub(super) code: Code,
+    pub(super) message: String,
+    pub(super) http: u16,
+    /// Written as a binary `google.rpc.Status` (the client's outbound codec is
+    /// protobuf) instead of JSON.
+    codec: transcode::Codec,
+}
+
+impl Early {
+    pub(super) fn new(code: Code, message: impl Into<String>) -> Self {
+        Early {
+            code,
+            message: message.into(),
+            http: transcode::http_status_for(code as i32),
+            codec: transcode::Codec::Json,
+        }
+    }
+
+    pub(super) fn written_as(mut self, codec: transcode::Codec) -> Self {
+        self.codec = codec;
+        self
+    }
+}
+
+impl Gateway {
+    pub fn new(live: Arc<Live>, metrics: ServeMetrics, max_body_bytes: usize) -> Self {
+        Gateway {
+            live,
+            metrics,
+            max_body_bytes,
+            cors: None,
+        }
+    }
+
+    /// Handles one request on the public listener: CORS first, then native gRPC
+    /// and gRPC-Web are proxied by content type (see `front`), everything else is
+    /// HTTP/JSON ([`Self::handle_json`]).
+    pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
+        crate::entry::handle(self, req, peer).await
+    }
+
+    /// Handles one HTTP/JSON request. Never fails: every problem becomes a JSON Status.
+    pub(crate) async fn handle_json(
+        &self,
+        req: Request<Incoming>,
+        peer: Option<SocketAddr>,
+    ) -> Response<Body> {
+        let started = Instant::now();
+        let Some(snapshot) = self.live.snapshot() else {
+            return early_response(Early::new(
+                Code::Unavailable,
+                "no route table is loaded yet",
+            ));
+        };
+        // A WebSocket upgrade is a GET for a (usually POST) streaming route.
+        let method = if websocket::is_upgrade(req.method(), req.headers()) {
+            websocket::route_method(req.uri().query())
+        } else {
+            req.method().clone()
+        };
+        let (route, values) = match snapshot.table.find(&method, req.uri().path()) {
+            Lookup::Found(route, values) => (route, values),
+            Lookup::MethodNotAllowed => {
+                // grpc-gateway: Unimplemented "Method Not Allowed", hence HTTP 501.
+                return self.unmatched(Early::new(Code::Unimplemented, "Method Not Allowed"));
+            }
+            Lookup::NotFound => {
+                return self.unmatched(Early::new(Code::NotFound, "Not Found"));
+            }
+            Lookup::BadRequest(message) => {
+                // grpc-gateway: a malformed escape is a plain error (code Unknown)
+                // answered with HTTP 400.
+                let mut e = Early::new(Code::Unknown, message);
+                e.http = 400;
+                return self.unmatched(e);
+            }
+        };
+        let backend = &snapshot.backends[route.backend];
+        let response = match self
+            .call(&snapshot, route, backend, values, req, peer)
+            .await
+        {
+            Ok(resp) => resp,
+            Err(early) => early_response(early),
+        };
+        self.record(route, backend, response.status().as_u16(), started);
+        response
+    }
+
+    async fn call(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        route: &Route,
+        backend: &BackendRuntime,
+        values: Vec<String>,
+        req: Request<Incoming>,
+        peer: Option<SocketAddr>,
+    ) -> Result<Response<Body>, Early> {
+        let plan = &route.plan;
+        let (mut parts, body) = req.into_parts();
+        let authority = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
+            parts
+                .headers
+                .get(http::header::HOST)
+                .and_then(|h| h.to_str().ok())
+        });
+        let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
+            .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
+        let timeout = min_timeout(client_timeout, backend.timeout);
+        // Everything a streamed call carries, from this request.
+        let stream_call = |metadata| stream::Call {
+            snapshot: snapshot.clone(),
+            route,
+            backend,
+            metadata,
+            timeout,
+            max_message_bytes: self.max_body_bytes,
+        };
+        let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
+        if websocket || plan.method.is_client_streaming() {
+            // The request messages are a stream: WebSocket messages, or the body
+            // read as it arrives.
+            let call = stream_call(metadata);
+            if websocket {
+                return websocket::upgrade(call, &parts.headers, &mut parts.extensions);
+            }
+            return client_stream::dispatch(call, &parts.headers, body).await;
+        }
+
+        // grpc-gateway's MarshalerForRequest: Content-Type picks the inbound
+        // codec (JSON unless claimed), Accept the outbound one (else the inbound).
+        let codecs = transcode::negotiate(
+            parts
+                .headers
+                .get_all(CONTENT_TYPE)
+                .iter()
+                .map(HeaderValue::as_bytes),
+            parts
+                .headers
+                .get_all(ACCEPT)
+                .iter()
+                .map(HeaderValue::as_bytes),
+        );
+        let body = self
+            .read_body(&parts.headers, body)
+            .await
+            .map_err(|e| e.written_as(codecs.outbound))?;
+        let request_body = transcode::RequestBody {
+            bytes: &body,
+            content_type: parts
+                .headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            codec: codecs.inbound,
+        };
+        let message = transcode::decode_request(
+            plan,
+            &backend.json,
+            request_body,
+            &values,
+            parts.uri.query(),
+        )
+        .map_err(|e| Early::new(Code::InvalidArgument, e.0).written_as(codecs.outbound))?;
+        // Parsed at table-build time; cloning shares the bytes.
+        let path = route.grpc_path_and_query.clone();
+        let trailers_ok = headers::accepts_trailers(&parts.headers);
+
+        if plan.method.is_server_streaming() {
+            let call = stream_call(metadata);
+            let framing = stream::Framing::for_request(&parts.headers);
+            return Ok(stream::server_streaming(call, path, message, framing).await);
+        }
+
+        match backend
+            .upstream
+            .unary(path, message, metadata, timeout)
+            .await
+        {
+            Ok(reply) => {
+                let encoded = match transcode::encode_response(
+                    plan,
+                    &backend.json,
+                    codecs.outbound,
+                    reply.message.clone(),
+                ) {
+                    Ok(encoded) => encoded,
+                    Err(e) => {
+                        return Ok(status_response_as(
+                            backend,
+                            &Status::internal(format!("cannot encode response: {}", e.0)),
+                            codecs.outbound,
+                        ));
+                    }
+                };
+                let json = encoded.body;
+                let mut response = Response::new(crate::body::full(Bytes::new()));
+                let h = response.headers_mut();
+                headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
+                // An HttpBody response carries its own type (none when empty).
+                if let Ok(v) = HeaderValue::from_str(&encoded.content_type)
+                    && !v.is_empty()
+                {
+                    h.insert(CONTENT_TYPE, v);
+                }
+                if trailers_ok {
+                    if let Some(names) = headers::trailer_announcement(&reply.trailers) {
+                        h.insert(TRAILER, names);
+                    }
+                    let mut trailer_map = HeaderMap::new();
+                    headers::metadata_to_headers(
+                        &reply.trailers,
+                        "grpc-trailer-",
+                        &mut trailer_map,
+                    );
+                    let frames = futures_util::stream::iter([
+                        Ok(Frame::data(json)),
+                        Ok(Frame::trailers(trailer_map)),
+                    ]);
+                    *response.body_mut() = http_body_util::StreamBody::new(frames).boxed_unsync();
+                } else {
+                    *response.body_mut() = crate::body::full(json);
+                }
+                Ok(response)
+            }
+            Err(status) => Ok(status_response_as(backend, &status, codecs.outbound)),
+        }
+    }
+
+    /// Reads the whole body, bounded by the configured limit.
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Early> {
+        let limit = self.max_body_bytes;
+        let declared = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let too_large = || {
+            let mut e = Early::new(
+                Code::ResourceExhausted,
+                format!("request body exceeds the {limit}-byte limit"),
+            );
+            e.http = 413;
+            e
+        };
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(too_large());
+        }
+        match Limited::new(body, limit).collect().await {
+            Ok(collected) => Ok(collected.to_bytes()),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+            Err(e) => Err(Early::new(
+                Code::InvalidArgument,
+                format!("cannot read request body: {e}"),
+            )),
+        }
+    }
+
+    fn unmatched(&self, early: Early) -> Response<Body> {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                backend: "".into(),
+                route: "unmatched".into(),
+                status: early.http,
+            })
+            .inc();
+        early_response(early)
+    }
+
+    fn record(&self, route: &Route, backend: &BackendRuntime, status: u16, started: Instant) {
+        self.metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                backend: backend.name.clone(),
+                route: route.metrics_label.clone(),
+                status,
+            })
+            .inc();
+        self.metrics
+            .latency
+            .get_or_create(&LatencyLabels {
+                backend: backend.name.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+fn min_timeout(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn early_response(e: Early) -> Response<Body> {
+    debug!(code = ?e.code, message = %e.message, "request rejected");
+    if e.codec == transcode::Codec::Protobuf {
+        let body = transcode::status_to_proto(e.code as i32, &e.message, None);
+        return proto_response(e.http, body);
+    }
+    let body =
+        transcode::status_to_json(None, &Default::default(), e.code as i32, &e.message, None);
+    json_response(e.http, body)
+}
+
+/// An error body written by the protobuf codec.
+fn proto_response(status: u16, body: Vec<u8>) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, transcode::PROTOBUF_MEDIA_TYPE)
+        .body(crate::body::full(body))
+        .unwrap_or_else(|_| Response::new(crate::body::full(Bytes::new())))
+}
+
+/// A gRPC error from the backend as grpc-gateway renders it: mapped HTTP status,
+/// `{code, message, details}` with details decoded through the backend's pool, and
+/// the error's metadata as `Grpc-Metadata-*` headers.
+pub(crate) fn status_response(backend: &BackendRuntime, status: &Status) -> Response<Body> {
+    status_response_as(backend, status, transcode::Codec::Json)
+}
+
+/// [`status_response`] in the client's outbound codec: for protobuf, the body is
+/// a binary `google.rpc.Status` (as grpc-gateway's error handler writes through
+/// its `ProtoMarshaller`), with the details as the backend sent them.
+pub(crate) fn status_response_as(
+    backend: &BackendRuntime,
+    status: &Status,
+    codec: transcode::Codec,
+) -> Response<Body> {
+    let code = status.code() as i32;
+    let details = (!status.details().is_empty()).then(|| status.details());
+    let http = transcode::http_status_for(code);
+    let mut response = match codec {
+        transcode::Codec::Protobuf => proto_response(
+            http,
+            transcode::status_to_proto(code, status.message(), details),
+        ),
+        transcode::Codec::Json => json_response(
+            http,
+            transcode::status_to_json(
+                Some(&backend.pool),
+                &backend.json,
+                code,
+                status.message(),
+                details,
+            ),
+        ),
+    };
+    let h = response.headers_mut();
+    headers::metadata_to_headers(status.metadata(), "grpc-metadata-", h);
+    if status.code() == Code::Unauthenticated
+        && let Ok(v) = HeaderValue::from_str(status.message())
+    {
+        h.insert(WWW_AUTHENTICATE, v);
+    }
+    response
+}

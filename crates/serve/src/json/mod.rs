@@ -1,0 +1,14 @@
+//! HTTP/JSON: requests matched against the google.api.http route table and
+//! transcoded to a gRPC call, one file per call shape.
+//!
+//! [`dispatch`] matches the route and picks the call shape; each shape reads
+//! messages from the client and writes them back its own way.
+
+mod client_stream;
+mod dispatch;
+mod server_stream;
+mod sse;
+mod websocket;
+
+pub use dispatch::Gateway;
+use dispatch::{Early, status_response};

@@ -1,0 +1,295 @@
+//! Server streaming over HTTP/1.1 and HTTP/2, framed as grpc-gateway does:
+//! newline-delimited JSON, one `{"result": message}` per line, each written as
+//! its own chunk as soon as it arrives; a failure midway becomes a final
+//! `{"error": {code, message, details}}` line. An error before the first message
+//! is answered with the mapped HTTP status and that error line.
+//!
+//! With `Accept: text/event-stream` the same lines are sent as Server-Sent Events
+//! instead (see [`sse`](super::sse)); bidirectional calls over a POST body reuse
+//! this response side unchanged (see [`client_stream`](super::client_stream)).
+//!
+//! Dropping the response body (client gone) drops the upstream stream, which
+//! cancels the call on the backend; for a call whose request stream may still be
+//! open, the body also owns a [`CancelOnDrop`] that resets it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::Response;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::uri::PathAndQuery;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use switchboard_live::{BackendRuntime, Snapshot};
+use switchboard_routes::Route;
+use switchboard_transcode as transcode;
+use switchboard_upstream::StreamReply;
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use super::client_stream::CancelOnDrop;
+use super::sse;
+use crate::body::Body;
+use crate::headers;
+
+/// How a streamed response is written: each variant turns one message, or the
+/// final error, into exactly one body frame (one HTTP/1.1 chunk, one HTTP/2
+/// DATA write), so a message is never split or merged with the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Framing {
+    /// grpc-gateway's default: `{"result": ...}\n` lines, `{"error": ...}\n` last.
+    Ndjson,
+    /// The same envelopes as Server-Sent Events, for `Accept: text/event-stream`.
+    Sse,
+}
+
+impl Framing {
+    /// SSE when the client asks for it, grpc-gateway's NDJSON otherwise.
+    pub(super) fn for_request(headers: &http::HeaderMap) -> Framing {
+        if sse::accepts_event_stream(headers) {
+            Framing::Sse
+        } else {
+            Framing::Ndjson
+        }
+    }
+
+    fn content_type(self) -> HeaderValue {
+        match self {
+            Framing::Ndjson => HeaderValue::from_static("application/json"),
+            Framing::Sse => HeaderValue::from_static(sse::CONTENT_TYPE),
+        }
+    }
+
+    fn result(self, json: &[u8]) -> Bytes {
+        match self {
+            Framing::Ndjson => wrap(b"{\"result\":", json),
+            Framing::Sse => sse::event(None, &wrap(b"{\"result\":", json)),
+        }
+    }
+
+    fn error(self, backend: &BackendRuntime, status: &Status) -> Bytes {
+        let line = error_chunk(backend, status);
+        match self {
+            Framing::Ndjson => line,
+            Framing::Sse => sse::event(Some("error"), &line),
+        }
+    }
+}
+
+/// A streaming call being set up: what every streaming shape needs from the
+/// request handler (the request messages themselves come separately).
+pub(super) struct Call<'a> {
+    pub snapshot: Arc<Snapshot>,
+    pub route: &'a Route,
+    pub backend: &'a BackendRuntime,
+    pub metadata: MetadataMap,
+    pub timeout: Option<Duration>,
+    /// Largest request message (`limits.max_body_bytes`), for streamed requests.
+    pub max_message_bytes: usize,
+}
+
+pub(super) async fn server_streaming(
+    call: Call<'_>,
+    path: PathAndQuery,
+    message: Bytes,
+    framing: Framing,
+) -> Response<Body> {
+    let Call {
+        snapshot,
+        route,
+        backend,
+        metadata,
+        timeout,
+        ..
+    } = call;
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let reply = match backend
+        .upstream
+        .server_streaming(path, message, metadata, timeout)
+        .await
+    {
+        Ok(reply) => reply,
+        Err(status) => return first_error(backend, &status, framing),
+    };
+    respond(snapshot, route, backend, reply, deadline, framing, None).await
+}
+
+/// Streams an upstream call that has started (headers received) back to the
+/// client. `guard`, if any, lives as long as the response body.
+pub(super) async fn respond(
+    snapshot: Arc<Snapshot>,
+    route: &Route,
+    backend: &BackendRuntime,
+    reply: StreamReply,
+    deadline: Option<tokio::time::Instant>,
+    framing: Framing,
+    guard: Option<CancelOnDrop>,
+) -> Response<Body> {
+    let mut upstream = reply.stream;
+    // Wait for the first message so an immediate failure gets a real HTTP status.
+    let first = match next(&mut upstream, deadline).await {
+        Ok(first) => first,
+        Err(status) => return first_error(backend, &status, framing),
+    };
+
+    // A stream of google.api.HttpBody is written raw (grpc-gateway's
+    // HTTPBodyMarshaler), typed by the first message's content_type; a failure
+    // midway still ends it with an NDJSON error line, as in grpc-gateway.
+    let raw_type = match (&first, route.plan.raw_response) {
+        (Some(m), true) => {
+            let e = transcode::encode_response(
+                &route.plan,
+                &backend.json,
+                transcode::Codec::Json,
+                m.clone(),
+            );
+            Some(e.map(|e| e.content_type).unwrap_or_default())
+        }
+        (None, true) => Some(Default::default()),
+        _ => None,
+    };
+    let framing = if raw_type.is_some() {
+        Framing::Ndjson
+    } else {
+        framing
+    };
+    let state = State {
+        snapshot,
+        plan: route.plan.clone(),
+        backend_index: route.backend,
+        pending: first,
+        upstream,
+        deadline,
+        framing,
+        done: false,
+        _guard: guard,
+    };
+    let mut response = Response::new(StreamBody::new(async_stream(state)).boxed_unsync());
+    let h = response.headers_mut();
+    headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
+    match raw_type.map(|t| HeaderValue::from_str(&t)) {
+        Some(Ok(v)) if !v.is_empty() => {
+            h.insert(CONTENT_TYPE, v);
+        }
+        Some(_) => {}
+        None => {
+            h.insert(CONTENT_TYPE, framing.content_type());
+        }
+    }
+    if framing == Framing::Sse {
+        sse::add_headers(h);
+    }
+    response
+}
+
+/// The next upstream message, or the status that ended the stream (OK ends it cleanly).
+pub(super) async fn next(
+    upstream: &mut tonic::Streaming<Bytes>,
+    deadline: Option<tokio::time::Instant>,
+) -> Result<Option<Bytes>, Status> {
+    let fut = upstream.message();
+    match deadline {
+        None => fut.await,
+        Some(d) => match tokio::time::timeout_at(d, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(Status::deadline_exceeded("context deadline exceeded")),
+        },
+    }
+}
+
+/// Everything the response body needs after the handler has returned.
+struct State {
+    snapshot: Arc<Snapshot>,
+    plan: Arc<transcode::MethodPlan>,
+    backend_index: usize,
+    pending: Option<Bytes>,
+    upstream: tonic::Streaming<Bytes>,
+    deadline: Option<tokio::time::Instant>,
+    framing: Framing,
+    done: bool,
+    /// Resets a call whose request stream is still open when the body is dropped.
+    _guard: Option<CancelOnDrop>,
+}
+
+fn async_stream(
+    state: State,
+) -> impl futures_util::Stream<Item = Result<Frame<Bytes>, std::convert::Infallible>> + Send {
+    futures_util::stream::unfold(state, |mut s| async move {
+        if s.done {
+            return None;
+        }
+        let backend = &s.snapshot.backends[s.backend_index];
+        let item = match s.pending.take() {
+            Some(m) => Ok(Some(m)),
+            None => next(&mut s.upstream, s.deadline).await,
+        };
+        let chunk = match item {
+            // Raw HttpBody data, with no delimiter (unlike grpc-gateway's "\n";
+            // see the README's list of differences).
+            Ok(Some(m)) if s.plan.raw_response => {
+                match transcode::encode_response(&s.plan, &backend.json, transcode::Codec::Json, m)
+                {
+                    Ok(e) => e.body,
+                    Err(e) => {
+                        s.done = true;
+                        s.framing.error(backend, &Status::internal(e.0))
+                    }
+                }
+            }
+            Ok(Some(m)) => match transcode::response_to_json(&s.plan, &backend.json, &m) {
+                Ok(json) => s.framing.result(&json),
+                Err(e) => {
+                    s.done = true;
+                    s.framing.error(
+                        backend,
+                        &Status::internal(format!("cannot encode response as JSON: {}", e.0)),
+                    )
+                }
+            },
+            Ok(None) => return None,
+            Err(status) => {
+                s.done = true;
+                s.framing.error(backend, &status)
+            }
+        };
+        Some((Ok(Frame::data(chunk)), s))
+    })
+}
+
+fn wrap(prefix: &[u8], json: &[u8]) -> Bytes {
+    let mut b = BytesMut::with_capacity(prefix.len() + json.len() + 2);
+    b.put_slice(prefix);
+    b.put_slice(json);
+    b.put_slice(b"}\n");
+    b.freeze()
+}
+
+pub(super) fn error_chunk(backend: &BackendRuntime, status: &Status) -> Bytes {
+    let details = (!status.details().is_empty()).then(|| status.details());
+    let body = transcode::status_to_json(
+        Some(&backend.pool),
+        &backend.json,
+        status.code() as i32,
+        status.message(),
+        details,
+    );
+    wrap(b"{\"error\":", &body)
+}
+
+/// A failure before the first message: the mapped HTTP status, and the error in
+/// the stream's own framing as the whole body.
+pub(super) fn first_error(
+    backend: &BackendRuntime,
+    status: &Status,
+    framing: Framing,
+) -> Response<Body> {
+    let code = status.code() as i32;
+    let mut response = Response::builder()
+        .status(transcode::http_status_for(code))
+        .header(CONTENT_TYPE, framing.content_type())
+        .body(crate::body::full(framing.error(backend, status)))
+        .unwrap_or_else(|_| Response::new(crate::body::full(Bytes::new())));
+    headers::metadata_to_headers(status.metadata(), "grpc-metadata-", response.headers_mut());
+    response
+}

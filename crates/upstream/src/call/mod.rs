@@ -1,0 +1,181 @@
+//! The upstream handle of one backend in one route table, and what every call
+//! shape shares: picking an endpoint, and accounting for the attempt (in-flight
+//! counts, latency, outlier detection, metrics). The shapes are one file each:
+//! [`unary`], [`streaming`] and [`forward`] (native gRPC pass-through).
+
+mod forward;
+mod streaming;
+mod unary;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde::Serialize;
+use tonic::metadata::MetadataMap;
+use tonic::{Status, Streaming};
+use tracing::warn;
+
+pub use streaming::cancellable;
+
+use crate::endpoint::{EndpointReport, EndpointState, InFlight};
+use crate::metrics::UpstreamMetrics;
+use crate::registry::{BackendShared, UpstreamConfig, lock};
+use crate::{balance, metrics, retry};
+
+/// The upstream handle of one backend in one route table: that table's settings
+/// over the backend's shared, live endpoint set.
+#[derive(Debug)]
+pub struct Upstream {
+    pub name: Arc<str>,
+    config: UpstreamConfig,
+    shared: Arc<BackendShared>,
+    metrics: UpstreamMetrics,
+}
+
+/// A unary call's outcome, with header and trailer metadata kept apart so the
+/// serve stage can map them to `Grpc-Metadata-*` and `Grpc-Trailer-*`.
+#[derive(Debug)]
+pub struct UnaryReply {
+    pub headers: MetadataMap,
+    pub message: Bytes,
+    pub trailers: MetadataMap,
+}
+
+/// A server-streaming call in progress.
+pub struct StreamReply {
+    pub headers: MetadataMap,
+    pub stream: Streaming<Bytes>,
+}
+
+/// One backend in `/backends`.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendReport {
+    pub name: String,
+    pub balancing: &'static str,
+    /// True when fewer endpoints than the panic threshold are available, so
+    /// requests are spread over all of them regardless of health.
+    pub panic_mode: bool,
+    pub endpoints: Vec<EndpointReport>,
+}
+
+/// A call attempt in progress on one endpoint: releases the in-flight counts and
+/// records the outcome when finished.
+struct Attempt {
+    ep: Arc<EndpointState>,
+    _guard: InFlight,
+    metrics: Arc<metrics::EndpointHandles>,
+    started: Instant,
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+    }
+}
+
+impl Upstream {
+    pub(crate) fn new(
+        name: Arc<str>,
+        config: UpstreamConfig,
+        shared: Arc<BackendShared>,
+        metrics: UpstreamMetrics,
+    ) -> Self {
+        Upstream {
+            name,
+            config,
+            shared,
+            metrics,
+        }
+    }
+
+    /// Chooses the endpoint for the next call, never `avoid` unless it is the only
+    /// one. Only available endpoints (not ejected, not failing health checks) are
+    /// considered, unless fewer than `panic_threshold` of them are.
+    fn pick(&self, avoid: Option<&Arc<EndpointState>>) -> Option<Arc<EndpointState>> {
+        let members = self.shared.members.load();
+        let now = Instant::now();
+        let allowed = |e: &&Arc<EndpointState>| avoid.is_none_or(|a| !Arc::ptr_eq(a, e));
+        let available: Vec<&Arc<EndpointState>> = members
+            .iter()
+            .filter(allowed)
+            .filter(|e| e.is_available(now))
+            .collect();
+        let panic = available.is_empty()
+            || (available.len() as f64) < self.config.panic_threshold * members.len() as f64;
+        let candidates: Vec<&Arc<EndpointState>> = if panic {
+            let others: Vec<_> = members.iter().filter(allowed).collect();
+            if others.is_empty() {
+                members.iter().collect()
+            } else {
+                others
+            }
+        } else {
+            available
+        };
+        if candidates.is_empty() {
+            return None;
+        }
+        Some(balance::choose(self.config.policy, &candidates, &self.shared.rr).clone())
+    }
+
+    fn begin(&self, ep: Arc<EndpointState>) -> Attempt {
+        let cached = ep
+            .handles
+            .get_or_init(|| Arc::new(self.metrics.handles(&self.name, &ep.addr)));
+        let metrics = if cached.backend == self.name {
+            cached.clone()
+        } else {
+            Arc::new(self.metrics.handles(&self.name, &ep.addr))
+        };
+        metrics.in_flight.inc();
+        Attempt {
+            _guard: ep.start(),
+            ep,
+            metrics,
+            started: Instant::now(),
+        }
+    }
+
+    /// Records how an attempt ended, for the balancer, outlier detection and metrics.
+    fn finish(&self, attempt: &Attempt, result: Result<(), &Status>) {
+        let rtt = attempt.started.elapsed();
+        let ep = &attempt.ep;
+        let failure = match result {
+            Err(status) if retry::is_endpoint_failure(status) => Some(status),
+            _ => None,
+        };
+        let m = &attempt.metrics;
+        if let Some(status) = failure {
+            let message = format!("{:?}: {}", status.code(), status.message());
+            if let Some(time) = ep.failed(rtt, &message, &self.config.outlier) {
+                warn!(backend = %self.name, endpoint = %ep.addr, ejected_for = ?time, error = %message, "endpoint ejected after consecutive failures");
+                m.ejections.inc();
+            }
+            m.failed.inc();
+        } else {
+            ep.succeeded(rtt);
+            m.ok.inc();
+        }
+        m.latency_ewma
+            .set(ep.ewma.estimate_ns(Instant::now()) / 1e9);
+    }
+
+    /// The backend's endpoints and their state, for `/backends`.
+    pub fn report(&self) -> BackendReport {
+        let members = self.shared.members.load();
+        let now = Instant::now();
+        let available = members.iter().filter(|e| e.is_available(now)).count();
+        let mut endpoints: Vec<EndpointReport> = members.iter().map(|e| e.report(true)).collect();
+        let mut draining = lock(&self.shared.draining);
+        draining.retain(|d| d.in_flight() > 0);
+        endpoints.extend(draining.iter().map(|e| e.report(false)));
+        BackendReport {
+            name: self.name.to_string(),
+            balancing: self.config.policy.as_str(),
+            panic_mode: available == 0
+                || (available as f64) < self.config.panic_threshold * members.len() as f64,
+            endpoints,
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! One unary gRPC attempt on an endpoint's connection, without tonic's client.
+//!
+//! A unary call is the hot path of a JSON gateway, and its shape is fixed: one
+//! request message (already encoded by the transcoder), then response headers,
+//! one message and trailers. Doing it on the h2 stream directly needs no codec
+//! buffers, no boxed body or stream types and no extra task; the framing is five
+//! bytes each way. Status handling follows tonic's client (the same
+//! `Status::from_header_map`), so errors look exactly as they did through tonic:
+//! trailers-only answers, statuses in trailers, non-gRPC HTTP answers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::header::{CONTENT_TYPE, TE, USER_AGENT};
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderValue, Method};
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use super::{UnaryReply, Upstream};
+use crate::conn::{Conn, ConnError};
+use crate::deadline::{grpc_timeout, with_deadline};
+use crate::endpoint::EndpointState;
+use crate::metrics::RetryLabels;
+use crate::status::{http_to_code, no_endpoints};
+
+impl Upstream {
+    /// Makes a unary call with an already-encoded request message.
+    ///
+    /// `timeout` is enforced here (DEADLINE_EXCEEDED when it passes) and sent to
+    /// the backend as `grpc-timeout`, so both sides give up at the same time. A
+    /// failure before the backend answered anything is retried once on another
+    /// endpoint, within the backend's retry budget and the same deadline.
+    pub async fn unary(
+        &self,
+        path: PathAndQuery,
+        message: Bytes,
+        metadata: MetadataMap,
+        timeout: Option<Duration>,
+    ) -> Result<UnaryReply, Status> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let call = async {
+            let retry = &self.config.retry;
+            self.shared.budget.deposit(retry, Instant::now());
+            let can_retry = retry.ratio > 0.0 && self.shared.members.load().len() > 1;
+            // The request is needed again only if a retry is possible.
+            let spare = can_retry.then(|| (path.clone(), message.clone(), metadata.clone()));
+            let first = self.pick(None).ok_or_else(no_endpoints)?;
+            let status = match self
+                .unary_once(first.clone(), path, message, metadata, timeout)
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err((status, true)) if spare.is_some() => status,
+                Err((status, _)) => return Err(status),
+            };
+            let (path, message, metadata) = spare.unwrap_or_else(|| unreachable!());
+            let outcome = match self.pick(Some(&first)) {
+                Some(second) if !Arc::ptr_eq(&second, &first) => {
+                    if self.shared.budget.withdraw(retry, Instant::now()) {
+                        Some(second)
+                    } else {
+                        None
+                    }
+                }
+                _ => None,
+            };
+            let label = |outcome: &'static str| RetryLabels {
+                backend: self.name.clone(),
+                outcome,
+            };
+            let Some(second) = outcome else {
+                let why = if self.shared.members.load().len() > 1 {
+                    "budget_exhausted"
+                } else {
+                    "no_other_endpoint"
+                };
+                self.metrics.retries.get_or_create(&label(why)).inc();
+                return Err(status);
+            };
+            self.metrics.retries.get_or_create(&label("retried")).inc();
+            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            self.unary_once(second, path, message, metadata, remaining)
+                .await
+                .map_err(|(status, _)| status)
+        };
+        with_deadline(timeout, call).await
+    }
+
+    /// One unary attempt on `ep`. The error says whether it is retryable (the
+    /// backend never answered).
+    async fn unary_once(
+        &self,
+        ep: Arc<EndpointState>,
+        path: PathAndQuery,
+        message: Bytes,
+        metadata: MetadataMap,
+        timeout: Option<Duration>,
+    ) -> Result<UnaryReply, (Status, bool)> {
+        let attempt = self.begin(ep);
+        let result = call(&attempt.ep.conn, path, message, metadata, timeout).await;
+        self.finish(&attempt, result.as_ref().map(|_| ()).map_err(|(s, _)| s));
+        result
+    }
+}
+
+/// The largest response message accepted: tonic's default decoding limit.
+const MAX_RESPONSE_MESSAGE: usize = 4 * 1024 * 1024;
+
+static USER_AGENT_VALUE: HeaderValue =
+    HeaderValue::from_static(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
+
+/// Makes the call. The error's flag says whether it may be retried on another
+/// endpoint: true when the backend never answered (no response head arrived).
+pub(crate) async fn call(
+    conn: &Conn,
+    path: PathAndQuery,
+    message: Bytes,
+    metadata: MetadataMap,
+    timeout: Option<Duration>,
+) -> Result<UnaryReply, (Status, bool)> {
+    let mut headers = metadata.into_headers();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    headers.insert(TE, HeaderValue::from_static("trailers"));
+    headers.insert(USER_AGENT, USER_AGENT_VALUE.clone());
+    if let Some(t) = timeout {
+        headers.insert("grpc-timeout", grpc_timeout(t));
+    }
+    let mut request = http::Request::new(());
+    *request.method_mut() = Method::POST;
+    *request.uri_mut() = conn.uri(path);
+    *request.headers_mut() = headers;
+
+    let mut sender = conn.ready().await.map_err(|e| (transport(e), true))?;
+    let (response, mut send) = sender
+        .send_request(request, false)
+        .map_err(|e| (transport(h2_error(conn, &e)), true))?;
+    let mut frame = BytesMut::with_capacity(5 + message.len());
+    frame.put_u8(0);
+    frame.put_u32(message.len() as u32);
+    frame.put(message);
+    send.send_data(frame.freeze(), true)
+        .map_err(|e| (transport(h2_error(conn, &e)), true))?;
+    let response = response
+        .await
+        .map_err(|e| (transport(h2_error(conn, &e)), true))?;
+    read_reply(conn, response)
+        .await
+        .map_err(|status| (status, false))
+}
+
+/// Reads the response: head, one message, trailers.
+async fn read_reply(
+    conn: &Conn,
+    response: http::Response<h2::RecvStream>,
+) -> Result<UnaryReply, Status> {
+    let (head, mut body) = response.into_parts();
+    // A trailers-only answer: the status is in the head.
+    if let Some(status) = Status::from_header_map(&head.headers)
+        && status.code() != tonic::Code::Ok
+    {
+        return Err(status);
+    }
+    if head.status != http::StatusCode::OK {
+        return Err(Status::new(
+            http_to_code(head.status),
+            format!(
+                "endpoint {} answered HTTP {}",
+                conn.authority(),
+                head.status
+            ),
+        ));
+    }
+    let stream_error = |e: h2::Error| {
+        Status::unavailable(format!(
+            "connection to {} failed mid-response: {e}",
+            conn.authority()
+        ))
+    };
+    // Almost always one DATA frame holds the whole message; copy only if not.
+    let mut first: Option<Bytes> = None;
+    let mut more: Option<BytesMut> = None;
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.map_err(stream_error)?;
+        let _ = body.flow_control().release_capacity(chunk.len());
+        match (&mut first, &mut more) {
+            (None, _) => first = Some(chunk),
+            (Some(f), None) => {
+                let mut m = BytesMut::with_capacity(f.len() + chunk.len());
+                m.put(f.clone());
+                m.put(chunk);
+                more = Some(m);
+            }
+            (Some(_), Some(m)) => m.put(chunk),
+        }
+        let received = more
+            .as_ref()
+            .map_or_else(|| first.as_ref().map_or(0, Bytes::len), BytesMut::len);
+        if received > MAX_RESPONSE_MESSAGE + 5 {
+            return Err(Status::resource_exhausted(format!(
+                "response message larger than {MAX_RESPONSE_MESSAGE} bytes"
+            )));
+        }
+    }
+    let trailers = body
+        .trailers()
+        .await
+        .map_err(stream_error)?
+        .unwrap_or_default();
+    match Status::from_header_map(&trailers) {
+        Some(status) if status.code() == tonic::Code::Ok => {}
+        Some(mut status) => {
+            merge_head(status.metadata_mut(), &head.headers);
+            return Err(status);
+        }
+        None => {
+            return Err(Status::internal(
+                "backend response ended without grpc-status",
+            ));
+        }
+    }
+    let data = match more {
+        Some(m) => m.freeze(),
+        None => first.unwrap_or_default(),
+    };
+    let message = first_message(data)?;
+    Ok(UnaryReply {
+        headers: MetadataMap::from_headers(head.headers),
+        message,
+        trailers: MetadataMap::from_headers(trailers),
+    })
+}
+
+/// The first length-prefixed message of a response body.
+fn first_message(mut data: Bytes) -> Result<Bytes, Status> {
+    if data.is_empty() {
+        return Err(Status::internal("backend sent no response message"));
+    }
+    if data.len() < 5 {
+        return Err(Status::internal("truncated gRPC message prefix"));
+    }
+    let compressed = data.get_u8();
+    let len = data.get_u32() as usize;
+    if compressed != 0 {
+        return Err(Status::internal(
+            "backend sent a compressed message although none was accepted",
+        ));
+    }
+    if len > data.len() {
+        return Err(Status::internal(format!(
+            "truncated gRPC message: {len} bytes announced, {} received",
+            data.len()
+        )));
+    }
+    Ok(data.split_to(len))
+}
+
+/// Adds the response head's entries to an error status's metadata (tonic's
+/// client reports header metadata with the error too).
+fn merge_head(into: &mut MetadataMap, head: &HeaderMap) {
+    let mut headers = std::mem::take(into).into_headers();
+    for (k, v) in head {
+        headers.append(k.clone(), v.clone());
+    }
+    *into = MetadataMap::from_headers(headers);
+}
+
+fn h2_error(conn: &Conn, e: &h2::Error) -> ConnError {
+    ConnError(format!("HTTP/2 stream to {} failed: {e}", conn.authority()))
+}
+
+/// A failure before the backend answered: UNAVAILABLE, marked as a transport
+/// failure (retryable, see `retry::is_retryable`), as grpc-go reports it.
+fn transport(e: ConnError) -> Status {
+    let mut status = Status::unavailable(format!("backend unreachable: {e}"));
+    status.set_source(Arc::new(e));
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_message_checks_its_prefix() {
+        let ok = Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]);
+        assert_eq!(first_message(ok).unwrap(), Bytes::from_static(&[8, 1]));
+        let empty_message = Bytes::from_static(&[0, 0, 0, 0, 0]);
+        assert!(first_message(empty_message).unwrap().is_empty());
+        assert_eq!(
+            first_message(Bytes::new()).unwrap_err().message(),
+            "backend sent no response message"
+        );
+        assert!(first_message(Bytes::from_static(&[1, 0, 0, 0, 0])).is_err());
+        assert!(first_message(Bytes::from_static(&[0, 0, 0, 0, 9, 1])).is_err());
+    }
+}

@@ -1,0 +1,375 @@
+//! The endpoint registry: endpoint state by address and endpoint sets by
+//! backend, shared by every route table version, and `dns:///` refresh.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tracing::{info, warn};
+
+use crate::call::Upstream;
+use crate::dns::{self, DnsSettings};
+use crate::endpoint::EndpointState;
+use crate::health::{self, HealthCheckConfig};
+use crate::metrics::UpstreamMetrics;
+use crate::outlier::OutlierConfig;
+use crate::retry::{self, RetryConfig};
+use crate::{Policy, conn};
+
+/// Connection settings applied to every channel, and DNS settings. Process-wide:
+/// they are read once at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSettings {
+    pub connect_timeout: Duration,
+    /// HTTP/2 keepalive PING interval; dead connections are noticed without traffic.
+    pub keepalive: Duration,
+    /// How long a PING may go unanswered before the connection is closed (and the
+    /// next call reconnects).
+    pub keepalive_timeout: Duration,
+    pub dns: DnsSettings,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        ChannelSettings {
+            connect_timeout: Duration::from_secs(2),
+            keepalive: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            dns: DnsSettings::default(),
+        }
+    }
+}
+
+/// A backend's balancing, health and retry settings (from its config entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    pub policy: Policy,
+    /// Below this fraction of available (not ejected, not unhealthy) endpoints,
+    /// balance over all of them: a partial outage must not pile all traffic onto
+    /// the few survivors, and a check that wrongly fails everywhere must not take
+    /// the backend down. 0 disables.
+    pub panic_threshold: f64,
+    pub outlier: OutlierConfig,
+    /// Active checks; `None` (the default) relies on passive detection alone.
+    pub health_check: Option<HealthCheckConfig>,
+    pub retry: RetryConfig,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            policy: Policy::default(),
+            panic_threshold: 0.5,
+            outlier: OutlierConfig::default(),
+            health_check: None,
+            retry: RetryConfig::default(),
+        }
+    }
+}
+
+/// Endpoint state by address and endpoint sets by backend, shared by every
+/// route table version. Cloning shares the cache.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelCache {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    settings: ChannelSettings,
+    /// Weak: an endpoint lives as long as some backend lists it or a call uses it.
+    endpoints: Mutex<HashMap<String, Weak<EndpointState>>>,
+    backends: Mutex<HashMap<String, Arc<BackendShared>>>,
+    dns: OnceLock<Result<dns::Dns, String>>,
+    metrics: UpstreamMetrics,
+}
+
+/// What one backend keeps across reloads: its current endpoint set, endpoints
+/// removed while calls were still running on them, the retry budget and the
+/// round-robin cursor.
+#[derive(Debug)]
+pub(crate) struct BackendShared {
+    pub(crate) name: Arc<str>,
+    pub(crate) members: ArcSwap<Vec<Arc<EndpointState>>>,
+    pub(crate) draining: Mutex<Vec<Arc<EndpointState>>>,
+    pub(crate) budget: retry::RetryBudget,
+    pub(crate) rr: AtomicUsize,
+    /// The configured endpoints and health settings the members come from.
+    spec: Mutex<(Vec<String>, Option<HealthCheckConfig>)>,
+    /// Re-resolves `dns:///` endpoints; aborted when replaced or dropped.
+    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for BackendShared {
+    fn drop(&mut self) {
+        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
+            task.abort();
+        }
+    }
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl ChannelCache {
+    pub fn new(settings: ChannelSettings) -> Self {
+        ChannelCache {
+            inner: Arc::new(Inner {
+                settings,
+                ..Inner::default()
+            }),
+        }
+    }
+
+    pub fn settings(&self) -> &ChannelSettings {
+        &self.inner.settings
+    }
+
+    /// The upstream metrics, to register once.
+    pub fn metrics(&self) -> &UpstreamMetrics {
+        &self.inner.metrics
+    }
+
+    /// Resolves configured endpoints to addresses: `host:port` as is, every address
+    /// of each `dns:///name:port`. Used before discovery and before [`Self::upstream`].
+    pub async fn resolve(&self, endpoints: &[String]) -> Result<Vec<String>, String> {
+        self.inner.resolve(endpoints).await
+    }
+
+    /// Opens the connections of `addrs` that have none yet, concurrently, waiting
+    /// at most about a connect timeout (see `health::warm_up` for why). Hold the
+    /// returned states until [`Self::upstream`] has used them: the cache keeps
+    /// endpoint state only while something references it.
+    pub async fn warm(&self, addrs: &[String]) -> Vec<Arc<EndpointState>> {
+        self.inner.warm(addrs).await
+    }
+
+    /// The upstream handle of one backend for a new route table.
+    ///
+    /// `resolved` is what [`Self::resolve`] returned; `None` (resolution failed)
+    /// keeps the backend's current endpoints if the configured list is unchanged.
+    /// Endpoints that stay keep their state; removed ones finish their calls.
+    pub fn upstream(
+        &self,
+        backend: &str,
+        endpoints: &[String],
+        resolved: Option<&[String]>,
+        config: UpstreamConfig,
+    ) -> Result<Arc<Upstream>, String> {
+        let inner = &self.inner;
+        let shared = lock(&inner.backends)
+            .entry(backend.to_string())
+            .or_insert_with(|| {
+                Arc::new(BackendShared {
+                    name: backend.into(),
+                    members: ArcSwap::default(),
+                    draining: Mutex::default(),
+                    budget: retry::RetryBudget::default(),
+                    rr: AtomicUsize::new(0),
+                    spec: Mutex::default(),
+                    refresher: Mutex::new(None),
+                })
+            })
+            .clone();
+        let spec_changed = lock(&shared.spec).0 != endpoints;
+        *lock(&shared.spec) = (endpoints.to_vec(), config.health_check.clone());
+        match resolved {
+            Some(addrs) => inner.set_members(&shared, addrs)?,
+            None if !spec_changed && !shared.members.load().is_empty() => {
+                // Keep the endpoints, but apply the (possibly new) health settings.
+                for ep in shared.members.load().iter() {
+                    health::ensure(ep, config.health_check.as_ref());
+                }
+            }
+            None => {
+                return Err(format!(
+                    "backend {backend}: no endpoint address resolved yet"
+                ));
+            }
+        }
+        let has_dns = endpoints
+            .iter()
+            .any(|e| matches!(dns::parse(e), Ok(dns::Spec::Dns { .. })));
+        let mut refresher = lock(&shared.refresher);
+        if spec_changed || (has_dns && refresher.is_none()) {
+            if let Some(task) = refresher.take() {
+                task.abort();
+            }
+            if has_dns {
+                *refresher = Some(tokio::spawn(refresh_loop(
+                    Arc::downgrade(inner),
+                    Arc::downgrade(&shared),
+                )));
+            }
+        }
+        drop(refresher);
+        if shared.members.load().is_empty() {
+            return Err(format!("backend {backend} has no endpoints"));
+        }
+        Ok(Arc::new(Upstream::new(
+            backend.into(),
+            config,
+            shared,
+            inner.metrics.clone(),
+        )))
+    }
+
+    /// Forgets backends no longer configured (their DNS refresh stops). Requests in
+    /// flight keep their own handles, so nothing is cut off mid-call.
+    pub fn retain_backends(&self, live: &HashSet<&str>) {
+        lock(&self.inner.backends).retain(|name, _| live.contains(name.as_str()));
+    }
+
+    /// Number of endpoints with live state (for tests and the admin listener).
+    pub fn len(&self) -> usize {
+        lock(&self.inner.endpoints)
+            .values()
+            .filter(|w| w.strong_count() > 0)
+            .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Inner {
+    fn dns(&self) -> Result<&dns::Dns, String> {
+        self.dns
+            .get_or_init(|| dns::Dns::new(&self.settings.dns))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    async fn resolve(&self, endpoints: &[String]) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for ep in endpoints {
+            match dns::parse(ep)? {
+                dns::Spec::Static(addr) => out.push(addr.to_string()),
+                dns::Spec::Dns { host, port } => out.extend(self.dns()?.resolve(host, port).await?),
+            }
+        }
+        out.dedup();
+        Ok(out)
+    }
+
+    async fn warm(&self, addrs: &[String]) -> Vec<Arc<EndpointState>> {
+        let eps: Vec<Arc<EndpointState>> =
+            addrs.iter().filter_map(|a| self.endpoint(a).ok()).collect();
+        let timeout = self.settings.connect_timeout + Duration::from_secs(1);
+        futures_util::future::join_all(eps.iter().map(|ep| health::warm_up(ep, timeout))).await;
+        eps
+    }
+
+    /// The state for `addr`, created (with a lazy connection: none until
+    /// the first call) if no live one exists.
+    fn endpoint(&self, addr: &str) -> Result<Arc<EndpointState>, String> {
+        let mut map = lock(&self.endpoints);
+        if let Some(ep) = map.get(addr).and_then(Weak::upgrade) {
+            return Ok(ep);
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let s = &self.settings;
+        let conn = conn::Conn::new(
+            addr,
+            conn::ConnSettings {
+                connect_timeout: s.connect_timeout,
+                keepalive: s.keepalive,
+                keepalive_timeout: s.keepalive_timeout,
+            },
+        )?;
+        let ep = Arc::new(EndpointState::new(addr, conn));
+        map.insert(addr.to_string(), Arc::downgrade(&ep));
+        Ok(ep)
+    }
+
+    /// Replaces a backend's endpoint set with `addrs`. Kept endpoints keep their
+    /// state; new ones start at half their siblings' median latency estimate; removed ones with
+    /// calls in flight are listed as draining until those finish.
+    fn set_members(&self, shared: &BackendShared, addrs: &[String]) -> Result<(), String> {
+        let health = lock(&shared.spec).1.clone();
+        let mut seen = HashSet::new();
+        let new: Vec<Arc<EndpointState>> = addrs
+            .iter()
+            .filter(|a| seen.insert(a.as_str()))
+            .map(|a| self.endpoint(a))
+            .collect::<Result<_, _>>()?;
+        let now = Instant::now();
+        let old = shared.members.load_full();
+        // A new endpoint starts at half the median estimate of the endpoints that
+        // stay (of all old ones if none stays), so it is probed at once and its
+        // first answers replace the guess. Seeded as an equal, it can lose every
+        // comparison by a hair to a sibling whose estimate moved down a little,
+        // and an endpoint that gets no traffic learns nothing. The median, not the
+        // mean: one slow endpoint, often the one being replaced, must not decide.
+        let stays = |e: &&Arc<EndpointState>| new.iter().any(|n| Arc::ptr_eq(n, e));
+        let mut known: Vec<f64> = old
+            .iter()
+            .filter(stays)
+            .map(|e| e.ewma.estimate_ns(now))
+            .collect();
+        if known.is_empty() {
+            known = old.iter().map(|e| e.ewma.estimate_ns(now)).collect();
+        }
+        if !known.is_empty() {
+            known.sort_by(f64::total_cmp);
+            let seed = known[known.len() / 2] / 2.0;
+            for ep in &new {
+                ep.ewma.seed(seed, now);
+            }
+        }
+        for ep in &new {
+            health::ensure(ep, health.as_ref());
+        }
+        let added: Vec<&str> = new
+            .iter()
+            .filter(|e| !old.iter().any(|o| Arc::ptr_eq(o, e)))
+            .map(|e| &*e.addr)
+            .collect();
+        let removed: Vec<Arc<EndpointState>> = old
+            .iter()
+            .filter(|o| !new.iter().any(|e| Arc::ptr_eq(o, e)))
+            .cloned()
+            .collect();
+        if !old.is_empty() && (!added.is_empty() || !removed.is_empty()) {
+            let gone: Vec<&str> = removed.iter().map(|e| &*e.addr).collect();
+            info!(backend = %shared.name, ?added, removed = ?gone, "endpoint set changed");
+        }
+        let mut draining = lock(&shared.draining);
+        draining.extend(removed);
+        draining.retain(|d| d.in_flight() > 0 && !new.iter().any(|e| Arc::ptr_eq(d, e)));
+        drop(draining);
+        shared.members.store(Arc::new(new));
+        Ok(())
+    }
+}
+
+/// Re-resolves a backend's `dns:///` endpoints every `dns.refresh`. A failed or
+/// empty resolution keeps the current set: a DNS hiccup must not empty a backend.
+async fn refresh_loop(inner: Weak<Inner>, shared: Weak<BackendShared>) {
+    let every = match inner.upgrade() {
+        Some(i) => i.settings.dns.refresh,
+        None => return,
+    };
+    loop {
+        tokio::time::sleep(every).await;
+        let (Some(inner), Some(shared)) = (inner.upgrade(), shared.upgrade()) else {
+            return;
+        };
+        let spec = lock(&shared.spec).0.clone();
+        match inner.resolve(&spec).await {
+            Ok(addrs) => {
+                let _warm = inner.warm(&addrs).await;
+                if let Err(e) = inner.set_members(&shared, &addrs) {
+                    warn!(backend = %shared.name, error = %e, "cannot apply resolved endpoints");
+                }
+            }
+            Err(e) => {
+                warn!(backend = %shared.name, error = %e, "DNS refresh failed; keeping the current endpoints");
+            }
+        }
+    }
+}
