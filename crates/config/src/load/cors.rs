@@ -4,7 +4,8 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{Validator, is_http_token};
+use super::validate::Validator;
+use super::values::is_http_token;
 use crate::Cors;
 
 #[derive(Deserialize)]

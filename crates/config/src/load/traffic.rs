@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::Validator;
+use super::validate::Validator;
 use crate::{
     Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,
 };
