@@ -109,7 +109,7 @@ pub fn request_metadata(
             "grpc-timeout" => {
                 let text = value.to_str().unwrap_or_default();
                 timeout = Some(
-                    parse_grpc_timeout(text)
+                    switchboard_upstream::parse_grpc_timeout(text)
                         .ok_or_else(|| BadHeader(format!("invalid grpc-timeout: {text}")))?,
                 );
                 continue;
@@ -147,16 +147,22 @@ pub fn request_metadata(
         md.insert("x-forwarded-host", v);
     }
     if let Some(peer) = peer {
-        let ip = peer.ip().to_string();
-        xff = Some(match xff {
-            Some(prev) if !prev.is_empty() => format!("{prev}, {ip}"),
-            _ => ip,
-        });
+        xff = Some(forwarded_for(xff.as_deref(), peer));
     }
     if let Some(v) = xff.and_then(|x| MetadataValue::try_from(x.as_str()).ok()) {
         md.insert("x-forwarded-for", v);
     }
     Ok((md, timeout))
+}
+
+/// `X-Forwarded-For` with the peer's address appended to what earlier proxies
+/// wrote (one owner for every call shape, the native pass-through included).
+pub(crate) fn forwarded_for(prior: Option<&str>, peer: SocketAddr) -> String {
+    let ip = peer.ip().to_string();
+    match prior.map(str::trim) {
+        Some(prior) if !prior.is_empty() => format!("{prior}, {ip}"),
+        _ => ip,
+    }
 }
 
 /// Accepts standard and URL-safe base64, padded or not (grpc-gateway's decodeBinHeader).
@@ -165,24 +171,6 @@ fn decode_bin(v: &[u8]) -> Option<Vec<u8>> {
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()
         .find_map(|e| e.decode(v).ok())
-}
-
-/// `Grpc-Timeout` per the gRPC spec: up to 8 digits and a unit (H M S m u n).
-pub fn parse_grpc_timeout(s: &str) -> Option<Duration> {
-    if s.len() < 2 || s.len() > 9 {
-        return None;
-    }
-    let (digits, unit) = s.split_at(s.len() - 1);
-    let n: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(n.checked_mul(3600)?),
-        "M" => Duration::from_secs(n.checked_mul(60)?),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
-        _ => return None,
-    })
 }
 
 /// Whether the client accepts HTTP trailers (`TE: trailers`).
@@ -231,18 +219,6 @@ pub fn trailer_announcement(md: &MetadataMap) -> Option<HeaderValue> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grpc_timeout_units() {
-        assert_eq!(parse_grpc_timeout("1S"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
-        assert_eq!(parse_grpc_timeout("10u"), Some(Duration::from_micros(10)));
-        assert_eq!(parse_grpc_timeout("S"), None);
-        assert_eq!(parse_grpc_timeout("1x"), None);
-        assert_eq!(parse_grpc_timeout("-1S"), None);
-        assert_eq!(parse_grpc_timeout("123456789S"), None);
-    }
 
     #[test]
     fn forwards_like_grpc_gateway() {

@@ -45,7 +45,7 @@ mod status;
 pub use balance::Policy;
 pub use call::{BackendReport, StreamReply, UnaryReply, Upstream, cancellable};
 pub use codec::RawCodec;
-pub use deadline::{DEADLINE_SLACK, grpc_timeout};
+pub use deadline::{Deadline, deadline_exceeded, grpc_timeout, parse_grpc_timeout};
 pub use dns::DnsSettings;
 pub use endpoint::{EndpointReport, Health, RecentError};
 pub use health::HealthCheckConfig;

@@ -12,19 +12,28 @@ pub(crate) fn no_endpoints() -> Status {
     Status::unavailable("no endpoints available")
 }
 
-/// A transport failure before any response (a reset stream, a GOAWAY race with
-/// a backend shutting down, a protocol error) means the backend was not reached.
-/// tonic reports some of these as INTERNAL; grpc-go clients, and so grpc-gateway,
-/// report UNAVAILABLE (HTTP 503), which also tells the client a retry is safe.
-/// The status stays marked as a transport failure (retryable, see `retry`).
+/// A failure before the backend answered (connection refused or reset, a
+/// GOAWAY race with a backend shutting down, a protocol error): UNAVAILABLE, as
+/// grpc-go clients (and so grpc-gateway) report it, which also tells the client
+/// a retry is safe. The status keeps `source` and with it the mark of a
+/// transport failure (retryable, see `retry::is_retryable`).
+pub(crate) fn unreachable(
+    message: String,
+    source: Arc<dyn std::error::Error + Send + Sync>,
+) -> Status {
+    let mut status = Status::unavailable(message);
+    status.set_source(source);
+    status
+}
+
+/// tonic's client reports some transport failures as INTERNAL or UNKNOWN (with
+/// the transport error as `source`); they read as [`unreachable`].
 pub(crate) fn transport_is_unavailable(status: Status) -> Status {
     if !retry::is_retryable(&status) || status.code() == tonic::Code::Unavailable {
         return status;
     }
     let message = format!("backend unreachable: {}", status.message());
-    let mut unavailable = Status::unavailable(message.clone());
-    unavailable.set_source(Arc::new(std::io::Error::other(message)));
-    unavailable
+    unreachable(message.clone(), Arc::new(std::io::Error::other(message)))
 }
 
 /// gRPC's mapping of an HTTP status from a non-gRPC peer (the gRPC spec's

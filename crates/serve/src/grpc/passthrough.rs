@@ -45,8 +45,8 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use crate::body::Body;
-use crate::headers::parse_grpc_timeout;
 use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
+use switchboard_upstream::{Deadline, deadline_exceeded, parse_grpc_timeout};
 
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -153,18 +153,10 @@ impl Proxy {
                 }
             },
         };
-        let timeout = match (client_timeout, backend.timeout) {
-            (Some(c), Some(b)) => Some(c.min(b)),
-            (c, b) => c.or(b),
-        };
-        if timeout != client_timeout
-            && let Some(t) = timeout
-        {
-            parts
-                .headers
-                .insert(GRPC_TIMEOUT, switchboard_upstream::grpc_timeout(t));
+        let deadline = Deadline::for_call(client_timeout, backend.timeout);
+        if let Some(t) = deadline.header() {
+            parts.headers.insert(GRPC_TIMEOUT, t);
         }
-        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
 
         strip_hop_by_hop(&mut parts.headers);
         if let Some(peer) = self.peer {
@@ -180,25 +172,13 @@ impl Proxy {
         *upstream.version_mut() = http::Version::HTTP_2;
         *upstream.headers_mut() = parts.headers;
 
-        let call = backend.upstream.forward(upstream);
-        let result = match deadline {
-            Some(d) => match tokio::time::timeout_at(d, call).await {
-                Ok(r) => r,
-                Err(_) => Err(deadline_exceeded()),
-            },
-            None => call.await,
-        };
-        let response = match result {
+        let response = match deadline.run(backend.upstream.forward(upstream)).await {
             Ok(r) => r,
-            // A transport failure at the deadline: report the expiry as ours.
-            Err(_) if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) => {
-                return trailers_only(deadline_exceeded());
-            }
             Err(status) => return trailers_only(status),
         };
         let (parts, body) = response.into_parts();
-        if cancelled_by_deadline(&parts.headers, deadline) {
-            return trailers_only(deadline_exceeded());
+        if let Some(status) = cancelled_by_deadline(&parts.headers, &deadline) {
+            return trailers_only(status);
         }
         // Trailers-only: the status is in the head and the body is empty.
         let body = if parts.headers.contains_key("grpc-status") {
@@ -240,20 +220,17 @@ fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
     Status::unimplemented(message)
 }
 
-/// Whether `headers` (a response head or trailers) carry CANCELLED at the call's
-/// deadline. The backend received the same deadline as `grpc-timeout`, and a
-/// tonic server whose timer fires first answers CANCELLED; the caller's deadline
-/// is what expired, so the client is told DEADLINE_EXCEEDED, as a grpc-go proxy
-/// would tell it.
-fn cancelled_by_deadline(headers: &HeaderMap, deadline: Option<tokio::time::Instant>) -> bool {
-    headers.get("grpc-status").is_some_and(|v| v == "1")
-        && deadline.is_some_and(|d| {
-            tokio::time::Instant::now() + switchboard_upstream::DEADLINE_SLACK >= d
-        })
-}
-
-fn deadline_exceeded() -> Status {
-    Status::deadline_exceeded("context deadline exceeded")
+/// The status to send instead of the one in `headers` (a response head or
+/// trailers), if the deadline's rule replaces it ([`Deadline::map_code`]: a
+/// backend's CANCELLED at our deadline is DEADLINE_EXCEEDED).
+fn cancelled_by_deadline(headers: &HeaderMap, deadline: &Deadline) -> Option<Status> {
+    let code = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
+    deadline.map_code(Code::from_i32(code))
 }
 
 /// A trailers-only gRPC response: HTTP 200, the status in the head, no body.
@@ -281,12 +258,8 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(prior) if !prior.trim().is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
+    let prior = headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok());
+    if let Ok(v) = HeaderValue::from_str(&crate::headers::forwarded_for(prior, peer)) {
         headers.insert(X_FORWARDED_FOR, v);
     }
 }
@@ -296,19 +269,18 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: SocketAddr) {
 /// deadline ends it early.
 struct PassBody {
     inner: Option<tonic::body::Body>,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
-    /// When `deadline` fires, for [`cancelled_by_deadline`].
-    deadline_at: Option<tokio::time::Instant>,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Deadline,
     /// Set once a trailers frame has gone out (or none must).
     done: bool,
 }
 
 impl PassBody {
-    fn new(inner: tonic::body::Body, deadline: Option<tokio::time::Instant>) -> Self {
+    fn new(inner: tonic::body::Body, deadline: Deadline) -> Self {
         PassBody {
             inner: Some(inner),
-            deadline: deadline.map(|d| Box::pin(tokio::time::sleep_until(d))),
-            deadline_at: deadline,
+            timer: deadline.at().map(|d| Box::pin(tokio::time::sleep_until(d))),
+            deadline,
             done: false,
         }
     }
@@ -317,8 +289,8 @@ impl PassBody {
     fn trailers_only(inner: tonic::body::Body) -> Self {
         PassBody {
             inner: Some(inner),
-            deadline: None,
-            deadline_at: None,
+            timer: None,
+            deadline: Deadline::NONE,
             done: true,
         }
     }
@@ -361,8 +333,8 @@ impl http_body::Body for PassBody {
         match Pin::new(inner).poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(trailers) = frame.trailers_ref() {
-                    if cancelled_by_deadline(trailers, this.deadline_at) {
-                        return this.finish(&deadline_exceeded());
+                    if let Some(status) = cancelled_by_deadline(trailers, &this.deadline) {
+                        return this.finish(&status);
                     }
                     this.done = true;
                     this.inner = None;
@@ -376,6 +348,7 @@ impl http_body::Body for PassBody {
                 } else {
                     status
                 };
+                let status = this.deadline.map_status(status);
                 this.finish(&status)
             }
             Poll::Ready(None) => this.finish(&Status::internal(
@@ -383,7 +356,7 @@ impl http_body::Body for PassBody {
             )),
             Poll::Pending => {
                 let expired = this
-                    .deadline
+                    .timer
                     .as_mut()
                     .is_some_and(|sleep| sleep.as_mut().poll(cx).is_ready());
                 if expired {

@@ -29,26 +29,23 @@
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use http::HeaderMap;
-use http::header::{CONTENT_TYPE, HeaderValue, TRAILER};
 use http::uri::PathAndQuery;
 use http_body::Body as _;
-use http_body_util::{BodyExt as _, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_transcode as transcode;
-use switchboard_upstream::{StreamReply, UnaryReply};
+use switchboard_upstream::UnaryReply;
 use tonic::{CancellationHandle, Code, Status};
 use tracing::debug;
 
 use super::server_stream::{self as stream, Call, Framing};
 use super::{Early, status_response};
 use crate::body::Body;
-use crate::headers::{self, accepts_trailers};
+use crate::headers::accepts_trailers;
 
 /// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
 /// stream has already ended cleanly, in which case dropping the response does.
@@ -84,9 +81,8 @@ pub(super) async fn dispatch(
     headers: &HeaderMap,
     body: Incoming,
 ) -> Result<http::Response<Body>, Early> {
-    let path =
-        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(call.route.grpc_path.as_bytes()))
-            .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
+    // Parsed at table-build time; cloning shares the bytes.
+    let path = call.route.grpc_path_and_query.clone();
     if call.route.plan.method.is_server_streaming() {
         let framing = Framing::for_request(headers);
         Ok(bidi(call, path, framing, body).await)
@@ -112,29 +108,26 @@ async fn client_streaming(
         route,
         backend,
         metadata,
-        timeout,
+        deadline,
         ..
     } = call;
     let upstream = async {
-        let StreamReply {
-            headers,
-            mut stream,
-        } = backend
+        let mut reply = backend
             .upstream
-            .start_with(path, feed, metadata, extensions, timeout)
+            .start_with(path, feed, metadata, extensions, deadline)
             .await?;
-        let message = stream
+        let message = reply
             .message()
             .await?
             .ok_or_else(|| Status::internal("backend sent no response message"))?;
-        let trailers = stream.trailers().await?.unwrap_or_default();
+        let trailers = reply.trailers().await?;
         Ok::<_, Status>(UnaryReply {
-            headers,
+            headers: reply.headers,
             message,
             trailers,
         })
     };
-    let result = with_deadline(timeout, upstream).await;
+    let result = upstream.await;
     // A request the gateway could not transcode explains the upstream failure
     // (the call was reset because of it), so it wins, as in grpc-gateway where
     // decoding happens before the response is read.
@@ -164,30 +157,15 @@ async fn bidi(
         route,
         backend,
         metadata,
-        timeout,
+        deadline,
         ..
     } = call;
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
-    let started = with_deadline(
-        timeout,
-        backend
-            .upstream
-            .start_with(path, feed, metadata, extensions, timeout),
-    )
-    .await;
+    let started = backend
+        .upstream
+        .start_with(path, feed, metadata, extensions, deadline)
+        .await;
     match started {
-        Ok(reply) => {
-            stream::respond(
-                snapshot,
-                route,
-                backend,
-                reply,
-                deadline,
-                framing,
-                Some(guard),
-            )
-            .await
-        }
+        Ok(reply) => stream::respond(snapshot, route, backend, reply, framing, Some(guard)).await,
         Err(status) => stream::first_error(backend, &status, framing),
     }
 }
@@ -211,39 +189,7 @@ fn single_response(
             );
         }
     };
-    let mut response = http::Response::new(crate::body::full(Bytes::new()));
-    let h = response.headers_mut();
-    headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if !trailers_ok {
-        *response.body_mut() = crate::body::full(json);
-        return response;
-    }
-    if let Some(names) = headers::trailer_announcement(&reply.trailers) {
-        h.insert(TRAILER, names);
-    }
-    let mut trailers = HeaderMap::new();
-    headers::metadata_to_headers(&reply.trailers, "grpc-trailer-", &mut trailers);
-    let frames = futures_util::stream::iter([
-        Ok(Frame::data(Bytes::from(json))),
-        Ok(Frame::trailers(trailers)),
-    ]);
-    *response.body_mut() = StreamBody::new(frames).boxed_unsync();
-    response
-}
-
-/// Runs `fut` under the call's deadline; expiry is DEADLINE_EXCEEDED, as for
-/// unary calls (the backend got the same deadline as `grpc-timeout`).
-async fn with_deadline<T>(
-    timeout: Option<Duration>,
-    fut: impl Future<Output = Result<T, Status>>,
-) -> Result<T, Status> {
-    match timeout {
-        None => fut.await,
-        Some(t) => tokio::time::timeout(t, fut)
-            .await
-            .unwrap_or_else(|_| Err(Status::deadline_exceeded("context deadline exceeded"))),
-    }
+    super::respond::unary_response(&reply, json.into(), "application/json", trailers_ok)
 }
 
 /// The request stream handed to the upstream call: reads the client's body as

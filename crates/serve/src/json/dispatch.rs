@@ -2,20 +2,21 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
-use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, TRAILER, WWW_AUTHENTICATE};
+use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Incoming;
 use switchboard_live::{BackendRuntime, Live, Snapshot};
 use switchboard_routes::{Lookup, Route};
 use switchboard_transcode as transcode;
+use switchboard_upstream::Deadline;
 use tonic::{Code, Status};
-use tracing::debug;
 
-use crate::body::{Body, json_response};
+use super::respond::{early_response, status_response_as, unary_response};
+use crate::body::Body;
 use crate::headers;
 use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
 
@@ -38,7 +39,7 @@ pub(super) struct Early {
     pub(super) http: u16,
     /// Written as a binary `google.rpc.Status` (the client's outbound codec is
     /// protobuf) instead of JSON.
-    codec: transcode::Codec,
+    pub(super) codec: transcode::Codec,
 }
 
 impl Early {
@@ -141,14 +142,14 @@ impl Gateway {
         });
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
-        let timeout = min_timeout(client_timeout, backend.timeout);
+        let deadline = Deadline::for_call(client_timeout, backend.timeout);
         // Everything a streamed call carries, from this request.
         let stream_call = |metadata| stream::Call {
             snapshot: snapshot.clone(),
             route,
             backend,
             metadata,
-            timeout,
+            deadline,
             max_message_bytes: self.max_body_bytes,
         };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
@@ -208,7 +209,7 @@ impl Gateway {
 
         match backend
             .upstream
-            .unary(path, message, metadata, timeout)
+            .unary(path, message, metadata, deadline)
             .await
         {
             Ok(reply) => {
@@ -227,35 +228,12 @@ impl Gateway {
                         ));
                     }
                 };
-                let json = encoded.body;
-                let mut response = Response::new(crate::body::full(Bytes::new()));
-                let h = response.headers_mut();
-                headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
-                // An HttpBody response carries its own type (none when empty).
-                if let Ok(v) = HeaderValue::from_str(&encoded.content_type)
-                    && !v.is_empty()
-                {
-                    h.insert(CONTENT_TYPE, v);
-                }
-                if trailers_ok {
-                    if let Some(names) = headers::trailer_announcement(&reply.trailers) {
-                        h.insert(TRAILER, names);
-                    }
-                    let mut trailer_map = HeaderMap::new();
-                    headers::metadata_to_headers(
-                        &reply.trailers,
-                        "grpc-trailer-",
-                        &mut trailer_map,
-                    );
-                    let frames = futures_util::stream::iter([
-                        Ok(Frame::data(json)),
-                        Ok(Frame::trailers(trailer_map)),
-                    ]);
-                    *response.body_mut() = http_body_util::StreamBody::new(frames).boxed_unsync();
-                } else {
-                    *response.body_mut() = crate::body::full(json);
-                }
-                Ok(response)
+                Ok(unary_response(
+                    &reply,
+                    encoded.body,
+                    &encoded.content_type,
+                    trailers_ok,
+                ))
             }
             Err(status) => Ok(status_response_as(backend, &status, codecs.outbound)),
         }
@@ -317,75 +295,4 @@ impl Gateway {
             })
             .observe(started.elapsed().as_secs_f64());
     }
-}
-
-fn min_timeout(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-fn early_response(e: Early) -> Response<Body> {
-    debug!(code = ?e.code, message = %e.message, "request rejected");
-    if e.codec == transcode::Codec::Protobuf {
-        let body = transcode::status_to_proto(e.code as i32, &e.message, None);
-        return proto_response(e.http, body);
-    }
-    let body =
-        transcode::status_to_json(None, &Default::default(), e.code as i32, &e.message, None);
-    json_response(e.http, body)
-}
-
-/// An error body written by the protobuf codec.
-fn proto_response(status: u16, body: Vec<u8>) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, transcode::PROTOBUF_MEDIA_TYPE)
-        .body(crate::body::full(body))
-        .unwrap_or_else(|_| Response::new(crate::body::full(Bytes::new())))
-}
-
-/// A gRPC error from the backend as grpc-gateway renders it: mapped HTTP status,
-/// `{code, message, details}` with details decoded through the backend's pool, and
-/// the error's metadata as `Grpc-Metadata-*` headers.
-pub(crate) fn status_response(backend: &BackendRuntime, status: &Status) -> Response<Body> {
-    status_response_as(backend, status, transcode::Codec::Json)
-}
-
-/// [`status_response`] in the client's outbound codec: for protobuf, the body is
-/// a binary `google.rpc.Status` (as grpc-gateway's error handler writes through
-/// its `ProtoMarshaller`), with the details as the backend sent them.
-pub(crate) fn status_response_as(
-    backend: &BackendRuntime,
-    status: &Status,
-    codec: transcode::Codec,
-) -> Response<Body> {
-    let code = status.code() as i32;
-    let details = (!status.details().is_empty()).then(|| status.details());
-    let http = transcode::http_status_for(code);
-    let mut response = match codec {
-        transcode::Codec::Protobuf => proto_response(
-            http,
-            transcode::status_to_proto(code, status.message(), details),
-        ),
-        transcode::Codec::Json => json_response(
-            http,
-            transcode::status_to_json(
-                Some(&backend.pool),
-                &backend.json,
-                code,
-                status.message(),
-                details,
-            ),
-        ),
-    };
-    let h = response.headers_mut();
-    headers::metadata_to_headers(status.metadata(), "grpc-metadata-", h);
-    if status.code() == Code::Unauthenticated
-        && let Ok(v) = HeaderValue::from_str(status.message())
-    {
-        h.insert(WWW_AUTHENTICATE, v);
-    }
-    response
 }

@@ -6,9 +6,11 @@
 
 mod client_stream;
 mod dispatch;
+mod respond;
 mod server_stream;
 mod sse;
 mod websocket;
 
+use dispatch::Early;
 pub use dispatch::Gateway;
-use dispatch::{Early, status_response};
+use respond::status_response;

@@ -13,7 +13,6 @@
 //! open, the body also owns a [`CancelOnDrop`] that resets it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use http::Response;
@@ -24,6 +23,7 @@ use hyper::body::Frame;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::Route;
 use switchboard_transcode as transcode;
+use switchboard_upstream::Deadline;
 use switchboard_upstream::StreamReply;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
@@ -42,6 +42,8 @@ pub(super) enum Framing {
     Ndjson,
     /// The same envelopes as Server-Sent Events, for `Accept: text/event-stream`.
     Sse,
+    /// The same envelopes, one per WebSocket text message (no newline).
+    WebSocket,
 }
 
 impl Framing {
@@ -56,23 +58,29 @@ impl Framing {
 
     fn content_type(self) -> HeaderValue {
         match self {
-            Framing::Ndjson => HeaderValue::from_static("application/json"),
+            Framing::Ndjson | Framing::WebSocket => HeaderValue::from_static("application/json"),
             Framing::Sse => HeaderValue::from_static(sse::CONTENT_TYPE),
         }
     }
 
-    fn result(self, json: &[u8]) -> Bytes {
+    /// One response message (`json`, already printed) in this framing.
+    pub(super) fn result(self, json: &[u8]) -> Bytes {
+        let line = wrap(b"{\"result\":", json);
         match self {
-            Framing::Ndjson => wrap(b"{\"result\":", json),
-            Framing::Sse => sse::event(None, &wrap(b"{\"result\":", json)),
+            Framing::Ndjson => line,
+            Framing::Sse => sse::event(None, &line),
+            Framing::WebSocket => line.slice(..line.len() - 1),
         }
     }
 
-    fn error(self, backend: &BackendRuntime, status: &Status) -> Bytes {
+    /// The status that ended the stream, as grpc-gateway's `{"error": ...}`
+    /// envelope (details decoded through the backend's descriptors).
+    pub(super) fn error(self, backend: &BackendRuntime, status: &Status) -> Bytes {
         let line = error_chunk(backend, status);
         match self {
             Framing::Ndjson => line,
             Framing::Sse => sse::event(Some("error"), &line),
+            Framing::WebSocket => line.slice(..line.len() - 1),
         }
     }
 }
@@ -84,7 +92,8 @@ pub(super) struct Call<'a> {
     pub route: &'a Route,
     pub backend: &'a BackendRuntime,
     pub metadata: MetadataMap,
-    pub timeout: Option<Duration>,
+    /// The call's deadline, fixed when the request arrived.
+    pub deadline: Deadline,
     /// Largest request message (`limits.max_body_bytes`), for streamed requests.
     pub max_message_bytes: usize,
 }
@@ -100,19 +109,18 @@ pub(super) async fn server_streaming(
         route,
         backend,
         metadata,
-        timeout,
+        deadline,
         ..
     } = call;
-    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
     let reply = match backend
         .upstream
-        .server_streaming(path, message, metadata, timeout)
+        .server_streaming(path, message, metadata, deadline)
         .await
     {
         Ok(reply) => reply,
         Err(status) => return first_error(backend, &status, framing),
     };
-    respond(snapshot, route, backend, reply, deadline, framing, None).await
+    respond(snapshot, route, backend, reply, framing, None).await
 }
 
 /// Streams an upstream call that has started (headers received) back to the
@@ -121,53 +129,52 @@ pub(super) async fn respond(
     snapshot: Arc<Snapshot>,
     route: &Route,
     backend: &BackendRuntime,
-    reply: StreamReply,
-    deadline: Option<tokio::time::Instant>,
+    mut reply: StreamReply,
     framing: Framing,
     guard: Option<CancelOnDrop>,
 ) -> Response<Body> {
-    let mut upstream = reply.stream;
     // Wait for the first message so an immediate failure gets a real HTTP status.
-    let first = match next(&mut upstream, deadline).await {
+    let first = match reply.message().await {
         Ok(first) => first,
         Err(status) => return first_error(backend, &status, framing),
     };
-
     // A stream of google.api.HttpBody is written raw (grpc-gateway's
     // HTTPBodyMarshaler), typed by the first message's content_type; a failure
-    // midway still ends it with an NDJSON error line, as in grpc-gateway.
-    let raw_type = match (&first, route.plan.raw_response) {
+    // midway still ends it with an NDJSON error line, as in grpc-gateway. The
+    // first message is decoded once, here: its data is the first chunk.
+    let (pending, raw_type) = match (first, route.plan.raw_response) {
         (Some(m), true) => {
-            let e = transcode::encode_response(
-                &route.plan,
-                &backend.json,
-                transcode::Codec::Json,
-                m.clone(),
-            );
-            Some(e.map(|e| e.content_type).unwrap_or_default())
+            match transcode::encode_response(&route.plan, &backend.json, transcode::Codec::Json, m)
+            {
+                Ok(e) => (Some(Pending::Chunk(e.body)), Some(e.content_type)),
+                Err(e) => (
+                    Some(Pending::Failed(Status::internal(e.0))),
+                    Some(Default::default()),
+                ),
+            }
         }
-        (None, true) => Some(Default::default()),
-        _ => None,
+        (None, true) => (None, Some(Default::default())),
+        (first, false) => (first.map(Pending::Message), None),
     };
     let framing = if raw_type.is_some() {
         Framing::Ndjson
     } else {
         framing
     };
+    let metadata = std::mem::take(&mut reply.headers);
     let state = State {
         snapshot,
         plan: route.plan.clone(),
         backend_index: route.backend,
-        pending: first,
-        upstream,
-        deadline,
+        pending,
+        upstream: reply,
         framing,
         done: false,
         _guard: guard,
     };
     let mut response = Response::new(StreamBody::new(async_stream(state)).boxed_unsync());
     let h = response.headers_mut();
-    headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
+    headers::metadata_to_headers(&metadata, "grpc-metadata-", h);
     match raw_type.map(|t| HeaderValue::from_str(&t)) {
         Some(Ok(v)) if !v.is_empty() => {
             h.insert(CONTENT_TYPE, v);
@@ -183,19 +190,12 @@ pub(super) async fn respond(
     response
 }
 
-/// The next upstream message, or the status that ended the stream (OK ends it cleanly).
-pub(super) async fn next(
-    upstream: &mut tonic::Streaming<Bytes>,
-    deadline: Option<tokio::time::Instant>,
-) -> Result<Option<Bytes>, Status> {
-    let fut = upstream.message();
-    match deadline {
-        None => fut.await,
-        Some(d) => match tokio::time::timeout_at(d, fut).await {
-            Ok(r) => r,
-            Err(_) => Err(Status::deadline_exceeded("context deadline exceeded")),
-        },
-    }
+/// What the body writes before reading on: the first message, already read
+/// (for a raw HttpBody stream already encoded, or failed to encode).
+enum Pending {
+    Message(Bytes),
+    Chunk(Bytes),
+    Failed(Status),
 }
 
 /// Everything the response body needs after the handler has returned.
@@ -203,9 +203,9 @@ struct State {
     snapshot: Arc<Snapshot>,
     plan: Arc<transcode::MethodPlan>,
     backend_index: usize,
-    pending: Option<Bytes>,
-    upstream: tonic::Streaming<Bytes>,
-    deadline: Option<tokio::time::Instant>,
+    pending: Option<Pending>,
+    /// The call; its reads carry the call's deadline.
+    upstream: StreamReply,
     framing: Framing,
     done: bool,
     /// Resets a call whose request stream is still open when the body is dropped.
@@ -221,8 +221,10 @@ fn async_stream(
         }
         let backend = &s.snapshot.backends[s.backend_index];
         let item = match s.pending.take() {
-            Some(m) => Ok(Some(m)),
-            None => next(&mut s.upstream, s.deadline).await,
+            Some(Pending::Message(m)) => Ok(Some(m)),
+            Some(Pending::Chunk(chunk)) => return Some((Ok(Frame::data(chunk)), s)),
+            Some(Pending::Failed(status)) => Err(status),
+            None => s.upstream.message().await,
         };
         let chunk = match item {
             // Raw HttpBody data, with no delimiter (unlike grpc-gateway's "\n";
@@ -265,7 +267,7 @@ fn wrap(prefix: &[u8], json: &[u8]) -> Bytes {
     b.freeze()
 }
 
-pub(super) fn error_chunk(backend: &BackendRuntime, status: &Status) -> Bytes {
+fn error_chunk(backend: &BackendRuntime, status: &Status) -> Bytes {
     let details = (!status.details().is_empty()).then(|| status.details());
     let body = transcode::status_to_json(
         Some(&backend.pool),

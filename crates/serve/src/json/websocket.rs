@@ -59,8 +59,9 @@ use tracing::debug;
 
 use super::Early;
 use super::client_stream::CancelOnDrop;
-use super::server_stream::{Call, error_chunk, next};
+use super::server_stream::{Call, Framing};
 use crate::body::Body;
+use switchboard_upstream::Deadline;
 
 /// How long to wait for the client's close frame after sending ours.
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
@@ -111,9 +112,8 @@ pub(super) fn upgrade(
     let on_upgrade = extensions
         .remove::<OnUpgrade>()
         .ok_or_else(|| bad("connection cannot be upgraded"))?;
-    let path =
-        PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(call.route.grpc_path.as_bytes()))
-            .map_err(|_| Early::new(Code::Internal, "invalid gRPC path"))?;
+    // Parsed at table-build time; cloning shares the bytes.
+    let path = call.route.grpc_path_and_query.clone();
 
     let mut metadata = call.metadata;
     let bearer = bearer_protocol(headers);
@@ -130,7 +130,7 @@ pub(super) fn upgrade(
         backend: call.route.backend,
         path,
         metadata,
-        timeout: call.timeout,
+        deadline: call.deadline,
         max_message_bytes: call.max_message_bytes,
     };
     tokio::spawn(async move {
@@ -169,7 +169,7 @@ struct Session {
     backend: usize,
     path: PathAndQuery,
     metadata: MetadataMap,
-    timeout: Option<Duration>,
+    deadline: Deadline,
     max_message_bytes: usize,
 }
 
@@ -197,7 +197,6 @@ impl Session {
         // Dropped when this function returns, however it ends: a call still
         // sending requests is reset rather than left open on the backend.
         let _guard = CancelOnDrop::new(handle);
-        let deadline = self.timeout.map(|t| tokio::time::Instant::now() + t);
 
         let reader = read_requests(&mut source, tx, &self);
         let responder = async {
@@ -206,26 +205,15 @@ impl Session {
                 ReceiverStream::new(rx),
                 self.metadata.clone(),
                 extensions,
-                self.timeout,
+                self.deadline,
             );
-            let reply = match deadline {
-                None => started.await,
-                Some(d) => tokio::time::timeout_at(d, started)
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(Status::deadline_exceeded("context deadline exceeded"))
-                    }),
-            }?;
-            let mut upstream = reply.stream;
-            while let Some(message) = next(&mut upstream, deadline).await? {
+            let mut reply = started.await?;
+            while let Some(message) = reply.message().await? {
                 let json = transcode::response_to_json(&self.plan, &backend.json, &message)
                     .map_err(|e| {
                         Status::internal(format!("cannot encode response as JSON: {}", e.0))
                     })?;
-                let mut text = Vec::with_capacity(json.len() + 11);
-                text.extend_from_slice(b"{\"result\":");
-                text.extend_from_slice(&json);
-                text.push(b'}');
+                let text = Framing::WebSocket.result(&json);
                 if sink.send(text_message(text)).await.is_err() {
                     // The client is gone; the reader notices too.
                     return Err(Status::cancelled("client disconnected"));
@@ -253,9 +241,8 @@ impl Session {
                 reason: Utf8Bytes::from_static(""),
             },
             Err(status) => {
-                let chunk = error_chunk(backend, &status);
-                let line = chunk.strip_suffix(b"\n").unwrap_or(&chunk).to_vec();
-                let _ = sink.send(text_message(line)).await;
+                let text = Framing::WebSocket.error(backend, &status);
+                let _ = sink.send(text_message(text)).await;
                 close_frame(&status)
             }
         };
@@ -326,11 +313,11 @@ async fn read_requests(
     ClientEnd::Gone
 }
 
-fn text_message(json: Vec<u8>) -> Message {
+fn text_message(json: Bytes) -> Message {
     // Compact JSON printed by serde_json is always UTF-8.
-    match String::from_utf8(json) {
-        Ok(text) => Message::Text(text.into()),
-        Err(e) => Message::Binary(Bytes::from(e.into_bytes())),
+    match Utf8Bytes::try_from(json.clone()) {
+        Ok(text) => Message::Text(text),
+        Err(_) => Message::Binary(json),
     }
 }
 

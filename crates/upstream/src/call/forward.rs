@@ -13,6 +13,7 @@
 //! call up to the response headers. Forwarded calls are never retried: the
 //! request body is streamed, so it cannot be replayed.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use tonic::Status;
@@ -20,7 +21,7 @@ use tonic::body::Body;
 
 use super::Upstream;
 use crate::conn::send_streaming;
-use crate::status::{http_to_code, no_endpoints};
+use crate::status::{http_to_code, no_endpoints, unreachable};
 
 impl Upstream {
     /// Sends `request` (its URI holding only the path, `/package.Service/Method`)
@@ -50,7 +51,7 @@ impl Upstream {
                 message.push_str(&format!(": {s}"));
                 source = s.source();
             }
-            Status::unavailable(message)
+            unreachable(message, Arc::new(std::io::Error::other(e.to_string())))
         };
         let result = send_streaming(&attempt.ep.conn, request)
             .await

@@ -18,6 +18,7 @@ use tracing::warn;
 
 pub use streaming::cancellable;
 
+use crate::deadline::Deadline;
 use crate::endpoint::{EndpointReport, EndpointState, InFlight};
 use crate::metrics::UpstreamMetrics;
 use crate::registry::{BackendShared, UpstreamConfig, lock};
@@ -42,10 +43,27 @@ pub struct UnaryReply {
     pub trailers: MetadataMap,
 }
 
-/// A server-streaming call in progress.
+/// A streaming call in progress (response headers received). Reads go through
+/// it so that the call's deadline applies to each of them, with the same
+/// status mapping as every other call shape ([`Deadline::run`]).
 pub struct StreamReply {
     pub headers: MetadataMap,
-    pub stream: Streaming<Bytes>,
+    stream: Streaming<Bytes>,
+    deadline: Deadline,
+}
+
+impl StreamReply {
+    /// The next response message; `None` when the stream ended with OK, `Err`
+    /// with the status that ended it otherwise.
+    pub async fn message(&mut self) -> Result<Option<Bytes>, Status> {
+        self.deadline.run(self.stream.message()).await
+    }
+
+    /// The trailer metadata, once the messages have been read.
+    pub async fn trailers(&mut self) -> Result<MetadataMap, Status> {
+        let trailers = self.deadline.run(self.stream.trailers()).await?;
+        Ok(trailers.unwrap_or_default())
+    }
 }
 
 /// One backend in `/backends`.

@@ -2,7 +2,7 @@
 //! over the endpoint's connection. Not retried: a stream may have been partly
 //! consumed before a failure shows.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::uri::PathAndQuery;
@@ -12,23 +12,25 @@ use tonic::{Request, Status};
 use super::{StreamReply, Upstream};
 use crate::codec::RawCodec;
 use crate::conn;
-use crate::deadline::with_deadline;
+use crate::deadline::Deadline;
 use crate::status::{no_endpoints, transport_is_unavailable};
 
 impl Upstream {
-    /// Starts a server-streaming call. The deadline covers the whole stream; the
-    /// caller enforces it while reading the messages. Not retried: the stream may
-    /// have been partly consumed before a failure shows.
+    /// Starts a server-streaming call: one request message. The deadline covers
+    /// the whole stream: the returned [`StreamReply`] enforces it on every read.
     pub async fn server_streaming(
         &self,
         path: PathAndQuery,
         message: Bytes,
         metadata: MetadataMap,
-        timeout: Option<Duration>,
+        deadline: Deadline,
     ) -> Result<StreamReply, Status> {
-        with_deadline(
-            timeout,
-            self.start(path, tokio_stream::once(message), metadata, timeout),
+        self.start_with(
+            path,
+            tokio_stream::once(message),
+            metadata,
+            Default::default(),
+            deadline,
         )
         .await
     }
@@ -36,31 +38,18 @@ impl Upstream {
     /// Starts a call of any shape: the request is a stream of encoded messages.
     /// The endpoint's in-flight count and latency cover the call up to the
     /// response headers.
-    pub async fn start<S>(
-        &self,
-        path: PathAndQuery,
-        messages: S,
-        metadata: MetadataMap,
-        timeout: Option<Duration>,
-    ) -> Result<StreamReply, Status>
-    where
-        S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
-    {
-        self.start_with(path, messages, metadata, Default::default(), timeout)
-            .await
-    }
-
-    /// [`start`](Self::start) with request extensions, for a
-    /// [`tonic::CancellationHandle`] (see [`cancellable`]): cancelling it ends the
-    /// request stream with an error, which resets the call's HTTP/2 stream, so a
-    /// client- or bidi-streaming call abandoned mid-request stops at the backend.
+    ///
+    /// `extensions` may carry a [`tonic::CancellationHandle`] (see
+    /// [`cancellable`]): cancelling it ends the request stream with an error,
+    /// which resets the call's HTTP/2 stream, so a client- or bidi-streaming call
+    /// abandoned mid-request stops at the backend.
     pub async fn start_with<S>(
         &self,
         path: PathAndQuery,
         messages: S,
         metadata: MetadataMap,
         extensions: tonic::Extensions,
-        timeout: Option<Duration>,
+        deadline: Deadline,
     ) -> Result<StreamReply, Status>
     where
         S: tokio_stream::Stream<Item = Bytes> + Send + 'static,
@@ -74,17 +63,22 @@ impl Upstream {
         // (transport failures, see `retry`), mapped to UNAVAILABLE below.
         let mut grpc = tonic::client::Grpc::new(conn::ConnService(attempt.ep.conn.clone()));
         let mut request = Request::from_parts(metadata, extensions, messages);
-        if let Some(t) = timeout {
+        if let Some(t) = deadline.remaining() {
             request.set_timeout(t);
         }
-        let result = grpc
-            .streaming(request, path, RawCodec)
-            .await
-            .map_err(transport_is_unavailable)
-            .map(|response| {
-                let (headers, stream, _) = response.into_parts();
-                StreamReply { headers, stream }
-            });
+        let started = async {
+            grpc.streaming(request, path, RawCodec)
+                .await
+                .map_err(transport_is_unavailable)
+        };
+        let result = deadline.run(started).await.map(|response| {
+            let (headers, stream, _) = response.into_parts();
+            StreamReply {
+                headers,
+                stream,
+                deadline,
+            }
+        });
         self.finish(&attempt, result.as_ref().map(|_| ()));
         result
     }

@@ -9,7 +9,7 @@
 //! trailers-only answers, statuses in trailers, non-gRPC HTTP answers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, TE, USER_AGENT};
@@ -20,10 +20,10 @@ use tonic::metadata::MetadataMap;
 
 use super::{UnaryReply, Upstream};
 use crate::conn::{Conn, ConnError};
-use crate::deadline::{grpc_timeout, with_deadline};
+use crate::deadline::Deadline;
 use crate::endpoint::EndpointState;
 use crate::metrics::RetryLabels;
-use crate::status::{http_to_code, no_endpoints};
+use crate::status::{http_to_code, no_endpoints, unreachable};
 
 impl Upstream {
     /// Makes a unary call with an already-encoded request message.
@@ -37,9 +37,8 @@ impl Upstream {
         path: PathAndQuery,
         message: Bytes,
         metadata: MetadataMap,
-        timeout: Option<Duration>,
+        deadline: Deadline,
     ) -> Result<UnaryReply, Status> {
-        let deadline = timeout.map(|t| Instant::now() + t);
         let call = async {
             let retry = &self.config.retry;
             self.shared.budget.deposit(retry, Instant::now());
@@ -48,7 +47,7 @@ impl Upstream {
             let spare = can_retry.then(|| (path.clone(), message.clone(), metadata.clone()));
             let first = self.pick(None).ok_or_else(no_endpoints)?;
             let status = match self
-                .unary_once(first.clone(), path, message, metadata, timeout)
+                .unary_once(first.clone(), path, message, metadata, deadline)
                 .await
             {
                 Ok(reply) => return Ok(reply),
@@ -80,12 +79,11 @@ impl Upstream {
                 return Err(status);
             };
             self.metrics.retries.get_or_create(&label("retried")).inc();
-            let remaining = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            self.unary_once(second, path, message, metadata, remaining)
+            self.unary_once(second, path, message, metadata, deadline)
                 .await
                 .map_err(|(status, _)| status)
         };
-        with_deadline(timeout, call).await
+        deadline.run(call).await
     }
 
     /// One unary attempt on `ep`. The error says whether it is retryable (the
@@ -96,10 +94,10 @@ impl Upstream {
         path: PathAndQuery,
         message: Bytes,
         metadata: MetadataMap,
-        timeout: Option<Duration>,
+        deadline: Deadline,
     ) -> Result<UnaryReply, (Status, bool)> {
         let attempt = self.begin(ep);
-        let result = call(&attempt.ep.conn, path, message, metadata, timeout).await;
+        let result = call(&attempt.ep.conn, path, message, metadata, deadline).await;
         self.finish(&attempt, result.as_ref().map(|_| ()).map_err(|(s, _)| s));
         result
     }
@@ -118,14 +116,14 @@ pub(crate) async fn call(
     path: PathAndQuery,
     message: Bytes,
     metadata: MetadataMap,
-    timeout: Option<Duration>,
+    deadline: Deadline,
 ) -> Result<UnaryReply, (Status, bool)> {
     let mut headers = metadata.into_headers();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(TE, HeaderValue::from_static("trailers"));
     headers.insert(USER_AGENT, USER_AGENT_VALUE.clone());
-    if let Some(t) = timeout {
-        headers.insert("grpc-timeout", grpc_timeout(t));
+    if let Some(t) = deadline.header() {
+        headers.insert("grpc-timeout", t);
     }
     let mut request = http::Request::new(());
     *request.method_mut() = Method::POST;
@@ -270,12 +268,8 @@ fn h2_error(conn: &Conn, e: &h2::Error) -> ConnError {
     ConnError(format!("HTTP/2 stream to {} failed: {e}", conn.authority()))
 }
 
-/// A failure before the backend answered: UNAVAILABLE, marked as a transport
-/// failure (retryable, see `retry::is_retryable`), as grpc-go reports it.
 fn transport(e: ConnError) -> Status {
-    let mut status = Status::unavailable(format!("backend unreachable: {e}"));
-    status.set_source(Arc::new(e));
-    status
+    unreachable(format!("backend unreachable: {e}"), Arc::new(e))
 }
 
 #[cfg(test)]
