@@ -2,8 +2,7 @@
 //! `/backends`, `/status`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
 //! the gateway and asks the reloader for rebuilds through a [`ReloadHandle`].
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -17,15 +16,17 @@ use switchboard_routes::RouteSource;
 use switchboard_serve::body::{Body, full, json_response};
 
 pub mod openapi;
+mod openapi_cache;
+
+pub use openapi_cache::OpenApiCache;
 
 /// Everything the admin endpoints read.
 pub struct Admin {
     pub live: Arc<Live>,
     pub reload: ReloadHandle,
     pub registry: Arc<Registry>,
-    /// The last generated OpenAPI documents, by backend filter, with the table
-    /// version they describe: regenerated only after a swap.
-    pub openapi: Mutex<HashMap<Option<String>, (u64, Bytes)>>,
+    /// The generated OpenAPI documents of the live table version.
+    pub openapi: OpenApiCache,
 }
 
 #[derive(Serialize)]
@@ -104,26 +105,32 @@ impl Admin {
         }
     }
 
-    /// The OpenAPI 3.1 document of the live table (`?backend=NAME` for one backend).
+    /// The OpenAPI 3.1 document of the live table (`?backend=NAME` for one
+    /// backend; an unknown name is a 404).
     fn openapi(&self, query: Option<&str>) -> Response<Body> {
         let Some(snapshot) = self.live.snapshot() else {
             return json_response(503, r#"{"error":"no route table loaded yet"}"#);
         };
-        let backend = query.and_then(|q| {
-            q.split('&')
-                .find_map(|kv| kv.strip_prefix("backend="))
-                .map(str::to_string)
-        });
-        let mut cache = self.openapi.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((version, doc)) = cache.get(&backend)
-            && *version == snapshot.version
-        {
-            return json_response(200, doc.clone());
-        }
-        let doc = crate::openapi::document(&snapshot, backend.as_deref());
-        let bytes = Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default());
-        cache.insert(backend, (snapshot.version, bytes.clone()));
-        json_response(200, bytes)
+        let backend = match openapi_cache::backend_param(query) {
+            Ok(None) => None,
+            Ok(Some(name)) => match snapshot.backends.iter().find(|b| *b.name == *name) {
+                Some(b) => Some(b.name.clone()),
+                None => {
+                    let body = serde_json::json!({ "error": format!("unknown backend `{name}`") });
+                    return json_response(404, body.to_string());
+                }
+            },
+            Err(e) => {
+                return json_response(400, serde_json::json!({ "error": e }).to_string());
+            }
+        };
+        let doc = self
+            .openapi
+            .get_or_build(snapshot.version, backend.clone(), || {
+                let doc = crate::openapi::document(&snapshot, backend.as_deref());
+                Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default())
+            });
+        json_response(200, doc)
     }
 
     /// Every backend of the live table with its endpoints: state (healthy,

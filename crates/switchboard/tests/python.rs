@@ -81,17 +81,15 @@ const CATEGORY_TOOL: i32 = 2;
 const SERVICE: &str = "/py.inventory.v1.InventoryService";
 
 /// The Python backend behind a fresh gateway (`extra`: backend keys).
-async fn setup(extra: &str) -> Option<(PythonBackend, Gateway)> {
-    let py = PythonBackend::start()?;
+async fn setup(extra: &str) -> (PythonBackend, Gateway) {
+    let py = PythonBackend::start();
     let gw = Gateway::start(&backend_yaml("inventory", py.addr, extra)).await;
-    Some((py, gw))
+    (py, gw)
 }
 
 #[tokio::test]
 async fn grpcio_backend_through_the_gateway() {
-    let Some(py) = PythonBackend::start() else {
-        return;
-    };
+    let py = PythonBackend::start();
     let gw = Gateway::start(&backend_yaml("inventory", py.addr, "")).await;
 
     let status = gw.status().await;
@@ -183,9 +181,7 @@ async fn grpcio_backend_through_the_gateway() {
 
 #[tokio::test]
 async fn grpcio_query_parameters_path_variables_and_patch() {
-    let Some((_py, gw)) = setup("").await else {
-        return;
-    };
+    let (_py, gw) = setup("").await;
     let ids = |r: &support::Reply| -> Vec<String> {
         r.json()["items"]
             .as_array()
@@ -300,9 +296,7 @@ async fn grpcio_query_parameters_path_variables_and_patch() {
 
 #[tokio::test]
 async fn grpcio_metadata_as_headers_and_trailers() {
-    let Some((py, gw)) = setup("").await else {
-        return;
-    };
+    let (py, gw) = setup("").await;
     let port = py.addr.port().to_string();
 
     // Request metadata in (Grpc-Metadata-X-Tenant -> x-tenant), initial metadata
@@ -351,9 +345,7 @@ async fn grpcio_metadata_as_headers_and_trailers() {
 
 #[tokio::test]
 async fn grpcio_binary_protobuf_in_and_out() {
-    let Some((_py, gw)) = setup("").await else {
-        return;
-    };
+    let (_py, gw) = setup("").await;
     let pb = ("content-type", "application/x-protobuf");
     let saw = Item {
         id: "saw".into(),
@@ -456,10 +448,7 @@ async fn grpcio_binary_protobuf_in_and_out() {
 
 #[tokio::test]
 async fn grpcio_print_options() {
-    let Some((_py, gw)) = setup("json:\n  use_proto_names: true\n  emit_unpopulated: false").await
-    else {
-        return;
-    };
+    let (_py, gw) = setup("json:\n  use_proto_names: true\n  emit_unpopulated: false").await;
     // Unset next_page_token omitted; proto names.
     let r = get(&gw.url("/v1/items?ids=hammer")).await.unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
@@ -498,9 +487,7 @@ async fn grpcio_print_options() {
 
 #[tokio::test]
 async fn grpcio_native_grpc_through_the_gateway() {
-    let Some((py, gw)) = setup("").await else {
-        return;
-    };
+    let (py, gw) = setup("").await;
     let channel = Channel::from_shared(gw.url(""))
         .unwrap()
         .connect()
@@ -689,9 +676,7 @@ fn web_frames(mut body: Bytes) -> (Vec<Bytes>, HashMap<String, String>) {
 
 #[tokio::test]
 async fn grpcio_grpc_web() {
-    let Some((py, gw)) = setup("").await else {
-        return;
-    };
+    let (py, gw) = setup("").await;
     let port = py.addr.port().to_string();
     let get_apple = GetItemRequest { id: "apple".into() }.encode_to_vec();
 
@@ -746,9 +731,7 @@ async fn grpcio_grpc_web() {
 
 #[tokio::test]
 async fn grpcio_server_sent_events() {
-    let Some((_py, gw)) = setup("").await else {
-        return;
-    };
+    let (_py, gw) = setup("").await;
     let r = request(
         Method::GET,
         &gw.url("/v1/items:watch?tag=fruit"),
@@ -784,9 +767,7 @@ async fn grpcio_server_sent_events() {
 
 #[tokio::test]
 async fn grpcio_client_disconnect_mid_stream() {
-    let Some((py, gw)) = setup("").await else {
-        return;
-    };
+    let (py, gw) = setup("").await;
     // Three items 2 s apart: read the first, then hang up.
     let mut sock = tokio::net::TcpStream::connect(gw.http).await.unwrap();
     let head = format!(
@@ -878,13 +859,8 @@ async fn load(
 
 #[tokio::test]
 async fn grpcio_endpoints_share_the_load() {
-    let Some(a) = PythonBackend::start() else {
-        return;
-    };
-    let (b, c) = (
-        PythonBackend::start().unwrap(),
-        PythonBackend::start().unwrap(),
-    );
+    let a = PythonBackend::start();
+    let (b, c) = (PythonBackend::start(), PythonBackend::start());
     let pys = [&a, &b, &c];
     let list: Vec<String> = pys.iter().map(|p| format!("\"{}\"", p.addr)).collect();
     for policy in ["p2c_peak_ewma", "round_robin"] {
@@ -923,4 +899,14 @@ async fn grpcio_endpoints_share_the_load() {
         assert_eq!(backends[0]["balancing"], policy);
         assert_eq!(backends[0]["endpoints"].as_array().unwrap().len(), 3);
     }
+}
+
+/// A missing Python environment fails the Python-backed tests instead of
+/// letting them pass without having run (they used to return early unless
+/// SWITCHBOARD_REQUIRE_PYTHON=1 was set).
+#[test]
+fn a_missing_python_environment_fails_instead_of_passing() {
+    let empty = tempfile::tempdir().unwrap();
+    let started = std::panic::catch_unwind(|| PythonBackend::start_in(empty.path()));
+    assert!(started.is_err(), "started without a Python environment");
 }

@@ -1064,51 +1064,6 @@ fn go_string_parsers() {
     assert!(parse_bool("yes").is_err());
 }
 
-/// Rough per-request CPU cost; run with
-/// `cargo test --release -p switchboard-transcode -- --ignored --nocapture timing`.
-#[test]
-#[ignore]
-fn timing() {
-    let p = plan("t.Svc/Get", "inner", &["name"], "");
-    let o = opts();
-    let path = vec!["shelves/1/books/2".to_string()];
-    let body = br#"{"name":"inner","n":42,"child":{"name":"c"}}"#;
-    let n = 200_000;
-    let t = std::time::Instant::now();
-    let mut bytes = bytes::Bytes::new();
-    for _ in 0..n {
-        bytes = request_to_proto(&p, &o, body, &path, Some("id=7&tags=a&tags=b")).unwrap();
-    }
-    let req_ns = t.elapsed().as_nanos() / n;
-    let t = std::time::Instant::now();
-    let mut len = 0;
-    for _ in 0..n {
-        len += response_to_json(&p, &o, &bytes).unwrap().len();
-    }
-    let resp_ns = t.elapsed().as_nanos() / n;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(request_to_proto(&p, &o, body, &path, None).unwrap());
-    }
-    let body_ns = t.elapsed().as_nanos() / n;
-    let t = std::time::Instant::now();
-    for _ in 0..n {
-        std::hint::black_box(request_to_proto(&p, &o, b"", &path, None).unwrap());
-    }
-    let path_ns = t.elapsed().as_nanos() / n;
-    let pn = plan("t.Svc/Get", "", &[], "");
-    for q in ["id=7", "tags=a", "name=x", "inner.name=x", "bogus=1"] {
-        let t = std::time::Instant::now();
-        for _ in 0..n {
-            std::hint::black_box(request_to_proto(&pn, &o, b"", &[], Some(q)).unwrap());
-        }
-        println!("query {q}: {} ns", t.elapsed().as_nanos() / n);
-    }
-    println!(
-        "request {req_ns} ns (body+path {body_ns}, path only {path_ns}), response {resp_ns} ns ({len})"
-    );
-}
-
 // ---------------------------------------------------------------- streaming request bodies
 
 /// Splits `chunks` (fed one by one, as a body arrives) into values.

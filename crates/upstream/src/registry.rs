@@ -175,26 +175,47 @@ impl ChannelCache {
             })
             .clone();
         let spec_changed = lock(&shared.spec).0 != endpoints;
-        *lock(&shared.spec) = (endpoints.to_vec(), config.health_check.clone());
-        match resolved {
-            Some(addrs) => inner.set_members(&shared, addrs)?,
-            None if !spec_changed && !shared.members.load().is_empty() => {
-                // Keep the endpoints, but apply the (possibly new) health settings.
+        // The configured list is recorded only once it has been applied: a list
+        // whose resolution failed must stay "changed" for the next attempt (the
+        // reloader's retry, or the next reload), not become the spec of
+        // endpoints it never produced.
+        let applied = match resolved {
+            Some(addrs) => {
+                let new = (endpoints.to_vec(), config.health_check.clone());
+                let old = std::mem::replace(&mut *lock(&shared.spec), new);
+                if let Err(e) = inner.set_members(&shared, addrs) {
+                    *lock(&shared.spec) = old;
+                    return Err(e);
+                }
+                true
+            }
+            None if !shared.members.load().is_empty() => {
+                // Resolution failed: keep serving the endpoints in use (a DNS
+                // hiccup must not empty a backend), with the new health settings.
+                lock(&shared.spec).1 = config.health_check.clone();
                 for ep in shared.members.load().iter() {
                     health::ensure(ep, config.health_check.as_ref());
                 }
+                if spec_changed {
+                    warn!(
+                        backend,
+                        "new endpoint list not resolved yet; keeping the current endpoints"
+                    );
+                }
+                false
             }
             None => {
                 return Err(format!(
                     "backend {backend}: no endpoint address resolved yet"
                 ));
             }
-        }
-        let has_dns = endpoints
+        };
+        let has_dns = lock(&shared.spec)
+            .0
             .iter()
             .any(|e| matches!(dns::parse(e), Ok(dns::Spec::Dns { .. })));
         let mut refresher = lock(&shared.refresher);
-        if spec_changed || (has_dns && refresher.is_none()) {
+        if (spec_changed && applied) || (has_dns && refresher.is_none()) {
             if let Some(task) = refresher.take() {
                 task.abort();
             }
@@ -371,5 +392,47 @@ async fn refresh_loop(inner: Weak<Inner>, shared: Weak<BackendShared>) {
                 warn!(backend = %shared.name, error = %e, "DNS refresh failed; keeping the current endpoints");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs(upstream: &Upstream) -> Vec<String> {
+        upstream
+            .report()
+            .endpoints
+            .into_iter()
+            .map(|e| e.address)
+            .collect()
+    }
+
+    /// A changed `dns:///` list whose resolution fails keeps the endpoints in
+    /// use, and stays a change: it is applied once it resolves. (It used to be
+    /// recorded as the spec before it resolved: the backend dropped out, and
+    /// later attempts saw it as unchanged.)
+    #[tokio::test]
+    async fn an_unresolved_endpoint_list_is_not_recorded_as_applied() {
+        let cache = ChannelCache::default();
+        let config = UpstreamConfig::default;
+        let old = ["dns:///old.invalid:50051".to_string()];
+        let new = ["dns:///new.invalid:50051".to_string()];
+        let first = ["127.0.0.1:1".to_string()];
+        let u = cache.upstream("b", &old, Some(&first), config()).unwrap();
+        assert_eq!(addrs(&u), first);
+
+        // The new list does not resolve: the old endpoints keep serving.
+        let u = cache.upstream("b", &new, None, config()).unwrap();
+        assert_eq!(addrs(&u), first);
+        let spec = lock(&lock(&cache.inner.backends)["b"].spec).0.clone();
+        assert_eq!(spec, old, "an unresolved list must not become the spec");
+
+        // It resolves on the next attempt: applied.
+        let second = ["127.0.0.1:2".to_string()];
+        let u = cache.upstream("b", &new, Some(&second), config()).unwrap();
+        assert_eq!(addrs(&u), second);
+        let spec = lock(&lock(&cache.inner.backends)["b"].spec).0.clone();
+        assert_eq!(spec, new);
     }
 }

@@ -15,22 +15,26 @@ pub struct PythonBackend {
 }
 
 impl PythonBackend {
-    /// Starts the server on a free port. `None` when `tests/python/setup.sh` has not
-    /// run, unless `SWITCHBOARD_REQUIRE_PYTHON=1` (CI), where that is a failure.
-    pub fn start() -> Option<PythonBackend> {
+    /// Starts the server on a free port. Panics when `tests/python/setup.sh` has
+    /// not run: a test that needs this backend and did not get it has failed,
+    /// it must not be reported as passed. (`cargo test -- --skip python` leaves
+    /// these tests out visibly.)
+    pub fn start() -> PythonBackend {
+        Self::start_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    }
+
+    /// [`Self::start`] with the repository root (where `.venv` and
+    /// `tests/python` are) given.
+    pub fn start_in(root: &Path) -> PythonBackend {
         use std::io::BufRead;
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let python = root.join(".venv/bin/python");
         let stubs = root.join("tests/python/gen/inventory_pb2_grpc.py");
-        if !python.exists() || !stubs.exists() {
-            let message = "Python test backend not set up (.venv or generated stubs missing); \
-                           run tests/python/setup.sh";
-            if std::env::var("SWITCHBOARD_REQUIRE_PYTHON").as_deref() == Ok("1") {
-                panic!("{message} (SWITCHBOARD_REQUIRE_PYTHON=1)");
-            }
-            eprintln!("skipping: {message}");
-            return None;
-        }
+        assert!(
+            python.exists() && stubs.exists(),
+            "Python test backend not set up (.venv or generated stubs missing under {}); \
+             run tests/python/setup.sh, or leave these tests out with `--skip python`",
+            root.display()
+        );
         let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let proto = root.join("tests/python/inventory.proto");
         assert!(
@@ -54,7 +58,7 @@ impl PythonBackend {
             .unwrap_or_else(|| panic!("unexpected first line from the Python server: {line:?}"))
             .parse()
             .expect("an address");
-        Some(PythonBackend { addr, child })
+        PythonBackend { addr, child }
     }
 }
 
