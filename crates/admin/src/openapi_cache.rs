@@ -15,8 +15,11 @@ use bytes::Bytes;
 /// Generated documents of one table version, by backend filter.
 #[derive(Debug, Default)]
 pub struct OpenApiCache {
-    docs: Mutex<(u64, HashMap<Option<Arc<str>>, Bytes>)>,
+    docs: Mutex<(u64, Documents)>,
 }
+
+/// Documents by backend filter (`None`: the whole table).
+type Documents = HashMap<Option<Arc<str>>, Bytes>;
 
 impl OpenApiCache {
     /// The document for `backend` in table `version`, built by `build` unless
