@@ -78,11 +78,11 @@ fn is_reserved(name: &str) -> bool {
 
 /// A header the client sent that cannot be forwarded: 400.
 #[derive(Debug)]
-pub struct BadHeader(pub String);
+pub(crate) struct BadHeader(pub String);
 
 /// Builds the outgoing metadata and the client's deadline (`Grpc-Timeout`) from the
 /// request headers.
-pub fn request_metadata(
+pub(crate) fn request_metadata(
     headers: &HeaderMap,
     authority: Option<&str>,
     peer: Option<SocketAddr>,
@@ -174,7 +174,7 @@ fn decode_bin(v: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Whether the client accepts HTTP trailers (`TE: trailers`).
-pub fn accepts_trailers(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_trailers(headers: &HeaderMap) -> bool {
     headers.get_all(http::header::TE).iter().any(|v| {
         v.to_str()
             .is_ok_and(|s| s.to_ascii_lowercase().contains("trailers"))
@@ -183,7 +183,7 @@ pub fn accepts_trailers(headers: &HeaderMap) -> bool {
 
 /// Appends `prefix<key>` headers for each forwardable metadata entry. Binary
 /// (`-bin`) values are sent base64-encoded, as on the gRPC wire.
-pub fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
+pub(crate) fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
     // One scratch buffer for every `prefix + key`, not one allocation per entry.
     let mut name = String::new();
     for (key, value) in md.as_ref() {
@@ -201,7 +201,7 @@ pub fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) 
 }
 
 /// The `Trailer` header announcing which trailers will follow.
-pub fn trailer_announcement(md: &MetadataMap) -> Option<HeaderValue> {
+pub(crate) fn trailer_announcement(md: &MetadataMap) -> Option<HeaderValue> {
     let names: Vec<String> = md
         .as_ref()
         .keys()

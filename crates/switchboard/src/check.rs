@@ -10,7 +10,7 @@ use switchboard_live::{Live, Trigger};
 use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics};
 use switchboard_upstream::ChannelCache;
 
-pub async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
     let config = match switchboard_config::load_file(config_path) {
         Ok(config) => config,
         Err(errors) => {

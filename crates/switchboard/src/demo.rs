@@ -9,7 +9,7 @@ use anyhow::Context;
 use switchboard_examples::{BackendOptions, serve_greeter, serve_library};
 use tokio::net::TcpListener;
 
-pub async fn demo(port: u16, admin_port: u16) -> anyhow::Result<ExitCode> {
+pub(crate) async fn demo(port: u16, admin_port: u16) -> anyhow::Result<ExitCode> {
     let greeter = TcpListener::bind("127.0.0.1:0").await?;
     let library = TcpListener::bind("127.0.0.1:0").await?;
     let greeter_addr = greeter.local_addr()?;

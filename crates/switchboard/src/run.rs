@@ -17,7 +17,7 @@ use tracing::{error, info, warn};
 
 /// Runs the gateway until SIGINT/SIGTERM, then shuts down gracefully (see
 /// [`Running::shutdown`]). A second signal during the drain exits at once.
-pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
+pub(crate) async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     let running = start(&config_path, None).await?;
     shutdown_signal().await;
     tokio::select! {
@@ -28,7 +28,7 @@ pub async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 /// A started gateway: its listeners' addresses and a way to stop it.
-pub struct Running {
+pub(crate) struct Running {
     pub listen: std::net::SocketAddr,
     pub admin: std::net::SocketAddr,
     live: Arc<Live>,
@@ -48,7 +48,7 @@ impl Running {
     /// the LB catches up), stop accepting, let in-flight requests finish for up to
     /// `shutdown.drain_timeout`, then stop the admin listener and the reload loop.
     /// The admin listener stays up throughout, answering 503 on `/readyz`.
-    pub async fn shutdown(self) {
+    pub(crate) async fn shutdown(self) {
         self.live.start_draining();
         info!(
             delay = ?self.shutdown.delay,
@@ -65,7 +65,7 @@ impl Running {
 
     /// Stops accepting and drains in-flight requests (up to the drain timeout),
     /// without the readiness phase of [`Running::shutdown`].
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop_public.send(true);
         let _ = self.public.await;
         let _ = self.stop.send(true);
@@ -79,7 +79,7 @@ impl Running {
 /// the reload loop. A config that fails to load at startup is fatal (there is no
 /// good table to keep). `bind_override` replaces the config's listen/admin ports
 /// (the demo uses it).
-pub async fn start(
+pub(crate) async fn start(
     config_path: &Path,
     bind_override: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
 ) -> anyhow::Result<Running> {

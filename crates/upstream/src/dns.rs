@@ -34,7 +34,7 @@ impl Default for DnsSettings {
 
 /// One configured endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Spec<'a> {
+pub(crate) enum Spec<'a> {
     /// `host:port`, connected to as written (a hostname is resolved by the
     /// connector, once per connection).
     Static(&'a str),
@@ -44,7 +44,7 @@ pub enum Spec<'a> {
 
 /// Splits `dns:///host:port` from a static `host:port`. The config loader has
 /// already validated both shapes; this only has to tell them apart.
-pub fn parse(endpoint: &str) -> Result<Spec<'_>, String> {
+pub(crate) fn parse(endpoint: &str) -> Result<Spec<'_>, String> {
     let Some(rest) = endpoint.strip_prefix("dns:///") else {
         return Ok(Spec::Static(endpoint));
     };

@@ -63,7 +63,7 @@ pub struct RecentError {
 
 /// Decrements the in-flight count when the call it guards ends (however it ends).
 #[derive(Debug)]
-pub struct InFlight(Arc<EndpointState>);
+pub(crate) struct InFlight(Arc<EndpointState>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {

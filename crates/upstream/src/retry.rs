@@ -42,7 +42,7 @@ impl Default for RetryConfig {
 /// time constant `window`, so it holds roughly "ratio × the last window's requests"
 /// and an idle hour does not bank a retry storm.
 #[derive(Debug)]
-pub struct RetryBudget {
+pub(crate) struct RetryBudget {
     state: Mutex<(f64, Instant)>,
 }
 
@@ -64,7 +64,7 @@ impl RetryBudget {
     }
 
     /// Records one request (first attempts only).
-    pub fn deposit(&self, cfg: &RetryConfig, now: Instant) {
+    pub(crate) fn deposit(&self, cfg: &RetryConfig, now: Instant) {
         if cfg.ratio <= 0.0 {
             return;
         }
@@ -74,7 +74,7 @@ impl RetryBudget {
     }
 
     /// Takes one token for a retry; `false` when the budget is exhausted.
-    pub fn withdraw(&self, cfg: &RetryConfig, now: Instant) -> bool {
+    pub(crate) fn withdraw(&self, cfg: &RetryConfig, now: Instant) -> bool {
         if cfg.ratio <= 0.0 {
             return false;
         }
@@ -98,7 +98,7 @@ impl RetryBudget {
 /// tonic builds such statuses itself from the transport error and keeps that error
 /// as the status's `source`; a status the backend sent has no source. Deadline
 /// expiry and cancellation are never retried: they are the caller's decisions.
-pub fn is_retryable(status: &Status) -> bool {
+pub(crate) fn is_retryable(status: &Status) -> bool {
     std::error::Error::source(status).is_some()
         && matches!(
             status.code(),
@@ -109,7 +109,7 @@ pub fn is_retryable(status: &Status) -> bool {
 /// Whether a failure says something about the endpoint's health (for outlier
 /// detection and the latency penalty): transport failures, and UNAVAILABLE from
 /// the backend itself (overloaded or shutting down).
-pub fn is_endpoint_failure(status: &Status) -> bool {
+pub(crate) fn is_endpoint_failure(status: &Status) -> bool {
     is_retryable(status) || status.code() == Code::Unavailable
 }
 

@@ -356,7 +356,7 @@ pub(crate) fn with_trailer<S>(inner: S) -> WithTrailer<S> {
 
 /// See [`with_trailer`].
 #[derive(Debug, Clone)]
-pub struct WithTrailer<S> {
+pub(crate) struct WithTrailer<S> {
     inner: S,
 }
 

@@ -12,19 +12,19 @@ use tokio::sync::oneshot;
 
 /// Which example backend to start.
 #[derive(Debug, Clone, Copy)]
-pub enum Example {
+pub(crate) enum Example {
     Greeter,
     Library,
 }
 
 /// A running example backend; stops when dropped.
-pub struct Running {
+pub(crate) struct Running {
     pub addr: SocketAddr,
     _stop: oneshot::Sender<()>,
 }
 
 /// Starts `example` on 127.0.0.1:0 with the given reflection flavour.
-pub async fn start(example: Example, reflection: Reflection) -> Running {
+pub(crate) async fn start(example: Example, reflection: Reflection) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
@@ -48,7 +48,7 @@ pub async fn start(example: Example, reflection: Reflection) -> Running {
 }
 
 /// A backend config with the given endpoints and descriptor source.
-pub fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> Backend {
+pub(crate) fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> Backend {
     Backend {
         name: "test".into(),
         endpoints,
@@ -62,12 +62,12 @@ pub fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> Backend
 }
 
 /// A backend discovered through reflection at `addr`.
-pub fn reflected(addr: SocketAddr) -> Backend {
+pub(crate) fn reflected(addr: SocketAddr) -> Backend {
     backend(vec![addr.to_string()], DescriptorSource::Reflection)
 }
 
 /// A fresh, empty directory under the system temp dir, unique to this call.
-pub fn temp_dir(label: &str) -> PathBuf {
+pub(crate) fn temp_dir(label: &str) -> PathBuf {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
@@ -82,7 +82,7 @@ pub fn temp_dir(label: &str) -> PathBuf {
 
 /// The `google.api.http` rule of `method` in `service`, as `(verb, path)` of its
 /// primary binding, read from the method options' extension.
-pub fn http_rule(
+pub(crate) fn http_rule(
     pool: &prost_reflect::DescriptorPool,
     service: &str,
     method: &str,
