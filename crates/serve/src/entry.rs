@@ -7,15 +7,28 @@
 //! before any of that and decorates whatever answer comes back.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http::{Request, Response};
 use hyper::body::Incoming;
 
 use crate::body::Body;
 use crate::grpc::{Protocol, Proxy};
-use crate::json::Gateway;
+use switchboard_live::Live;
 
-pub(crate) async fn handle(
+use crate::metrics::ServeMetrics;
+
+/// The public listener's handler. Cheap to share: it only holds the live view.
+#[derive(Debug)]
+pub struct Gateway {
+    pub(crate) live: Arc<Live>,
+    pub(crate) metrics: ServeMetrics,
+    pub(crate) max_body_bytes: usize,
+    /// Browser access rules; `None` adds no CORS headers (see `cors`).
+    pub(crate) cors: Option<crate::cors::Cors>,
+}
+
+async fn handle(
     gateway: &Gateway,
     req: Request<Incoming>,
     peer: Option<SocketAddr>,
@@ -43,6 +56,22 @@ pub(crate) async fn handle(
 }
 
 impl Gateway {
+    pub fn new(live: Arc<Live>, metrics: ServeMetrics, max_body_bytes: usize) -> Self {
+        Gateway {
+            live,
+            metrics,
+            max_body_bytes,
+            cors: None,
+        }
+    }
+
+    /// Handles one request on the public listener: CORS first, then native gRPC
+    /// and gRPC-Web are proxied by content type (see [`handle`]), everything else is
+    /// HTTP/JSON ([`Self::handle_json`]).
+    pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
+        handle(self, req, peer).await
+    }
+
     /// Enables CORS on the public listener (`cors:` in the config); `None`, the
     /// default, sends no CORS headers.
     pub fn with_cors(mut self, cors: Option<switchboard_config::Cors>) -> Self {

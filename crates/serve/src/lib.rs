@@ -19,6 +19,6 @@ mod json;
 mod listener;
 mod metrics;
 
-pub use json::Gateway;
+pub use entry::Gateway;
 pub use listener::serve;
 pub use metrics::ServeMetrics;

@@ -32,7 +32,7 @@ pub(crate) async fn demo(port: u16, admin_port: u16) -> anyhow::Result<ExitCode>
     ];
 
     let config_path = write_config(port, admin_port, greeter_addr, library_addr)?;
-    let running = crate::run::start(&config_path, None).await?;
+    let running = crate::run::start(&config_path).await?;
     let gw = format!("http://{}", running.listen);
     let admin = format!("http://{}", running.admin);
     println!(

@@ -8,6 +8,7 @@
 //! No stage logic lives here: only parsing arguments, logging setup and wiring.
 
 mod check;
+#[cfg(feature = "demo")]
 mod demo;
 mod run;
 
@@ -54,6 +55,7 @@ enum Command {
         discover: bool,
     },
     /// Run the gateway with the bundled example backends, on loopback.
+    #[cfg(feature = "demo")]
     Demo {
         /// Port of the demo gateway's HTTP listener.
         #[arg(long, default_value_t = 8080)]
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve { config } => run::serve(config).await,
             Command::Check { config, discover } => check::check(&config, discover).await,
+            #[cfg(feature = "demo")]
             Command::Demo { port, admin_port } => demo::demo(port, admin_port).await,
         }
     });

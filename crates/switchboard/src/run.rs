@@ -18,7 +18,7 @@ use tracing::{error, info, warn};
 /// Runs the gateway until SIGINT/SIGTERM, then shuts down gracefully (see
 /// [`Running::shutdown`]). A second signal during the drain exits at once.
 pub(crate) async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
-    let running = start(&config_path, None).await?;
+    let running = start(&config_path).await?;
     shutdown_signal().await;
     tokio::select! {
         () = running.shutdown() => {}
@@ -28,6 +28,8 @@ pub(crate) async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
 }
 
 /// A started gateway: its listeners' addresses and a way to stop it.
+// Only `demo` reads the bound addresses.
+#[cfg_attr(not(feature = "demo"), allow(dead_code))]
 pub(crate) struct Running {
     pub listen: std::net::SocketAddr,
     pub admin: std::net::SocketAddr,
@@ -77,12 +79,8 @@ impl Running {
 
 /// Loads the config, publishes the first table, binds both listeners and starts
 /// the reload loop. A config that fails to load at startup is fatal (there is no
-/// good table to keep). `bind_override` replaces the config's listen/admin ports
-/// (the demo uses it).
-pub(crate) async fn start(
-    config_path: &Path,
-    bind_override: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
-) -> anyhow::Result<Running> {
+/// good table to keep).
+pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let config = switchboard_config::load_file(config_path).map_err(|errors| {
         for e in &errors {
             eprintln!("{}", e.render());
@@ -116,7 +114,7 @@ pub(crate) async fn start(
         warn!(error = %e, "started with a degraded backend; it will be retried");
     }
 
-    let (listen_addr, admin_addr) = bind_override.unwrap_or((config.listen, config.admin));
+    let (listen_addr, admin_addr) = (config.listen, config.admin);
     let listener = TcpListener::bind(listen_addr)
         .await
         .with_context(|| format!("cannot bind listen address {listen_addr}"))?;

@@ -90,8 +90,6 @@ pub struct PlanError(pub String);
 #[error("{0}")]
 pub struct TranscodeError(pub String);
 
-impl MethodPlan {}
-
 /// Builds the protobuf-encoded request message from the HTTP request parts.
 ///
 /// `body` is the raw request body (may be empty); `path_values` are the matched

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::balance::PeakEwma;
 use crate::conn::Conn;
+use crate::ewma::PeakEwma;
 use crate::metrics::EndpointHandles;
 use crate::outlier::{OutlierConfig, OutlierState, Verdict};
 

@@ -10,64 +10,14 @@ use arc_swap::ArcSwap;
 use tracing::{info, warn};
 
 use crate::call::Upstream;
-use crate::dns::{self, DnsSettings};
+use crate::conn;
+use crate::dns;
 use crate::endpoint::EndpointState;
-use crate::health::{self, HealthCheckConfig};
+use crate::health;
 use crate::metrics::UpstreamMetrics;
-use crate::outlier::OutlierConfig;
-use crate::retry::{self, RetryConfig};
-use crate::{Policy, conn};
-
-/// Connection settings applied to every channel, and DNS settings. Process-wide:
-/// they are read once at startup.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChannelSettings {
-    pub connect_timeout: Duration,
-    /// HTTP/2 keepalive PING interval; dead connections are noticed without traffic.
-    pub keepalive: Duration,
-    /// How long a PING may go unanswered before the connection is closed (and the
-    /// next call reconnects).
-    pub keepalive_timeout: Duration,
-    pub dns: DnsSettings,
-}
-
-impl Default for ChannelSettings {
-    fn default() -> Self {
-        ChannelSettings {
-            connect_timeout: Duration::from_secs(2),
-            keepalive: Duration::from_secs(30),
-            keepalive_timeout: Duration::from_secs(10),
-            dns: DnsSettings::default(),
-        }
-    }
-}
-
-/// A backend's balancing, health and retry settings (from its config entry).
-#[derive(Debug, Clone, PartialEq)]
-pub struct UpstreamConfig {
-    pub policy: Policy,
-    /// Below this fraction of available (not ejected, not unhealthy) endpoints,
-    /// balance over all of them: a partial outage must not pile all traffic onto
-    /// the few survivors, and a check that wrongly fails everywhere must not take
-    /// the backend down. 0 disables.
-    pub panic_threshold: f64,
-    pub outlier: OutlierConfig,
-    /// Active checks; `None` (the default) relies on passive detection alone.
-    pub health_check: Option<HealthCheckConfig>,
-    pub retry: RetryConfig,
-}
-
-impl Default for UpstreamConfig {
-    fn default() -> Self {
-        UpstreamConfig {
-            policy: Policy::default(),
-            panic_threshold: 0.5,
-            outlier: OutlierConfig::default(),
-            health_check: None,
-            retry: RetryConfig::default(),
-        }
-    }
-}
+use crate::retry;
+use crate::settings::{ChannelSettings, UpstreamConfig};
+use crate::shared::{BackendShared, lock};
 
 /// Endpoint state by address and endpoint sets by backend, shared by every
 /// route table version. Cloning shares the cache.
@@ -84,34 +34,6 @@ struct Inner {
     backends: Mutex<HashMap<String, Arc<BackendShared>>>,
     dns: OnceLock<Result<dns::Dns, String>>,
     metrics: UpstreamMetrics,
-}
-
-/// What one backend keeps across reloads: its current endpoint set, endpoints
-/// removed while calls were still running on them, the retry budget and the
-/// round-robin cursor.
-#[derive(Debug)]
-pub(crate) struct BackendShared {
-    pub(crate) name: Arc<str>,
-    pub(crate) members: ArcSwap<Vec<Arc<EndpointState>>>,
-    pub(crate) draining: Mutex<Vec<Arc<EndpointState>>>,
-    pub(crate) budget: retry::RetryBudget,
-    pub(crate) rr: AtomicUsize,
-    /// The configured endpoints and health settings the members come from.
-    spec: Mutex<(Vec<String>, Option<HealthCheckConfig>)>,
-    /// Re-resolves `dns:///` endpoints; aborted when replaced or dropped.
-    refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-impl Drop for BackendShared {
-    fn drop(&mut self) {
-        if let Some(task) = self.refresher.get_mut().ok().and_then(Option::take) {
-            task.abort();
-        }
-    }
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl ChannelCache {
@@ -242,18 +164,6 @@ impl ChannelCache {
     /// flight keep their own handles, so nothing is cut off mid-call.
     pub fn retain_backends(&self, live: &HashSet<&str>) {
         lock(&self.inner.backends).retain(|name, _| live.contains(name.as_str()));
-    }
-
-    /// Number of endpoints with live state (for tests and the admin listener).
-    pub fn len(&self) -> usize {
-        lock(&self.inner.endpoints)
-            .values()
-            .filter(|w| w.strong_count() > 0)
-            .count()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -42,28 +42,10 @@ use switchboard_upstream::UnaryReply;
 use tonic::{CancellationHandle, Code, Status};
 use tracing::debug;
 
-use super::server_stream::{self as stream, Call, Framing};
+use super::server_stream::{self as stream, Call, CancelOnDrop, Framing};
 use super::{Early, status_response};
 use crate::body::Body;
 use crate::headers::accepts_trailers;
-
-/// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
-/// stream has already ended cleanly, in which case dropping the response does.
-pub(super) struct CancelOnDrop(Option<CancellationHandle>);
-
-impl CancelOnDrop {
-    pub(super) fn new(handle: CancellationHandle) -> Self {
-        CancelOnDrop(Some(handle))
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.cancel();
-        }
-    }
-}
 
 /// What to do with a request value that cannot be transcoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use switchboard_live::{BackendRuntime, Live, Snapshot};
+use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{Lookup, Route};
 use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
@@ -17,20 +17,11 @@ use tonic::{Code, Status};
 
 use super::respond::{early_response, status_response_as, unary_response};
 use crate::body::Body;
+use crate::entry::Gateway;
 use crate::headers;
-use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
+use crate::metrics::{LatencyLabels, RequestLabels};
 
 use super::{client_stream, server_stream as stream, websocket};
-
-/// The public listener's handler. Cheap to share: it only holds the live view.
-#[derive(Debug)]
-pub struct Gateway {
-    pub(crate) live: Arc<Live>,
-    pub(crate) metrics: ServeMetrics,
-    max_body_bytes: usize,
-    /// Browser access rules; `None` adds no CORS headers (see `cors`).
-    pub(crate) cors: Option<crate::cors::Cors>,
-}
 
 /// An error answered before any upstream call, in grpc-gateway's shape.
 pub(super) struct Early {
@@ -59,22 +50,6 @@ impl Early {
 }
 
 impl Gateway {
-    pub fn new(live: Arc<Live>, metrics: ServeMetrics, max_body_bytes: usize) -> Self {
-        Gateway {
-            live,
-            metrics,
-            max_body_bytes,
-            cors: None,
-        }
-    }
-
-    /// Handles one request on the public listener: CORS first, then native gRPC
-    /// and gRPC-Web are proxied by content type (see `front`), everything else is
-    /// HTTP/JSON ([`Self::handle_json`]).
-    pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
-        crate::entry::handle(self, req, peer).await
-    }
-
     /// Handles one HTTP/JSON request. Never fails: every problem becomes a JSON Status.
     pub(crate) async fn handle_json(
         &self,

@@ -12,5 +12,4 @@ mod sse;
 mod websocket;
 
 use dispatch::Early;
-pub use dispatch::Gateway;
 use respond::status_response;

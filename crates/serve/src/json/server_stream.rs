@@ -25,13 +25,30 @@ use switchboard_routes::Route;
 use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
 use switchboard_upstream::StreamReply;
-use tonic::Status;
 use tonic::metadata::MetadataMap;
+use tonic::{CancellationHandle, Status};
 
-use super::client_stream::CancelOnDrop;
 use super::sse;
 use crate::body::Body;
 use crate::headers;
+
+/// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
+/// stream has already ended cleanly, in which case dropping the response does.
+pub(super) struct CancelOnDrop(Option<CancellationHandle>);
+
+impl CancelOnDrop {
+    pub(super) fn new(handle: CancellationHandle) -> Self {
+        CancelOnDrop(Some(handle))
+    }
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(handle) = self.0.take() {
+            handle.cancel();
+        }
+    }
+}
 
 /// How a streamed response is written: each variant turns one message, or the
 /// final error, into exactly one body frame (one HTTP/1.1 chunk, one HTTP/2

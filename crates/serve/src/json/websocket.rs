@@ -58,8 +58,7 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use super::Early;
-use super::client_stream::CancelOnDrop;
-use super::server_stream::{Call, Framing};
+use super::server_stream::{Call, CancelOnDrop, Framing};
 use crate::body::Body;
 use switchboard_upstream::Deadline;
 

@@ -21,7 +21,8 @@ pub use streaming::cancellable;
 use crate::deadline::Deadline;
 use crate::endpoint::{EndpointReport, EndpointState, InFlight};
 use crate::metrics::UpstreamMetrics;
-use crate::registry::{BackendShared, UpstreamConfig, lock};
+use crate::settings::UpstreamConfig;
+use crate::shared::{BackendShared, lock};
 use crate::{balance, metrics, retry};
 
 /// The upstream handle of one backend in one route table: that table's settings

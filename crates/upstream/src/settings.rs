@@ -1,0 +1,61 @@
+//! Settings the upstream side is built with: connection settings (process-wide,
+//! read at startup) and a backend's balancing, health and retry settings.
+
+use std::time::Duration;
+
+use crate::balance::Policy;
+use crate::dns::DnsSettings;
+use crate::health::HealthCheckConfig;
+use crate::outlier::OutlierConfig;
+use crate::retry::RetryConfig;
+
+/// Connection settings applied to every channel, and DNS settings. Process-wide:
+/// they are read once at startup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelSettings {
+    pub connect_timeout: Duration,
+    /// HTTP/2 keepalive PING interval; dead connections are noticed without traffic.
+    pub keepalive: Duration,
+    /// How long a PING may go unanswered before the connection is closed (and the
+    /// next call reconnects).
+    pub keepalive_timeout: Duration,
+    pub dns: DnsSettings,
+}
+
+impl Default for ChannelSettings {
+    fn default() -> Self {
+        ChannelSettings {
+            connect_timeout: Duration::from_secs(2),
+            keepalive: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            dns: DnsSettings::default(),
+        }
+    }
+}
+
+/// A backend's balancing, health and retry settings (from its config entry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    pub policy: Policy,
+    /// Below this fraction of available (not ejected, not unhealthy) endpoints,
+    /// balance over all of them: a partial outage must not pile all traffic onto
+    /// the few survivors, and a check that wrongly fails everywhere must not take
+    /// the backend down. 0 disables.
+    pub panic_threshold: f64,
+    pub outlier: OutlierConfig,
+    /// Active checks; `None` (the default) relies on passive detection alone.
+    pub health_check: Option<HealthCheckConfig>,
+    pub retry: RetryConfig,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            policy: Policy::default(),
+            panic_threshold: 0.5,
+            outlier: OutlierConfig::default(),
+            health_check: None,
+            retry: RetryConfig::default(),
+        }
+    }
+}
