@@ -34,6 +34,11 @@
 #   into what two loopback hops (HTTP/1.1 in, HTTP/2 out) cost anyway (floor
 #   minus direct) and what is ours (gateway minus floor). Its rows put the floor
 #   figure in the "gateway" column and say "floor proxy" in the figure name.
+#      - the secure edge: CPU per small request (and req/s) at $CONC through a
+#        gateway with TLS on the listener (wrk over HTTPS, keep-alive, so the
+#        figure is TLS record cost, not handshakes) and through one verifying
+#        an RS256 JWT on every request (the key in a JWKS file), alternating
+#        with the plaintext gateway in the same runs.
 #   5. prints a markdown table and writes target/bench/results.csv (plus a
 #      timestamped copy and runs.csv with every individual run).
 #
@@ -42,7 +47,10 @@
 # Environment (defaults): RUNS=5 DUR=5 (seconds per unary run) LAT_DUR=3
 #   STREAM_DUR=3 CONC=32 STREAM_CONC=2 RELOADS=50 PORT_BASE=18480
 #   CARGO_TARGET_DIR (default <repo>/target) SKIP_BUILD=1 to reuse binaries.
-# Requires: cargo, curl, awk; wrk (installed if missing); Linux /proc.
+#   BENCH_ONLY=edge runs only the secure-edge figures (plaintext vs TLS vs JWT
+#   CPU per request) and prints their table; EDGE=0 skips them in a full run.
+# Requires: cargo, curl, awk; wrk (installed if missing); Linux /proc;
+#   openssl and perl for the edge figures' certificate and token.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -63,6 +71,10 @@ ADMIN_PORT=$((PORT_BASE + 2))
 BIG_PORT=$((PORT_BASE + 3))
 BIG_ADMIN_PORT=$((PORT_BASE + 4))
 FLOOR_PORT=$((PORT_BASE + 5))
+TLS_PORT=$((PORT_BASE + 6))
+TLS_ADMIN_PORT=$((PORT_BASE + 7))
+JWT_PORT=$((PORT_BASE + 8))
+JWT_ADMIN_PORT=$((PORT_BASE + 9))
 GW=http://127.0.0.1:$GW_PORT
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 FLOOR=http://127.0.0.1:$FLOOR_PORT
@@ -189,6 +201,109 @@ curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$FL
 "$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 4 -d 1 --warmup 0 >/dev/null
 
 declare -A M # figure name -> space-separated per-run values
+
+# ---------------------------------------------------------------- secure edge
+# Plaintext, TLS-listener and JWT-verifying gateways, alternating within each
+# run, CPU per request from each process's own /proc counters.
+EDGE_ROWS=()
+if [[ ${EDGE:-1} == 1 && $HAVE_WRK == 1 ]] && command -v openssl >/dev/null && command -v perl >/dev/null; then
+    b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+        -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
+    openssl genrsa -out "$WORK/jwt.key" 2048 2>/dev/null
+    n=$(openssl rsa -in "$WORK/jwt.key" -noout -modulus | cut -d= -f2 |
+        perl -e 'my $h = <STDIN>; $h =~ s/\s//g; print pack("H*", $h)' | b64url)
+    printf '{"keys":[{"kty":"RSA","alg":"RS256","kid":"bench","n":"%s","e":"AQAB"}]}' "$n" >"$WORK/jwks.json"
+    head=$(printf '{"alg":"RS256","typ":"JWT","kid":"bench"}' | b64url)
+    body=$(printf '{"iss":"bench","aud":"bench","sub":"bench-user","exp":%d}' $(($(date +%s) + 86400)) | b64url)
+    sig=$(printf '%s.%s' "$head" "$body" | openssl dgst -sha256 -sign "$WORK/jwt.key" | b64url)
+    TOKEN="$head.$body.$sig"
+    cat >"$WORK/tls.yaml" <<YAML
+listen: 127.0.0.1:$TLS_PORT
+admin: 127.0.0.1:$TLS_ADMIN_PORT
+tls: {cert: $WORK/tls.pem, key: $WORK/tls.key}
+backends:
+  - name: greeter
+    endpoints: ["$BACKEND_ADDR"]
+YAML
+    cat >"$WORK/jwt.yaml" <<YAML
+listen: 127.0.0.1:$JWT_PORT
+admin: 127.0.0.1:$JWT_ADMIN_PORT
+jwt_providers:
+  - name: bench
+    issuer: bench
+    audiences: [bench]
+    jwks: {file: $WORK/jwks.json}
+    forward_claims: {sub: x-user-id}
+backends:
+  - name: greeter
+    endpoints: ["$BACKEND_ADDR"]
+    auth: {jwt: bench}
+YAML
+    log "starting TLS gateway on :$TLS_PORT and JWT gateway on :$JWT_PORT"
+    SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/tls.yaml" >"$WORK/tls.log" 2>&1 &
+    TLS_PID=$!
+    PIDS+=("$TLS_PID")
+    SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/jwt.yaml" >"$WORK/jwt.log" 2>&1 &
+    JWT_PID=$!
+    PIDS+=("$JWT_PID")
+    wait_http "http://127.0.0.1:$TLS_ADMIN_PORT/readyz"
+    wait_http "http://127.0.0.1:$JWT_ADMIN_PORT/readyz"
+    TLS_URL=https://127.0.0.1:$TLS_PORT
+    JWT_URL=http://127.0.0.1:$JWT_PORT
+    curl -skf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$TLS_URL/v1/echo" >/dev/null ||
+        { log "TLS gateway does not answer: $(cat "$WORK/tls.log")"; exit 1; }
+    curl -sf -X POST -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" \
+        -d @"$WORK/small.json" "$JWT_URL/v1/echo" >/dev/null ||
+        { log "JWT gateway refuses the bench token: $(cat "$WORK/jwt.log")"; exit 1; }
+    # warm-up
+    wrk_run "$TLS_URL/v1/echo" "$WORK/small.json" 4 1 >/dev/null
+    WRK_AUTH="Bearer $TOKEN" wrk_run "$JWT_URL/v1/echo" "$WORK/small.json" 4 1 >/dev/null
+    log "secure edge: $RUNS x (${DUR}s plaintext, ${DUR}s TLS, ${DUR}s JWT), wrk c=$CONC"
+    for r in $(seq "$RUNS"); do
+        cpu_run "$GW_PID" wrk_run "$GW/v1/echo" "$WORK/small.json" "$CONC" "$DUR"
+        raw edge plaintext "$r" "$LINE"
+        M[edge_plain_cpu]+=" $CPU_US"
+        M[edge_plain_rps]+=" $(kv "$LINE" rps)"
+        M[edge_plain_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+        cpu_run "$TLS_PID" wrk_run "$TLS_URL/v1/echo" "$WORK/small.json" "$CONC" "$DUR"
+        raw edge tls "$r" "$LINE"
+        M[edge_tls_cpu]+=" $CPU_US"
+        M[edge_tls_rps]+=" $(kv "$LINE" rps)"
+        M[edge_tls_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+        export WRK_AUTH="Bearer $TOKEN"
+        cpu_run "$JWT_PID" wrk_run "$JWT_URL/v1/echo" "$WORK/small.json" "$CONC" "$DUR"
+        unset WRK_AUTH
+        raw edge jwt "$r" "$LINE"
+        M[edge_jwt_cpu]+=" $CPU_US"
+        M[edge_jwt_rps]+=" $(kv "$LINE" rps)"
+        M[edge_jwt_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+    done
+    kill "$TLS_PID" "$JWT_PID" 2>/dev/null || true
+    emed() { median ${M[$1]:-}; }
+    esum() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[$1]:-0}"; }
+    plain=$(emed edge_plain_cpu)
+    EDGE_ROWS+=("| CPU per small request, plaintext (c=$CONC) | µs | $plain | $(emed edge_plain_rps) | | $(esum edge_plain_fail) |")
+    EDGE_ROWS+=("| CPU per small request, TLS listener (c=$CONC) | µs | $(emed edge_tls_cpu) | $(emed edge_tls_rps) | +$(calc "$(emed edge_tls_cpu) - $plain" 1) | $(esum edge_tls_fail) |")
+    EDGE_ROWS+=("| CPU per small request, RS256 JWT verified (c=$CONC) | µs | $(emed edge_jwt_cpu) | $(emed edge_jwt_rps) | +$(calc "$(emed edge_jwt_cpu) - $plain" 1) | $(esum edge_jwt_fail) |")
+else
+    log "secure edge figures skipped (EDGE=0, or wrk, openssl or perl missing)"
+fi
+print_edge() {
+    [[ ${#EDGE_ROWS[@]} -gt 0 ]] || return 0
+    echo
+    echo "### Secure edge ($RUNS runs of ${DUR}s each, medians, one run; wrk keep-alive)"
+    echo
+    echo "| figure | unit | gateway | req/s | vs plaintext (µs) | failed |"
+    echo "|---|---|---:|---:|---:|---:|"
+    printf '%s\n' "${EDGE_ROWS[@]}"
+}
+if [[ ${BENCH_ONLY:-} == edge ]]; then
+    print_edge
+    echo
+    echo "Every run: $RAW."
+    exit 0
+fi
 
 # ---------------------------------------------------------------- unary at CONC
 for size in small medium; do
@@ -369,5 +484,6 @@ echo
 echo "| figure | unit | gateway | direct gRPC | gateway/direct | target | met |"
 echo "|---|---|---:|---:|---:|---|---|"
 printf '%s\n' "${ROWS[@]}"
+print_edge
 echo
 echo "CSV: $CSV (also results.csv); every run: $RAW. Route table version after the storm: ${VERSION:-?}; gateway RSS now $GW_RSS KiB."

@@ -6,6 +6,11 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+-- $WRK_AUTH, when set, is sent as the Authorization header (the JWT figures).
+local auth = os.getenv("WRK_AUTH")
+if auth and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

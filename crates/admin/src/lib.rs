@@ -27,6 +27,8 @@ pub struct Admin {
     pub registry: Arc<Registry>,
     /// The generated OpenAPI documents of the live table version.
     pub openapi: OpenApiCache,
+    /// The secure edge, shown live under `edge` in `/status`.
+    pub edge: Option<switchboard_edge::Edge>,
 }
 
 #[derive(Serialize)]
@@ -41,6 +43,23 @@ struct RouteView<'a> {
 }
 
 impl Admin {
+    /// `/status`: the reload status, plus the edge's live state (TLS, JWT
+    /// providers, limits, in-flight counts) when an edge is attached.
+    fn status(&self) -> Response<Body> {
+        let status = self.live.status();
+        let Some(edge) = &self.edge else {
+            return json(200, &*status);
+        };
+        let mut value = serde_json::to_value(&*status).unwrap_or_default();
+        if let Some(map) = value.as_object_mut() {
+            map.insert(
+                "edge".into(),
+                serde_json::to_value(edge.status()).unwrap_or_default(),
+            );
+        }
+        json(200, &value)
+    }
+
     pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/healthz") => json_response(200, r#"{"status":"ok"}"#),
@@ -67,7 +86,7 @@ impl Admin {
             }
             (&Method::GET, "/routes") => self.routes(),
             (&Method::GET, "/backends") => self.backends(),
-            (&Method::GET, "/status") => json(200, &*self.live.status()),
+            (&Method::GET, "/status") => self.status(),
             (&Method::GET, "/openapi.json") => self.openapi(req.uri().query()),
             (&Method::GET, "/metrics") => {
                 let mut text = String::new();

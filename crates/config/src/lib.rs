@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod cors;
+pub mod edge;
 mod load;
 mod traffic;
 
@@ -44,6 +45,9 @@ pub struct Config {
     /// Browser cross-origin access to the public listener (`cors:`); `None` sends
     /// no CORS headers.
     pub cors: Option<Cors>,
+    /// TLS, JWT providers and listener connection limits (`tls:`,
+    /// `jwt_providers:`, `limits.max_connections` and the listener timeouts).
+    pub edge: edge::Edge,
 }
 
 /// One gRPC backend: a named set of endpoints serving the same API.
@@ -69,6 +73,8 @@ pub struct Backend {
     pub http_rules: Vec<HttpRule>,
     /// Balancing, health checks, outlier detection and retries.
     pub traffic: Traffic,
+    /// TLS to the backend, authentication, rate and concurrency limits.
+    pub edge: edge::BackendEdge,
 }
 
 /// One `google.api.HttpRule` written in the config instead of the proto.

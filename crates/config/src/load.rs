@@ -11,6 +11,19 @@
 //! admin: 127.0.0.1:9901       # admin listener (ip:port), default 127.0.0.1:9901
 //! limits:
 //!   max_body_bytes: 4194304   # request body limit in bytes, > 0, default 4 MiB
+//!   max_connections: 10000    # open client connections, > 0; absent: unlimited
+//!   header_read_timeout: 30s  # request head / TLS handshake, > 0, default 30s
+//!   idle_timeout: 1h          # no request in flight this long: closed, default 1h
+//! tls: {cert: gw.pem, key: gw.key, client_ca: ca.pem}  # listener TLS; client_ca: mTLS
+//! jwt_providers:              # see the `edge` submodule
+//!   - name: corp              # required, unique
+//!     issuer: https://login.example.com
+//!     audiences: [api]
+//!     jwks: {url: https://login.example.com/jwks.json, refresh: 10m}  # or {file: F}
+//!     forward_claims: {sub: x-user-id}
+//!     leeway: 60s
+//!     from_header: x-jwt
+//!     from_query: access_token
 //! discovery:
 //!   timeout: 5s               # per-backend discovery timeout, > 0, default 5s
 //! reload:
@@ -59,6 +72,10 @@
 //!       include: ["example.*"]        # only these services are exposed (`*` globs)
 //!       exclude: ["example.Internal"] # never exposed
 //!     timeout: 10s            # default call deadline, > 0; absent = none
+//!     tls: {ca: ca.pem, cert: c.pem, key: c.key, server_name: x}  # {} = system roots
+//!     auth: {jwt: corp, exempt: ["pkg.Svc/Login"]}  # provider name; open method globs
+//!     rate_limit: {per_second: 10, burst: 20, key: client_ip}  # | header NAME | claim NAME
+//!     max_concurrent_requests: 100  # in flight; beyond it 503 at once
 //!     json:                   # defaults: see JsonOptions::default()
 //!       emit_unpopulated: true
 //!       strict: false
@@ -103,6 +120,7 @@ use report::yaml_error;
 use validate::Validator;
 
 mod cors;
+mod edge;
 mod raw;
 mod report;
 #[cfg(test)]
@@ -163,6 +181,7 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Config, Vec<ConfigError>> {
         file: file.to_path_buf(),
         base: Config::base_dir(file),
         errors: Vec::new(),
+        jwt_names: Vec::new(),
     };
     let config = v.config(raw);
     if v.errors.is_empty() {

@@ -20,6 +20,7 @@ use tokio::sync::Semaphore;
 mod files;
 mod reflection;
 mod schema;
+mod tls;
 
 /// A backend's API, as learned by discovery.
 #[derive(Debug, Clone)]
@@ -63,7 +64,9 @@ pub async fn discover(
     timeout: Duration,
 ) -> Result<Schema, DiscoveryError> {
     match &backend.descriptors {
-        DescriptorSource::Reflection => reflection::discover(&backend.endpoints, timeout).await,
+        DescriptorSource::Reflection => {
+            reflection::discover(&backend.endpoints, timeout, backend.edge.tls.as_ref()).await
+        }
         DescriptorSource::DescriptorSet(path) => {
             let path = base_dir.join(path);
             blocking(move || files::from_descriptor_set(&path)).await

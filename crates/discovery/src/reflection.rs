@@ -63,13 +63,14 @@ enum Attempt {
 pub(crate) async fn discover(
     endpoints: &[String],
     timeout: Duration,
+    tls: Option<&switchboard_config::edge::BackendTls>,
 ) -> Result<Schema, DiscoveryError> {
     let mut current = endpoints.first().cloned().unwrap_or_default();
     let attempt = async {
         let mut last = None;
         for endpoint in endpoints {
             current.clone_from(endpoint);
-            match discover_endpoint(endpoint, timeout).await {
+            match discover_endpoint(endpoint, timeout, tls).await {
                 Ok(schema) => return Ok(schema),
                 Err(e) => {
                     tracing::warn!(endpoint = %endpoint, error = %e, "reflection failed");
@@ -92,7 +93,11 @@ pub(crate) async fn discover(
 }
 
 /// Connects to one `host:port` (or a full `http://` URI) and runs reflection.
-async fn discover_endpoint(endpoint: &str, timeout: Duration) -> Result<Schema, DiscoveryError> {
+async fn discover_endpoint(
+    endpoint: &str,
+    timeout: Duration,
+    tls: Option<&switchboard_config::edge::BackendTls>,
+) -> Result<Schema, DiscoveryError> {
     let connect_error = |message: String| DiscoveryError::Connect {
         endpoint: endpoint.to_owned(),
         message,
@@ -102,12 +107,18 @@ async fn discover_endpoint(endpoint: &str, timeout: Duration) -> Result<Schema, 
     } else {
         format!("http://{endpoint}")
     };
-    let channel = Endpoint::from_shared(uri)
-        .map_err(|e| connect_error(format!("invalid endpoint: {e}")))?
-        .connect_timeout(timeout)
-        .connect()
-        .await
-        .map_err(|e| connect_error(error_chain(&e)))?;
+    let channel = match tls {
+        // Secure edge: reflection over TLS (see `tls`).
+        Some(tls) => crate::tls::channel(endpoint, timeout, tls)
+            .await
+            .map_err(connect_error)?,
+        None => Endpoint::from_shared(uri)
+            .map_err(|e| connect_error(format!("invalid endpoint: {e}")))?
+            .connect_timeout(timeout)
+            .connect()
+            .await
+            .map_err(|e| connect_error(error_chain(&e)))?,
+    };
 
     let v1_message = match fetch(channel.clone(), endpoint, Protocol::V1).await {
         Ok(schema) => return Ok(schema),

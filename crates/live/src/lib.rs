@@ -28,6 +28,9 @@ pub struct Snapshot {
     pub table: RouteTable,
     /// Indexed by `Route::backend`.
     pub backends: Vec<BackendRuntime>,
+    /// Some backend has an edge policy (auth or limits); when false the entry
+    /// service skips the edge check entirely.
+    pub edge_active: bool,
 }
 
 /// Per-backend state a request needs, resolved at build time.
@@ -39,6 +42,8 @@ pub struct BackendRuntime {
     pub timeout: Option<Duration>,
     /// The backend's descriptors, to decode error details (`Any`) through.
     pub pool: DescriptorPool,
+    /// Authentication, rate and concurrency limits (`None`: none configured).
+    pub edge: Option<Arc<switchboard_edge::BackendPolicy>>,
 }
 
 /// What the admin listener reports about reloads and backends.

@@ -31,6 +31,9 @@ pub struct ReloaderOptions {
     /// Re-discover every backend this often, picking up API changes made without a
     /// config change. `None` disables it.
     pub refresh_interval: Option<Duration>,
+    /// The secure edge (TLS, JWT, limits): prepared with every config, made
+    /// live with every publish.
+    pub edge: switchboard_edge::Edge,
 }
 
 impl ReloaderOptions {
@@ -40,6 +43,7 @@ impl ReloaderOptions {
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
             refresh_interval: Some(Duration::from_secs(60)),
+            edge: switchboard_edge::Edge::default(),
         }
     }
 }
@@ -182,6 +186,24 @@ impl Reloader {
             return self.outcome("unchanged", Vec::new());
         }
 
+        // Secure edge: every file the config names is read and checked now; a
+        // bad certificate or JWKS file rejects the reload like a config error.
+        let edge = match self.opts.edge.prepare(&config).await {
+            Ok(prepared) => prepared,
+            Err(errors) => {
+                let errors = errors
+                    .into_iter()
+                    .map(|message| ConfigError {
+                        file: path.clone(),
+                        line: None,
+                        column: None,
+                        message,
+                    })
+                    .collect();
+                return self.reject(trigger, errors);
+            }
+        };
+
         let base_dir = Config::base_dir(path);
         let only_failed = trigger == Trigger::Retry;
         // `dns:///` endpoints become addresses here, once per rebuild, for both
@@ -194,7 +216,14 @@ impl Reloader {
         )
         .await;
         // New endpoints connect now, before they get traffic; held until published.
-        let all: Vec<String> = resolved.iter().flatten().flatten().cloned().collect();
+        // (TLS backends' endpoints connect on their first call.)
+        let all: Vec<String> = config
+            .backends
+            .iter()
+            .zip(&resolved)
+            .filter(|(b, _)| b.edge.tls.is_none())
+            .flat_map(|(_, r)| r.iter().flatten().cloned())
+            .collect();
         let channels = self.channels.clone();
         let (_warm, discovered) = futures_util::future::join(
             channels.warm(&all),
@@ -202,7 +231,7 @@ impl Reloader {
         )
         .await;
 
-        self.publish(trigger, config, file_hash, discovered, resolved)
+        self.publish(trigger, config, file_hash, discovered, resolved, edge)
     }
 
     /// Discovers backends concurrently, updating the schema cache and failure list.
@@ -228,6 +257,8 @@ impl Reloader {
                 let b = match addrs {
                     Ok(addrs) if *addrs != b.endpoints => &Backend {
                         endpoints: addrs.clone(),
+                        // TLS verifies the configured name, not the resolved address.
+                        edge: switchboard_edge::with_default_server_name(&b.edge, &b.endpoints),
                         ..b.clone()
                     },
                     Ok(_) => b,
@@ -334,7 +365,10 @@ impl Reloader {
         file_hash: u64,
         discovered: Vec<Option<String>>,
         resolved: Vec<Result<Vec<String>, String>>,
+        mut edge: switchboard_edge::Prepared,
     ) -> Outcome {
+        let backend_tls = std::mem::take(&mut edge.backend_tls);
+        let policies = self.opts.edge.apply(edge);
         if !matches!(trigger, Trigger::Retry | Trigger::Refresh)
             && crate::channel_settings(&config) != *self.channels.settings()
         {
@@ -374,7 +408,12 @@ impl Reloader {
                 &backend.name,
                 &backend.endpoints,
                 addrs.as_deref().ok(),
-                crate::upstream_config(&backend.traffic),
+                switchboard_upstream::UpstreamConfig {
+                    tls: backend_tls
+                        .get(&backend.name)
+                        .map(|t| crate::settings::upstream_tls(&backend.edge, t)),
+                    ..crate::upstream_config(&backend.traffic)
+                },
             ) {
                 Ok(u) => u,
                 Err(e) => {
@@ -395,6 +434,7 @@ impl Reloader {
                 json: backend.json,
                 timeout: backend.timeout,
                 pool: schema.pool.clone(),
+                edge: policies.get(&backend.name).cloned(),
             });
         }
 
@@ -425,6 +465,7 @@ impl Reloader {
         let snapshot = Snapshot {
             version,
             table,
+            edge_active: runtimes.iter().any(|r| r.edge.is_some()),
             backends: runtimes,
         };
         self.live.publish(Arc::new(snapshot));

@@ -48,7 +48,26 @@ pub fn upstream_config(t: &Traffic) -> UpstreamConfig {
             min_per_second: f64::from(t.retries.min_per_second),
             ..RetryConfig::default()
         },
+        // Set from the edge's prepared TLS clients when the table is published.
+        tls: None,
     }
+}
+
+/// A backend's TLS client for its upstream connections. Its identity is the
+/// `tls:` block itself, so an unchanged block keeps its connections across
+/// reloads. The verified name defaults to a `dns:///` endpoint's name.
+pub(crate) fn upstream_tls(
+    edge: &switchboard_config::edge::BackendEdge,
+    client: &switchboard_edge::BackendTlsClient,
+) -> std::sync::Arc<switchboard_upstream::UpstreamTls> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut h = DefaultHasher::new();
+    format!("{:?}", edge.tls).hash(&mut h);
+    std::sync::Arc::new(switchboard_upstream::UpstreamTls {
+        id: h.finish(),
+        config: client.config.clone(),
+        server_name: client.server_name.clone(),
+    })
 }
 
 #[cfg(test)]

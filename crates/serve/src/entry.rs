@@ -4,7 +4,9 @@
 //! proxied natively (`grpc`), `application/grpc-web[-text][+proto]` is translated
 //! and proxied (`grpc_web`), anything else is HTTP/JSON, transcoded
 //! ([`Gateway::handle_json`]). CORS (`cors`), when configured, answers preflights
-//! before any of that and decorates whatever answer comes back.
+//! before any of that and decorates whatever answer comes back. The secure edge
+//! (`edge`: authentication, rate and concurrency limits) runs next, before the
+//! request is dispatched, so every call shape gets the same policy.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,7 +46,18 @@ async fn handle(
         peer,
         protocol,
     };
-    let mut response = match Protocol::of(req.headers()) {
+    let protocol = Protocol::of(req.headers());
+    // Secure edge: authentication and limits, once for every call shape.
+    let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol) {
+        Ok(admitted) => admitted,
+        Err(mut refusal) => {
+            if let Some(cors) = cors {
+                cors.decorate(origin, refusal.headers_mut());
+            }
+            return refusal;
+        }
+    };
+    let mut response = match protocol {
         Protocol::Grpc => proxy("grpc").call(req.map(tonic::body::Body::new)).await,
         Protocol::GrpcWeb => crate::grpc::web::handle(proxy("grpc-web"), req).await,
         Protocol::Http => gateway.handle_json(req, peer).await,
@@ -52,7 +65,10 @@ async fn handle(
     if let Some(cors) = cors {
         cors.decorate(origin, response.headers_mut());
     }
-    response
+    match guard {
+        Some(guard) => crate::edge::hold(response, guard),
+        None => response,
+    }
 }
 
 impl Gateway {

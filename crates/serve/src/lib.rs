@@ -12,13 +12,16 @@
 
 pub mod body;
 mod cors;
+mod edge;
 mod entry;
 mod grpc;
 mod headers;
-mod json;
+pub(crate) mod json;
 mod listener;
 mod metrics;
+mod public;
 
 pub use entry::Gateway;
 pub use listener::serve;
 pub use metrics::ServeMetrics;
+pub use public::serve_public;

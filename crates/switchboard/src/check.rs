@@ -28,6 +28,18 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
         config.listen,
         config.admin
     );
+    // Secure edge: certificates, keys and JWKS files, read as serve would.
+    let files = switchboard_edge::check_files(&config);
+    for note in &files.notes {
+        println!("{note}");
+    }
+    for e in &files.errors {
+        println!("error: {e}");
+    }
+    if !files.errors.is_empty() {
+        println!("{} error(s)", files.errors.len());
+        return Ok(ExitCode::FAILURE);
+    }
     if !discover {
         return Ok(ExitCode::SUCCESS);
     }

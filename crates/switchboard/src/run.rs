@@ -99,12 +99,10 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
         &config,
     )));
     channels.metrics().register(&mut registry);
-    let (mut reloader, handle) = Reloader::new(
-        ReloaderOptions::new(config_path.to_path_buf()),
-        live.clone(),
-        swap_metrics,
-        channels,
-    );
+    let options = ReloaderOptions::new(config_path.to_path_buf());
+    let edge = options.edge.clone();
+    edge.metrics().register(&mut registry);
+    let (mut reloader, handle) = Reloader::new(options, live.clone(), swap_metrics, channels);
     let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
     if first.result == "rejected" {
@@ -150,10 +148,11 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
         reload: handle,
         registry,
         openapi: Default::default(),
+        edge: Some(edge.clone()),
     });
     let mut tasks = Vec::new();
     tasks.push(tokio::spawn(reloader.run_until(wait(stopped.clone()))));
-    let public = tokio::spawn(switchboard_serve::serve(
+    let public = tokio::spawn(switchboard_serve::serve_public(
         listener,
         move |req, peer| {
             let gateway = gateway.clone();
@@ -161,7 +160,9 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
         },
         wait(public_stopped),
         drain,
+        edge.clone(),
     ));
+    edge.watch_files();
     tasks.push(tokio::spawn(switchboard_serve::serve(
         admin_listener,
         move |req, _| {

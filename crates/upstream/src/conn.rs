@@ -69,6 +69,8 @@ pub(crate) struct Conn {
 #[derive(Debug)]
 struct Inner {
     addr: Arc<str>,
+    /// TLS to the backend (`backends[].tls`); `None`: plaintext h2c.
+    tls: Option<Arc<crate::tls::UpstreamTls>>,
     authority: Authority,
     settings: ConnSettings,
     /// The live connection's sender with its generation number.
@@ -80,12 +82,23 @@ struct Inner {
 }
 
 impl Conn {
+    #[cfg(test)]
     pub(crate) fn new(addr: &str, settings: ConnSettings) -> Result<Self, String> {
+        Self::with_tls(addr, settings, None)
+    }
+
+    /// A connection that speaks TLS first when `tls` is set.
+    pub(crate) fn with_tls(
+        addr: &str,
+        settings: ConnSettings,
+        tls: Option<Arc<crate::tls::UpstreamTls>>,
+    ) -> Result<Self, String> {
         let authority =
             Authority::try_from(addr).map_err(|e| format!("invalid endpoint {addr}: {e}"))?;
         Ok(Conn {
             inner: Arc::new(Inner {
                 addr: addr.into(),
+                tls,
                 authority,
                 settings,
                 live: Mutex::new(None),
@@ -170,11 +183,22 @@ impl Conn {
                 Ok(Ok(tcp)) => tcp,
             };
         let _ = tcp.set_nodelay(true);
+        let io: Io = match &inner.tls {
+            None => Io::Plain(tcp),
+            Some(tls) => {
+                let handshake = crate::tls::handshake(tls, addr, tcp);
+                match tokio::time::timeout(inner.settings.connect_timeout, handshake).await {
+                    Err(_) => return Err(fail("TLS handshake ", &"timed out")),
+                    Ok(Err(e)) => return Err(fail("", &e)),
+                    Ok(Ok(stream)) => Io::Tls(Box::new(stream)),
+                }
+            }
+        };
         let handshake = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .enable_push(false)
-            .handshake::<_, Bytes>(tcp);
+            .handshake::<_, Bytes>(io);
         let (sender, connection) =
             match tokio::time::timeout(inner.settings.connect_timeout, handshake).await {
                 Err(_) => return Err(fail("HTTP/2 handshake ", &"timed out")),
@@ -195,7 +219,11 @@ impl Conn {
     /// The `http://authority/path` URI of a call.
     pub(crate) fn uri(&self, path: PathAndQuery) -> http::Uri {
         let mut parts = http::uri::Parts::default();
-        parts.scheme = Some(Scheme::HTTP);
+        parts.scheme = Some(if self.inner.tls.is_some() {
+            Scheme::HTTPS
+        } else {
+            Scheme::HTTP
+        });
         parts.authority = Some(self.inner.authority.clone());
         parts.path_and_query = Some(path);
         http::Uri::from_parts(parts).unwrap_or_default()
@@ -223,7 +251,7 @@ impl Inner {
 /// Runs the connection and its keepalive PINGs until either ends, then forgets
 /// the connection (unless a newer one replaced it already).
 async fn drive(
-    mut connection: h2::client::Connection<TcpStream, Bytes>,
+    mut connection: h2::client::Connection<Io, Bytes>,
     owner: std::sync::Weak<Inner>,
     generation: u64,
     settings: ConnSettings,
@@ -419,5 +447,69 @@ impl tonic::codegen::Service<http::Request<tonic::body::Body>> for ConnService {
     fn call(&mut self, request: http::Request<tonic::body::Body>) -> Self::Future {
         let conn = self.0.clone();
         Box::pin(async move { send_streaming(&conn, request).await })
+    }
+}
+
+/// An upstream connection's transport: plaintext (h2c) or TLS.
+pub(crate) enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl tokio::io::AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Io::Plain(s) => s.is_write_vectored(),
+            Io::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+        }
     }
 }

@@ -44,6 +44,7 @@ mod retry;
 mod settings;
 mod shared;
 mod status;
+mod tls;
 
 pub use balance::Policy;
 pub use call::{BackendReport, StreamReply, UnaryReply, Upstream, cancellable};
@@ -57,3 +58,4 @@ pub use outlier::OutlierConfig;
 pub use registry::ChannelCache;
 pub use retry::RetryConfig;
 pub use settings::{ChannelSettings, UpstreamConfig};
+pub use tls::UpstreamTls;

@@ -92,11 +92,14 @@ impl ChannelCache {
                     budget: retry::RetryBudget::default(),
                     rr: AtomicUsize::new(0),
                     spec: Mutex::default(),
+                    tls: Mutex::default(),
                     refresher: Mutex::new(None),
                 })
             })
             .clone();
-        let spec_changed = lock(&shared.spec).0 != endpoints;
+        let tls_changed = *lock(&shared.tls) != config.tls;
+        *lock(&shared.tls) = config.tls.clone();
+        let spec_changed = lock(&shared.spec).0 != endpoints || tls_changed;
         // The configured list is recorded only once it has been applied: a list
         // whose resolution failed must stay "changed" for the next attempt (the
         // reloader's retry, or the next reload), not become the spec of
@@ -188,8 +191,18 @@ impl Inner {
     }
 
     async fn warm(&self, addrs: &[String]) -> Vec<Arc<EndpointState>> {
-        let eps: Vec<Arc<EndpointState>> =
-            addrs.iter().filter_map(|a| self.endpoint(a).ok()).collect();
+        self.warm_tls(addrs, None).await
+    }
+
+    async fn warm_tls(
+        &self,
+        addrs: &[String],
+        tls: Option<&Arc<crate::tls::UpstreamTls>>,
+    ) -> Vec<Arc<EndpointState>> {
+        let eps: Vec<Arc<EndpointState>> = addrs
+            .iter()
+            .filter_map(|a| self.endpoint(a, tls).ok())
+            .collect();
         let timeout = self.settings.connect_timeout + Duration::from_secs(1);
         futures_util::future::join_all(eps.iter().map(|ep| health::warm_up(ep, timeout))).await;
         eps
@@ -197,23 +210,29 @@ impl Inner {
 
     /// The state for `addr`, created (with a lazy connection: none until
     /// the first call) if no live one exists.
-    fn endpoint(&self, addr: &str) -> Result<Arc<EndpointState>, String> {
+    fn endpoint(
+        &self,
+        addr: &str,
+        tls: Option<&Arc<crate::tls::UpstreamTls>>,
+    ) -> Result<Arc<EndpointState>, String> {
+        let key = crate::tls::key(addr, tls);
         let mut map = lock(&self.endpoints);
-        if let Some(ep) = map.get(addr).and_then(Weak::upgrade) {
+        if let Some(ep) = map.get(&key).and_then(Weak::upgrade) {
             return Ok(ep);
         }
         map.retain(|_, w| w.strong_count() > 0);
         let s = &self.settings;
-        let conn = conn::Conn::new(
+        let conn = conn::Conn::with_tls(
             addr,
             conn::ConnSettings {
                 connect_timeout: s.connect_timeout,
                 keepalive: s.keepalive,
                 keepalive_timeout: s.keepalive_timeout,
             },
+            tls.cloned(),
         )?;
         let ep = Arc::new(EndpointState::new(addr, conn));
-        map.insert(addr.to_string(), Arc::downgrade(&ep));
+        map.insert(key, Arc::downgrade(&ep));
         Ok(ep)
     }
 
@@ -222,11 +241,12 @@ impl Inner {
     /// calls in flight are listed as draining until those finish.
     fn set_members(&self, shared: &BackendShared, addrs: &[String]) -> Result<(), String> {
         let health = lock(&shared.spec).1.clone();
+        let tls = lock(&shared.tls).clone();
         let mut seen = HashSet::new();
         let new: Vec<Arc<EndpointState>> = addrs
             .iter()
             .filter(|a| seen.insert(a.as_str()))
-            .map(|a| self.endpoint(a))
+            .map(|a| self.endpoint(a, tls.as_ref()))
             .collect::<Result<_, _>>()?;
         let now = Instant::now();
         let old = shared.members.load_full();
@@ -293,7 +313,8 @@ async fn refresh_loop(inner: Weak<Inner>, shared: Weak<BackendShared>) {
         let spec = lock(&shared.spec).0.clone();
         match inner.resolve(&spec).await {
             Ok(addrs) => {
-                let _warm = inner.warm(&addrs).await;
+                let tls = lock(&shared.tls).clone();
+                let _warm = inner.warm_tls(&addrs, tls.as_ref()).await;
                 if let Err(e) = inner.set_members(&shared, &addrs) {
                     warn!(backend = %shared.name, error = %e, "cannot apply resolved endpoints");
                 }

@@ -46,6 +46,8 @@ pub struct UpstreamConfig {
     /// Active checks; `None` (the default) relies on passive detection alone.
     pub health_check: Option<HealthCheckConfig>,
     pub retry: RetryConfig,
+    /// TLS to the endpoints (`backends[].tls`); `None`: plaintext h2c.
+    pub tls: Option<std::sync::Arc<crate::tls::UpstreamTls>>,
 }
 
 impl Default for UpstreamConfig {
@@ -56,6 +58,7 @@ impl Default for UpstreamConfig {
             outlier: OutlierConfig::default(),
             health_check: None,
             retry: RetryConfig::default(),
+            tls: None,
         }
     }
 }

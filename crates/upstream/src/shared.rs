@@ -22,6 +22,8 @@ pub(crate) struct BackendShared {
     pub(crate) rr: AtomicUsize,
     /// The configured endpoints and health settings the members come from.
     pub(crate) spec: Mutex<(Vec<String>, Option<HealthCheckConfig>)>,
+    /// TLS to the endpoints, as the current config says.
+    pub(crate) tls: Mutex<Option<Arc<crate::tls::UpstreamTls>>>,
     /// Re-resolves `dns:///` endpoints; aborted when replaced or dropped.
     pub(crate) refresher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{cors, traffic};
+use super::{cors, edge, traffic};
 
 // Raw structs: the YAML shape, with locations. Everything is optional here so that
 // missing required keys are reported by the validator, pointing at the enclosing node
@@ -24,12 +24,19 @@ pub(super) struct RawConfig {
     pub(super) shutdown: Option<traffic::RawShutdown>,
     pub(super) backends: Option<Vec<Spanned<RawBackend>>>,
     pub(super) cors: Option<Spanned<cors::RawCors>>,
+    // Secure edge (see `edge`).
+    pub(super) tls: Option<Spanned<edge::RawTls>>,
+    pub(super) jwt_providers: Option<Vec<Spanned<edge::RawJwtProvider>>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
     pub(super) max_body_bytes: Option<Spanned<u64>>,
+    // Listener limits (see `edge`).
+    pub(super) max_connections: Option<Spanned<u64>>,
+    pub(super) header_read_timeout: Option<Spanned<String>>,
+    pub(super) idle_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +67,11 @@ pub(super) struct RawBackend {
     pub(super) health_check: Option<traffic::RawHealthCheck>,
     pub(super) outlier_detection: Option<traffic::RawOutlier>,
     pub(super) retries: Option<traffic::RawRetries>,
+    // Secure edge (see `edge`).
+    pub(super) tls: Option<edge::RawBackendTls>,
+    pub(super) auth: Option<Spanned<edge::RawAuth>>,
+    pub(super) rate_limit: Option<Spanned<edge::RawRateLimit>>,
+    pub(super) max_concurrent_requests: Option<Spanned<u64>>,
 }
 
 /// One `google.api.HttpRule`, in the shape of grpc-gateway's

@@ -24,6 +24,8 @@ pub(super) struct Validator {
     pub(super) file: PathBuf,
     pub(super) base: PathBuf,
     pub(super) errors: Vec<ConfigError>,
+    /// Names of the declared `jwt_providers`, for backends' `auth.jwt` to refer to.
+    pub(super) jwt_names: Vec<String>,
 }
 
 impl Validator {
@@ -36,7 +38,25 @@ impl Validator {
         let listen = self.socket_addr("listen", raw.listen, DEFAULT_LISTEN);
         let admin = self.socket_addr("admin", raw.admin, DEFAULT_ADMIN);
 
-        let max_body_bytes = match raw.limits.and_then(|l| l.max_body_bytes) {
+        let (max_body_bytes, listener_limits) = match raw.limits {
+            Some(l) => (
+                l.max_body_bytes,
+                super::edge::RawListenerLimits {
+                    max_connections: l.max_connections,
+                    header_read_timeout: l.header_read_timeout,
+                    idle_timeout: l.idle_timeout,
+                },
+            ),
+            None => (
+                None,
+                super::edge::RawListenerLimits {
+                    max_connections: None,
+                    header_read_timeout: None,
+                    idle_timeout: None,
+                },
+            ),
+        };
+        let max_body_bytes = match max_body_bytes {
             None => DEFAULT_MAX_BODY_BYTES as usize,
             Some(n) if n.value == 0 => {
                 self.error(
@@ -59,6 +79,13 @@ impl Validator {
 
         let upstream = self.upstream_settings(raw.upstream);
         let shutdown = self.shutdown(raw.shutdown);
+
+        // Before the backends: their `auth.jwt` must name one of these.
+        let edge = crate::edge::Edge {
+            tls: self.listener_tls(raw.tls),
+            jwt_providers: self.jwt_providers(raw.jwt_providers),
+            listener: self.listener_limits(listener_limits),
+        };
 
         let mut seen: HashMap<String, Location> = HashMap::new();
         let mut backends = Vec::new();
@@ -91,6 +118,7 @@ impl Validator {
             shutdown,
             backends,
             cors,
+            edge,
         }
     }
 
@@ -264,6 +292,16 @@ impl Validator {
             },
         );
 
+        let edge = self.backend_edge(
+            &who,
+            super::edge::RawBackendEdge {
+                tls: raw.tls,
+                auth: raw.auth,
+                rate_limit: raw.rate_limit,
+                max_concurrent_requests: raw.max_concurrent_requests,
+            },
+        );
+
         Backend {
             name,
             endpoints,
@@ -273,6 +311,7 @@ impl Validator {
             json,
             http_rules,
             traffic,
+            edge,
         }
     }
 

@@ -58,6 +58,7 @@ pub(crate) fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> 
         json: JsonOptions::default(),
         http_rules: Vec::new(),
         traffic: Default::default(),
+        edge: Default::default(),
     }
 }
 

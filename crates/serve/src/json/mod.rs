@@ -9,7 +9,7 @@ mod dispatch;
 mod respond;
 mod server_stream;
 mod sse;
-mod websocket;
+pub(crate) mod websocket;
 
 use dispatch::Early;
 use respond::status_response;

@@ -66,7 +66,7 @@ use switchboard_upstream::Deadline;
 const CLOSE_GRACE: Duration = Duration::from_secs(5);
 
 /// Whether the request asks for a WebSocket upgrade (RFC 6455 §4.2.1).
-pub(super) fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
+pub(crate) fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
     let has_token = |name, token: &str| {
         headers
             .get_all(name)
@@ -80,7 +80,7 @@ pub(super) fn is_upgrade(method: &Method, headers: &HeaderMap) -> bool {
 
 /// The method a WebSocket upgrade's route is looked up with: `?method=X`
 /// (grpc-websocket-proxy's override parameter), else POST.
-pub(super) fn route_method(query: Option<&str>) -> Method {
+pub(crate) fn route_method(query: Option<&str>) -> Method {
     query
         .into_iter()
         .flat_map(|q| q.split('&'))
@@ -132,7 +132,10 @@ pub(super) fn upgrade(
         deadline: call.deadline,
         max_message_bytes: call.max_message_bytes,
     };
+    // Secure edge: a concurrency slot (if any) lasts as long as the session.
+    let edge_guard = extensions.remove::<switchboard_edge::Guard>();
     tokio::spawn(async move {
+        let _edge_guard = edge_guard;
         match on_upgrade.await {
             Ok(upgraded) => session.run(upgraded).await,
             Err(e) => debug!(error = %e, "WebSocket upgrade failed"),

@@ -31,6 +31,7 @@ pub mod python;
 
 #[allow(unused_imports)] // only the Python tests use it
 pub use python::PythonBackend;
+pub mod pki;
 
 /// Path of the switchboard binary under test.
 pub fn switchboard_bin() -> PathBuf {
