@@ -44,10 +44,22 @@ async fn handle(
         peer,
         protocol,
     };
-    let mut response = match Protocol::of(req.headers()) {
-        Protocol::Grpc => proxy("grpc").call(req.map(tonic::body::Body::new)).await,
-        Protocol::GrpcWeb => crate::grpc::web::handle(proxy("grpc-web"), req).await,
-        Protocol::Http => gateway.handle_json(req, peer).await,
+    // Connect is told apart first: its JSON POSTs share grpc-gateway's paths
+    // and content type, and only its own headers and types say which it is.
+    let connect = crate::connect::recognise(
+        req.method(),
+        req.uri().path(),
+        req.headers(),
+        req.uri().query(),
+    );
+    let mut response = if let Some(kind) = connect {
+        crate::connect::handle(gateway, kind, req, peer).await
+    } else {
+        match Protocol::of(req.headers()) {
+            Protocol::Grpc => proxy("grpc").call(req.map(tonic::body::Body::new)).await,
+            Protocol::GrpcWeb => crate::grpc::web::handle(proxy("grpc-web"), req).await,
+            Protocol::Http => gateway.handle_json(req, peer).await,
+        }
     };
     if let Some(cors) = cors {
         cors.decorate(origin, response.headers_mut());

@@ -11,6 +11,7 @@
 //! forwarding, stream framing) so its clients switch without changes.
 
 pub mod body;
+mod connect;
 mod cors;
 mod entry;
 mod grpc;

@@ -18,6 +18,7 @@
 //! does for responses.
 
 mod codec;
+mod detail;
 mod fieldmask;
 mod parse;
 mod plan;
@@ -35,6 +36,7 @@ use bytes::Bytes;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
 
 pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
+pub use detail::{StatusDetail, message_to_json, status_details};
 pub use split::JsonSplitter;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
@@ -77,6 +79,9 @@ pub struct MethodPlan {
     /// The response is `google.api.HttpBody` (and no `response_body`): its `data`
     /// is written as-is with its `content_type`.
     pub raw_response: bool,
+    /// The method is marked `idempotency_level = NO_SIDE_EFFECTS`, so protocols
+    /// with cacheable reads (Connect's unary GET) may call it with a GET.
+    pub no_side_effects: bool,
 }
 
 /// A plan that cannot be built: the rule names a field the message lacks, etc.

@@ -131,6 +131,7 @@ impl MethodPlan {
             BodyPlan::None => false,
         };
         let raw_response = response_body.is_none() && is_http_body(&output);
+        let no_side_effects = has_no_side_effects(method);
 
         Ok(MethodPlan {
             method: method.clone(),
@@ -143,8 +144,19 @@ impl MethodPlan {
             patch_mask,
             raw_request,
             raw_response,
+            no_side_effects,
         })
     }
+}
+
+/// `option idempotency_level = NO_SIDE_EFFECTS` (google.protobuf.MethodOptions,
+/// field 34, value 1): read once here, since the options are decoded on demand.
+fn has_no_side_effects(method: &MethodDescriptor) -> bool {
+    const NO_SIDE_EFFECTS: i32 = 1;
+    method
+        .options()
+        .get_field_by_name("idempotency_level")
+        .is_some_and(|v| v.as_enum_number() == Some(NO_SIDE_EFFECTS))
 }
 
 /// `google.api.HttpBody`: raw bytes with a content type, in either direction.

@@ -4,4 +4,4 @@
 mod passthrough;
 pub(crate) mod web;
 
-pub(crate) use passthrough::{Protocol, Proxy};
+pub(crate) use passthrough::{Protocol, Proxy, unknown};

@@ -45,7 +45,7 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use crate::body::Body;
-use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
+use crate::metrics::ServeMetrics;
 use switchboard_upstream::{Deadline, deadline_exceeded, parse_grpc_timeout};
 
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
@@ -190,26 +190,12 @@ impl Proxy {
     }
 
     fn record(&self, backend: &str, route: Arc<str>, status: u16, started: Option<Instant>) {
-        let backend: Arc<str> = backend.into();
-        self.metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                backend: backend.clone(),
-                route,
-                status,
-            })
-            .inc();
-        if let Some(started) = started {
-            self.metrics
-                .latency
-                .get_or_create(&LatencyLabels { backend })
-                .observe(started.elapsed().as_secs_f64());
-        }
+        self.metrics.record(backend, route, status, started);
     }
 }
 
 /// The status for a path no backend serves, worded as grpc-go words it.
-fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
+pub(crate) fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
     let (service, method) = switchboard_routes::split_grpc_path(path).unwrap_or((path, ""));
     let message = match lookup {
         GrpcLookup::UnknownMethod => format!("unknown method {method} for service {service}"),

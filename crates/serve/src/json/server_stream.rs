@@ -34,10 +34,10 @@ use crate::headers;
 
 /// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
 /// stream has already ended cleanly, in which case dropping the response does.
-pub(super) struct CancelOnDrop(Option<CancellationHandle>);
+pub(crate) struct CancelOnDrop(Option<CancellationHandle>);
 
 impl CancelOnDrop {
-    pub(super) fn new(handle: CancellationHandle) -> Self {
+    pub(crate) fn new(handle: CancellationHandle) -> Self {
         CancelOnDrop(Some(handle))
     }
 }
