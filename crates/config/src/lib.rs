@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod cors;
+mod http;
 mod load;
 mod traffic;
 
 pub use cors::Cors;
+pub use http::{HttpOptions, UnescapingMode};
 pub use load::{load_file, parse_bytes, parse_str, read_file};
 pub use traffic::{
     Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,
@@ -44,6 +46,9 @@ pub struct Config {
     /// Browser cross-origin access to the public listener (`cors:`); `None` sends
     /// no CORS headers.
     pub cors: Option<Cors>,
+    /// Gateway-wide HTTP mapping switches (`http:`), grpc-gateway's `ServeMux`
+    /// options. Read at startup.
+    pub http: HttpOptions,
 }
 
 /// One gRPC backend: a named set of endpoints serving the same API.

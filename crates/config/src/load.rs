@@ -31,6 +31,11 @@
 //!   max_age: 10m              # preflight cache; absent: not sent
 //!   allowed_headers: []       # empty: whatever the preflight asks for
 //!   expose_headers: []        # beyond grpc-status/-message/-details-bin and the response's own
+//! http:                       # grpc-gateway ServeMux options (see config::HttpOptions)
+//!   unescaping_mode: legacy   # or all_except_reserved, all_except_slash, all_characters
+//!   path_length_fallback: true  # form POST to a GET-only path is served as the GET
+//!   method_override: true     # X-HTTP-Method-Override on such a POST
+//!   raw_http_body_streams: false  # true: no "\n" after each streamed HttpBody
 //! backends:                   # may be empty or absent: an empty gateway is valid
 //!   - name: greeter           # required, unique, [A-Za-z0-9_.-]+
 //!     endpoints: ["127.0.0.1:50051"]  # required, >= 1, host:port; host is a hostname,
@@ -103,6 +108,7 @@ use report::yaml_error;
 use validate::Validator;
 
 mod cors;
+mod http;
 mod raw;
 mod report;
 #[cfg(test)]

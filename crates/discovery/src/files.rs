@@ -12,10 +12,11 @@ use protox::file::{
 use crate::schema::{self, RawFileDescriptorSet};
 use crate::{DiscoveryError, Schema};
 
-/// The google/api protos bundled with Switchboard, embedded so that they resolve
-/// from any working directory: users' protos that import
-/// `google/api/annotations.proto` or `google/api/httpbody.proto` compile without
-/// vendoring googleapis.
+/// The google/api and google/rpc protos bundled with Switchboard, embedded so
+/// that they resolve from any working directory: users' protos that import
+/// `google/api/annotations.proto`, `google/api/httpbody.proto` or
+/// `google/rpc/{status,code,error_details}.proto` compile without vendoring
+/// googleapis.
 const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/annotations.proto",
@@ -28,6 +29,18 @@ const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/httpbody.proto",
         include_str!("../proto/google/api/httpbody.proto"),
+    ),
+    (
+        "google/rpc/status.proto",
+        include_str!("../proto/google/rpc/status.proto"),
+    ),
+    (
+        "google/rpc/code.proto",
+        include_str!("../proto/google/rpc/code.proto"),
+    ),
+    (
+        "google/rpc/error_details.proto",
+        include_str!("../proto/google/rpc/error_details.proto"),
     ),
 ];
 

@@ -26,6 +26,8 @@ pub struct Gateway {
     pub(crate) max_body_bytes: usize,
     /// Browser access rules; `None` adds no CORS headers (see `cors`).
     pub(crate) cors: Option<crate::cors::Cors>,
+    /// grpc-gateway's `ServeMux` options (`http:`; see `route_lookup`).
+    pub(crate) http: switchboard_config::HttpOptions,
 }
 
 async fn handle(
@@ -74,6 +76,7 @@ impl Gateway {
             metrics,
             max_body_bytes,
             cors: None,
+            http: Default::default(),
         }
     }
 

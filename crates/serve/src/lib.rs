@@ -14,11 +14,14 @@ pub mod body;
 mod connect;
 mod cors;
 mod entry;
+mod error_metadata;
 mod grpc;
 mod headers;
 mod json;
 mod listener;
 mod metrics;
+mod route_lookup;
+mod upload_drain;
 
 pub use entry::Gateway;
 pub use listener::serve;

@@ -143,7 +143,8 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let drain = config.shutdown.drain_timeout;
     let gateway = Arc::new(
         Gateway::new(live.clone(), serve_metrics, config.max_body_bytes)
-            .with_cors(config.cors.clone()),
+            .with_cors(config.cors.clone())
+            .with_http(config.http),
     );
     let admin_state = Arc::new(Admin {
         live: live.clone(),

@@ -20,6 +20,7 @@
 mod codec;
 mod detail;
 mod fieldmask;
+mod form;
 mod parse;
 mod plan;
 mod query;
@@ -31,12 +32,16 @@ mod status;
 mod tests;
 #[cfg(test)]
 mod tests_mapping;
+#[cfg(test)]
+mod tests_parity;
 
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
 
 pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
 pub use detail::{StatusDetail, message_to_json, status_details};
+pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
+pub use plan::is_json_well_known;
 pub use split::JsonSplitter;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
@@ -49,7 +54,9 @@ pub enum BodyPlan {
     None,
     /// `body: "*"`: the whole JSON body is the request message; no query parameters.
     Whole,
-    /// `body: "field"`: the JSON body is that (top-level) field of the request.
+    /// `body: "field"` (or a dotted path, `body: "payload.input_value"`): the
+    /// JSON body is that field's value. This is the path's *leaf*; the message
+    /// fields leading to it are [`MethodPlan::body_parents`].
     Field(FieldDescriptor),
 }
 
@@ -64,6 +71,11 @@ pub struct MethodPlan {
     pub input: MessageDescriptor,
     pub output: MessageDescriptor,
     pub body: BodyPlan,
+    /// For a dotted `body` path, the singular message fields from the request
+    /// down to the leaf's message, outermost first (empty for a top-level
+    /// field): created on decoding, as grpc-gateway's generated
+    /// `AssignableExpr` does, oneof members included.
+    pub body_parents: Vec<FieldDescriptor>,
     /// One entry per path-template variable, in the template's variable order.
     pub path_fields: Vec<FieldPath>,
     /// `HttpRule.response_body`: print only this field of the response.

@@ -80,6 +80,7 @@ impl Validator {
         }
 
         let cors = self.cors(raw.cors);
+        let http = self.http(raw.http);
 
         Config {
             listen,
@@ -91,6 +92,7 @@ impl Validator {
             shutdown,
             backends,
             cors,
+            http,
         }
     }
 
