@@ -645,7 +645,7 @@ service Mirror {
 #[tokio::test]
 async fn openapi_describes_each_backend_with_its_print_options() {
     let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
-    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/protos");
+    let protos = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/protos");
     let mirror = format!(
         "protos:\n  files: [mirror.proto]\n  include_paths: [\".\", \"{protos}\"]\njson:\n  use_proto_names: true\n  enums_as_ints: true\n  emit_unpopulated: false\n"
     );
