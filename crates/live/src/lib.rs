@@ -20,6 +20,9 @@ use switchboard_routes::RouteTable;
 use switchboard_upstream::Upstream;
 use tokio::sync::{mpsc, oneshot};
 
+mod settings;
+pub use settings::Settings;
+
 /// One published generation: the route table plus everything a request needs
 /// that the table refers to by backend index. Immutable once published.
 #[derive(Debug)]
@@ -58,6 +61,9 @@ pub struct Status {
     pub conflicts: Vec<String>,
     /// Routes that could not be built (bad template, unknown field), skipped.
     pub route_errors: Vec<String>,
+    /// Config keys changed in the file that apply only after a restart (`listen`,
+    /// `admin`, `upstream`); empty when the running process matches the file.
+    pub restart_required: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +85,8 @@ pub struct BackendStatus {
 pub struct Live {
     snapshot: ArcSwapOption<Snapshot>,
     status: ArcSwap<Status>,
+    /// The live-applicable settings of the file the table was built from.
+    settings: ArcSwapOption<Settings>,
     /// Set once at shutdown: readiness fails first, so load balancers stop
     /// sending traffic before the listeners close.
     draining: std::sync::atomic::AtomicBool,
@@ -98,6 +106,16 @@ impl Live {
     /// Makes `snapshot` the table new requests see (the reloader's one store).
     pub fn publish(&self, snapshot: Arc<Snapshot>) {
         self.snapshot.store(Some(snapshot));
+    }
+
+    /// The live-applicable settings, once a first config has been applied.
+    pub fn settings(&self) -> Option<Arc<Settings>> {
+        self.settings.load_full()
+    }
+
+    /// Replaces the live-applicable settings (the reloader, on every applied config).
+    pub fn set_settings(&self, settings: Arc<Settings>) {
+        self.settings.store(Some(settings));
     }
 
     /// Replaces the reported status.

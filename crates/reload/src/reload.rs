@@ -67,6 +67,9 @@ pub struct Reloader {
     retry_scheduled: bool,
     /// A schema changed since the shared descriptor pool was last built.
     pools_dirty: bool,
+    /// The first config applied: what the listeners were bound with (see
+    /// `restart::restart_required`).
+    startup: Option<Config>,
 }
 
 impl Reloader {
@@ -92,6 +95,7 @@ impl Reloader {
             retry_delay,
             retry_scheduled: false,
             pools_dirty: false,
+            startup: None,
         };
         (reloader, handle)
     }
@@ -335,11 +339,7 @@ impl Reloader {
         discovered: Vec<Option<String>>,
         resolved: Vec<Result<Vec<String>, String>>,
     ) -> Outcome {
-        if !matches!(trigger, Trigger::Retry | Trigger::Refresh)
-            && crate::channel_settings(&config) != *self.channels.settings()
-        {
-            warn!("upstream: settings changed; they take effect when the gateway restarts");
-        }
+        let restart_required = self.apply_settings(trigger, &config);
         if std::mem::take(&mut self.pools_dirty) {
             self.share_pools(&config);
         }
@@ -452,6 +452,7 @@ impl Reloader {
             backends: statuses,
             conflicts,
             route_errors: report.errors,
+            restart_required,
         };
         self.live.set_status(Arc::new(status));
         self.metrics.version.set(version as i64);
@@ -466,6 +467,25 @@ impl Reloader {
         self.applied = Some((config, file_hash));
         release_freed_memory();
         self.outcome("applied", errors)
+    }
+
+    /// Applies the live-applicable settings of a config read from the file and
+    /// returns the changed keys that need a restart (warned about once per
+    /// change). Retries and refreshes reuse the applied config: nothing to redo.
+    fn apply_settings(&mut self, trigger: Trigger, config: &Config) -> Vec<String> {
+        if matches!(trigger, Trigger::Retry | Trigger::Refresh) {
+            return self.live.status().restart_required.clone();
+        }
+        let settings = switchboard_live::Settings::of(config);
+        if self.live.settings().as_deref() != Some(&settings) {
+            self.live.set_settings(Arc::new(settings));
+        }
+        let startup = self.startup.get_or_insert_with(|| config.clone());
+        let keys = crate::restart::restart_required(startup, self.channels.settings(), config);
+        if !keys.is_empty() && keys != self.live.status().restart_required {
+            warn!(keys = ?keys, "config changes that take effect only when the gateway restarts");
+        }
+        keys
     }
 
     fn reject(&mut self, trigger: Trigger, errors: Vec<ConfigError>) -> Outcome {

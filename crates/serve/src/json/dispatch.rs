@@ -125,7 +125,7 @@ impl Gateway {
             backend,
             metadata,
             deadline,
-            max_message_bytes: self.max_body_bytes,
+            max_message_bytes: self.applied.get(&self.live).max_body_bytes,
         };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
         if websocket || plan.method.is_client_streaming() {
@@ -216,7 +216,7 @@ impl Gateway {
 
     /// Reads the whole body, bounded by the configured limit.
     async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Early> {
-        let limit = self.max_body_bytes;
+        let limit = self.applied.get(&self.live).max_body_bytes;
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
