@@ -15,13 +15,15 @@ use std::time::{Duration, SystemTime};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use prost_reflect::DescriptorPool;
 use serde::Serialize;
-use switchboard_config::JsonOptions;
+use switchboard_config::{JsonOptions, SchemaSource};
 use switchboard_routes::RouteTable;
 use switchboard_upstream::Upstream;
 use tokio::sync::{mpsc, oneshot};
 
 mod settings;
+mod states;
 pub use settings::Settings;
+pub use states::{BackendState, ReloadResult};
 
 /// One published generation: the route table plus everything a request needs
 /// that the table refers to by backend index. Immutable once published.
@@ -71,9 +73,9 @@ pub struct BackendStatus {
     pub name: String,
     pub endpoints: Vec<String>,
     /// `ok`, `stale` (discovery failed, last good schema in use) or `failed` (no schema).
-    pub state: &'static str,
+    pub state: BackendState,
     /// `reflection.v1`, `reflection.v1alpha`, `descriptor_set`, `protos`.
-    pub source: Option<&'static str>,
+    pub source: Option<SchemaSource>,
     pub services: Vec<String>,
     /// Digest of the schema in use (hex): a changed digest means a changed API.
     pub digest: Option<String>,
@@ -170,7 +172,7 @@ impl Trigger {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// `applied`, `unchanged` or `rejected`.
-    pub result: &'static str,
+    pub result: ReloadResult,
     pub version: u64,
     pub errors: Vec<String>,
 }

@@ -17,8 +17,8 @@ use crate::SwapMetrics;
 use crate::metrics::{BackendLabels, ReloadLabels};
 use crate::shared_pool::Member;
 use switchboard_live::{
-    BackendRuntime, BackendStatus, Live, Outcome, ReloadHandle, ReloadRequest, Snapshot, Status,
-    Trigger, rfc3339,
+    BackendRuntime, BackendState, BackendStatus, Live, Outcome, ReloadHandle, ReloadRequest,
+    ReloadResult, Snapshot, Status, Trigger, rfc3339,
 };
 
 /// Knobs of the reload loop that are not part of the config file.
@@ -157,7 +157,7 @@ impl Reloader {
             .reloads
             .get_or_create(&ReloadLabels {
                 trigger: trigger.as_str(),
-                outcome: outcome.result,
+                outcome: outcome.result.as_str(),
             })
             .inc();
         if !self.failures.is_empty() && !self.retry_scheduled {
@@ -183,7 +183,7 @@ impl Reloader {
             && self.applied.as_ref().map(|(_, h)| *h) == Some(file_hash)
         {
             // Editors and Kubernetes touch files without changing them.
-            return self.outcome("unchanged", Vec::new());
+            return self.outcome(ReloadResult::Unchanged, Vec::new());
         }
 
         let base_dir = Config::base_dir(path);
@@ -273,7 +273,7 @@ impl Reloader {
                         .get_or_create(&labels)
                         .set(1);
                     if changed {
-                        info!(backend = %backend.name, source = schema.source, services = ?schema.services, "discovered API");
+                        info!(backend = %backend.name, source = %schema.source, services = ?schema.services, "discovered API");
                         self.schemas.insert(backend.name.clone(), schema);
                         match detached {
                             Some(files) => self.detached.insert(backend.name.clone(), files),
@@ -356,9 +356,9 @@ impl Reloader {
                 errors.push(format!("backend {}: {e}", backend.name));
             }
             let state = match (schema, &error) {
-                (Some(_), None) => "ok",
-                (Some(_), Some(_)) => "stale",
-                (None, _) => "failed",
+                (Some(_), None) => BackendState::Ok,
+                (Some(_), Some(_)) => BackendState::Stale,
+                (None, _) => BackendState::Failed,
             };
             statuses.push(BackendStatus {
                 name: backend.name.clone(),
@@ -407,7 +407,7 @@ impl Reloader {
                         a.name == b.name && a.digest == b.digest && a.state == b.state
                     });
             if same {
-                return self.outcome("unchanged", errors);
+                return self.outcome(ReloadResult::Unchanged, errors);
             }
         }
 
@@ -466,7 +466,7 @@ impl Reloader {
         );
         self.applied = Some((config, file_hash));
         release_freed_memory();
-        self.outcome("applied", errors)
+        self.outcome(ReloadResult::Applied, errors)
     }
 
     /// Applies the live-applicable settings of a config read from the file and
@@ -499,13 +499,13 @@ impl Reloader {
         status.last_error_at = Some(rfc3339(SystemTime::now()));
         self.live.set_status(Arc::new(status));
         Outcome {
-            result: "rejected",
+            result: ReloadResult::Rejected,
             version: self.live.status().version,
             errors: rendered,
         }
     }
 
-    fn outcome(&self, result: &'static str, errors: Vec<String>) -> Outcome {
+    fn outcome(&self, result: ReloadResult, errors: Vec<String>) -> Outcome {
         Outcome {
             result,
             version: self.live.status().version,

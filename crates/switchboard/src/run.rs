@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use prometheus_client::registry::Registry;
 use switchboard_admin::Admin;
-use switchboard_live::{Live, Trigger};
+use switchboard_live::{Live, ReloadResult, Trigger};
 use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics, watch};
 use switchboard_serve::{Gateway, ServeMetrics};
 use switchboard_upstream::ChannelCache;
@@ -108,7 +108,7 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     );
     let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
-    if first.result == "rejected" {
+    if first.result == ReloadResult::Rejected {
         anyhow::bail!("config rejected: {}", first.errors.join("; "));
     }
     for e in &first.errors {
