@@ -1,5 +1,5 @@
 //! What is live: the published [`Snapshot`] (route table plus per-backend
-//! runtime), the reload [`Status`], and the [`ReloadHandle`] that asks for a
+//! runtime), the [`ReloadStatus`], and the [`ReloadHandle`] that asks for a
 //! rebuild.
 //!
 //! This is the contract between the machinery that builds a table (the reload
@@ -48,7 +48,7 @@ pub struct BackendRuntime {
 
 /// What the admin listener reports about reloads and backends.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Status {
+pub struct ReloadStatus {
     /// Version of the live snapshot (0 before the first).
     pub version: u64,
     /// When the live snapshot was published (RFC 3339).
@@ -86,7 +86,7 @@ pub struct BackendStatus {
 #[derive(Debug, Default)]
 pub struct Live {
     snapshot: ArcSwapOption<Snapshot>,
-    status: ArcSwap<Status>,
+    status: ArcSwap<ReloadStatus>,
     /// The live-applicable settings of the file the table was built from.
     settings: ArcSwapOption<Settings>,
     /// Set once at shutdown: readiness fails first, so load balancers stop
@@ -101,7 +101,7 @@ impl Live {
         self.snapshot.load_full()
     }
 
-    pub fn status(&self) -> Arc<Status> {
+    pub fn status(&self) -> Arc<ReloadStatus> {
         self.status.load_full()
     }
 
@@ -121,7 +121,7 @@ impl Live {
     }
 
     /// Replaces the reported status.
-    pub fn set_status(&self, status: Arc<Status>) {
+    pub fn set_status(&self, status: Arc<ReloadStatus>) {
         self.status.store(status);
     }
 
@@ -224,22 +224,14 @@ impl ReloadHandle {
     }
 }
 
+/// `t` as RFC 3339 UTC with whole seconds (`2026-11-25T09:46:40Z`), for `/status`.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm), valid for the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = switchboard_transcode::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

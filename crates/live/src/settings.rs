@@ -6,7 +6,7 @@
 //! moment they need them (each request, each debounce window, the shutdown), so
 //! a reload changes them without restarting anything. Settings read only once at
 //! startup (the listeners' addresses, the upstream channel settings) are not
-//! here: a change to those is reported in `Status::restart_required`.
+//! here: a change to those is reported in `ReloadStatus::restart_required`.
 
 use std::time::Duration;
 

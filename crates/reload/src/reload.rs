@@ -18,7 +18,7 @@ use crate::metrics::{BackendLabels, ReloadLabels};
 use crate::shared_pool::Member;
 use switchboard_live::{
     BackendRuntime, BackendState, BackendStatus, Live, Outcome, ReloadHandle, ReloadRequest,
-    ReloadResult, Snapshot, Status, Trigger, rfc3339,
+    ReloadResult, ReloadStatus, Snapshot, Trigger, rfc3339,
 };
 
 /// Knobs of the reload loop that are not part of the config file.
@@ -434,7 +434,7 @@ impl Reloader {
         self.channels.retain_backends(&names);
 
         let now = SystemTime::now();
-        let status = Status {
+        let status = ReloadStatus {
             version,
             loaded_at: Some(rfc3339(now)),
             config_path: self.opts.config_path.display().to_string(),

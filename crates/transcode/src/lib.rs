@@ -37,6 +37,7 @@ use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDe
 
 pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
 pub use detail::{StatusDetail, message_to_json, status_details};
+pub use response::civil_from_days;
 pub use split::JsonSplitter;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
