@@ -343,11 +343,65 @@ impl Reloader {
         if std::mem::take(&mut self.pools_dirty) {
             self.share_pools(&config);
         }
+        let Collected {
+            inputs,
+            runtimes,
+            statuses,
+            errors,
+        } = self.collect(&config, &discovered, &resolved);
+        if self.nothing_new(trigger, &statuses) {
+            return self.outcome(ReloadResult::Unchanged, errors);
+        }
+        let (table, conflicts, route_errors) = build_table(&inputs);
+        let version = self.live.status().version + 1;
+        let routes = table.routes().len();
+        self.live.publish(Arc::new(Snapshot {
+            version,
+            table,
+            backends: runtimes,
+        }));
+
+        // Endpoint state lives as long as some backend lists the address.
+        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        self.channels.retain_backends(&names);
+
+        self.set_published_status(
+            ReloadStatus {
+                version,
+                routes,
+                backends: statuses,
+                conflicts,
+                route_errors,
+                restart_required,
+                ..ReloadStatus::default()
+            },
+            &errors,
+        );
+        info!(
+            version,
+            routes,
+            trigger = trigger.as_str(),
+            backends = config.backends.len(),
+            "route table published"
+        );
+        self.applied = Some((config, file_hash));
+        release_freed_memory();
+        self.outcome(ReloadResult::Applied, errors)
+    }
+
+    /// Step 1 of a publish: each configured backend's status, and for those with
+    /// a schema, its route-building input and runtime (upstream handle attached).
+    fn collect(
+        &self,
+        config: &Config,
+        discovered: &[Option<String>],
+        resolved: &[Result<Vec<String>, String>],
+    ) -> Collected {
         let mut inputs = Vec::new();
         let mut runtimes = Vec::new();
         let mut statuses = Vec::new();
         let mut errors = Vec::new();
-        for ((backend, d), addrs) in config.backends.iter().zip(&discovered).zip(&resolved) {
+        for ((backend, d), addrs) in config.backends.iter().zip(discovered).zip(resolved) {
             let schema = self.schemas.get(&backend.name);
             let error = d
                 .clone()
@@ -397,76 +451,41 @@ impl Reloader {
                 pool: schema.pool.clone(),
             });
         }
-
-        // A retry or refresh that found nothing new must not bump the version.
-        if matches!(trigger, Trigger::Retry | Trigger::Refresh) && self.live.is_ready() {
-            let live = self.live.status();
-            let same =
-                live.backends.len() == statuses.len()
-                    && live.backends.iter().zip(&statuses).all(|(a, b)| {
-                        a.name == b.name && a.digest == b.digest && a.state == b.state
-                    });
-            if same {
-                return self.outcome(ReloadResult::Unchanged, errors);
-            }
+        Collected {
+            inputs,
+            runtimes,
+            statuses,
+            errors,
         }
+    }
 
-        let (table, report) = RouteTable::build(&inputs);
-        let conflicts: Vec<String> = report.conflicts.iter().map(|c| c.to_string()).collect();
-        for c in &conflicts {
-            warn!(conflict = %c, "route conflict");
+    /// Step 2: a retry or refresh that found nothing new must not bump the version.
+    fn nothing_new(&self, trigger: Trigger, statuses: &[BackendStatus]) -> bool {
+        if !matches!(trigger, Trigger::Retry | Trigger::Refresh) || !self.live.is_ready() {
+            return false;
         }
-        for e in &report.errors {
-            warn!(error = %e, "route skipped");
+        let live = self.live.status();
+        live.backends.len() == statuses.len()
+            && live
+                .backends
+                .iter()
+                .zip(statuses)
+                .all(|(a, b)| a.name == b.name && a.digest == b.digest && a.state == b.state)
+    }
+
+    /// Last step: the status of a just-published table (`status` without the
+    /// load time, path and error fields, which this fills in from `errors`).
+    fn set_published_status(&self, mut status: ReloadStatus, errors: &[String]) {
+        let now = rfc3339(SystemTime::now());
+        status.loaded_at = Some(now.clone());
+        status.config_path = self.opts.config_path.display().to_string();
+        if !errors.is_empty() {
+            status.last_error = Some(errors.join("; "));
+            status.last_error_at = Some(now);
         }
-
-        let version = self.live.status().version + 1;
-        let routes = table.routes().len();
-        let snapshot = Snapshot {
-            version,
-            table,
-            backends: runtimes,
-        };
-        self.live.publish(Arc::new(snapshot));
-
-        // Endpoint state lives as long as some backend lists the address.
-        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
-        self.channels.retain_backends(&names);
-
-        let now = SystemTime::now();
-        let status = ReloadStatus {
-            version,
-            loaded_at: Some(rfc3339(now)),
-            config_path: self.opts.config_path.display().to_string(),
-            last_error: if errors.is_empty() {
-                None
-            } else {
-                Some(errors.join("; "))
-            },
-            last_error_at: if errors.is_empty() {
-                None
-            } else {
-                Some(rfc3339(now))
-            },
-            routes,
-            backends: statuses,
-            conflicts,
-            route_errors: report.errors,
-            restart_required,
-        };
+        self.metrics.version.set(status.version as i64);
+        self.metrics.routes.set(status.routes as i64);
         self.live.set_status(Arc::new(status));
-        self.metrics.version.set(version as i64);
-        self.metrics.routes.set(routes as i64);
-        info!(
-            version,
-            routes,
-            trigger = trigger.as_str(),
-            backends = config.backends.len(),
-            "route table published"
-        );
-        self.applied = Some((config, file_hash));
-        release_freed_memory();
-        self.outcome(ReloadResult::Applied, errors)
     }
 
     /// Applies the live-applicable settings of a config read from the file and
@@ -568,4 +587,26 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Step 3 of a publish: the route table from every backend's input, with its
+/// conflicts and skipped routes logged and returned for the status.
+fn build_table(inputs: &[BackendInput]) -> (RouteTable, Vec<String>, Vec<String>) {
+    let (table, report) = RouteTable::build(inputs);
+    let conflicts: Vec<String> = report.conflicts.iter().map(|c| c.to_string()).collect();
+    for c in &conflicts {
+        warn!(conflict = %c, "route conflict");
+    }
+    for e in &report.errors {
+        warn!(error = %e, "route skipped");
+    }
+    (table, conflicts, report.errors)
+}
+
+/// What [`Reloader::collect`] gathers for a publish, in config order.
+struct Collected {
+    inputs: Vec<BackendInput>,
+    runtimes: Vec<BackendRuntime>,
+    statuses: Vec<BackendStatus>,
+    errors: Vec<String>,
 }
