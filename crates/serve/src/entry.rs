@@ -56,7 +56,11 @@ async fn handle(
         crate::connect::handle(gateway, kind, req, peer).await
     } else {
         match Protocol::of(req.headers()) {
-            Protocol::Grpc => proxy(Protocol::Grpc).call(req.map(tonic::body::Body::new)).await,
+            Protocol::Grpc => {
+                proxy(Protocol::Grpc)
+                    .call(req.map(tonic::body::Body::new))
+                    .await
+            }
             Protocol::GrpcWeb => crate::grpc::web::handle(proxy(Protocol::GrpcWeb), req).await,
             Protocol::Http => gateway.handle_json(req, peer).await,
         }
