@@ -15,11 +15,13 @@ use std::time::Duration;
 mod cors;
 mod http;
 mod load;
+mod schema_source;
 mod traffic;
 
 pub use cors::Cors;
 pub use http::{HttpOptions, UnescapingMode};
 pub use load::{load_file, parse_bytes, parse_str, read_file};
+pub use schema_source::SchemaSource;
 pub use traffic::{
     Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,
 };

@@ -105,7 +105,7 @@ use std::time::Duration;
 use crate::{Config, ConfigError};
 use raw::RawConfig;
 use report::yaml_error;
-use validate::Validator;
+use validator::Validator;
 
 mod cors;
 mod http;
@@ -115,6 +115,7 @@ mod report;
 mod tests;
 mod traffic;
 mod validate;
+mod validator;
 mod values;
 
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);

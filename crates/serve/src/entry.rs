@@ -23,9 +23,8 @@ use crate::metrics::ServeMetrics;
 pub struct Gateway {
     pub(crate) live: Arc<Live>,
     pub(crate) metrics: ServeMetrics,
-    pub(crate) max_body_bytes: usize,
-    /// Browser access rules; `None` adds no CORS headers (see `cors`).
-    pub(crate) cors: Option<crate::cors::Cors>,
+    /// Body limit and CORS (see `cors`), as the last applied config set them.
+    pub(crate) applied: crate::applied::AppliedCache,
     /// grpc-gateway's `ServeMux` options (`http:`; see `route_lookup`).
     pub(crate) http: switchboard_config::HttpOptions,
 }
@@ -35,7 +34,8 @@ async fn handle(
     req: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
-    let cors = gateway.cors.as_ref();
+    let applied = gateway.applied.get(&gateway.live);
+    let cors = applied.cors.as_ref();
     let origin = cors.and_then(|c| c.allowed_origin(req.headers()));
     if let Some(preflight) = cors.and_then(|c| c.preflight(req.method(), req.headers())) {
         return preflight;
@@ -58,8 +58,12 @@ async fn handle(
         crate::connect::handle(gateway, kind, req, peer).await
     } else {
         match Protocol::of(req.headers()) {
-            Protocol::Grpc => proxy("grpc").call(req.map(tonic::body::Body::new)).await,
-            Protocol::GrpcWeb => crate::grpc::web::handle(proxy("grpc-web"), req).await,
+            Protocol::Grpc => {
+                proxy(Protocol::Grpc)
+                    .call(req.map(tonic::body::Body::new))
+                    .await
+            }
+            Protocol::GrpcWeb => crate::grpc::web::handle(proxy(Protocol::GrpcWeb), req).await,
             Protocol::Http => gateway.handle_json(req, peer).await,
         }
     };
@@ -74,8 +78,7 @@ impl Gateway {
         Gateway {
             live,
             metrics,
-            max_body_bytes,
-            cors: None,
+            applied: crate::applied::AppliedCache::new(max_body_bytes, None),
             http: Default::default(),
         }
     }
@@ -88,9 +91,11 @@ impl Gateway {
     }
 
     /// Enables CORS on the public listener (`cors:` in the config); `None`, the
-    /// default, sends no CORS headers.
+    /// default, sends no CORS headers. Once the reloader has applied a config,
+    /// its `cors:` (and `limits.max_body_bytes`) take over.
     pub fn with_cors(mut self, cors: Option<switchboard_config::Cors>) -> Self {
-        self.cors = cors.map(crate::cors::Cors::new);
+        let max_body_bytes = self.applied.get(&self.live).max_body_bytes;
+        self.applied = crate::applied::AppliedCache::new(max_body_bytes, cors);
         self
     }
 }

@@ -10,6 +10,7 @@
 //! Defaults mirror grpc-gateway v2 (status mapping, error body, metadata
 //! forwarding, stream framing) so its clients switch without changes.
 
+mod applied;
 pub mod body;
 mod connect;
 mod cors;

@@ -42,6 +42,7 @@ pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
 pub use detail::{StatusDetail, message_to_json, status_details};
 pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
 pub use plan::is_json_well_known;
+pub use response::civil_from_days;
 pub use split::JsonSplitter;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
@@ -107,26 +108,6 @@ pub struct PlanError(pub String);
 #[error("{0}")]
 pub struct TranscodeError(pub String);
 
-/// Builds the protobuf-encoded request message from the HTTP request parts.
-///
-/// `body` is the raw request body (may be empty); `path_values` are the matched
-/// variable values (already percent-decoded per the template rules), in plan order;
-/// `query` is the raw query string without `?`.
-pub fn request_to_proto(
-    plan: &MethodPlan,
-    opts: &JsonOptions,
-    body: &[u8],
-    path_values: &[String],
-    query: Option<&str>,
-) -> Result<Bytes, TranscodeError> {
-    let body = RequestBody {
-        bytes: body,
-        content_type: None,
-        codec: Codec::Json,
-    };
-    request::request_to_proto(plan, opts, body, path_values, query)
-}
-
 /// The HTTP request body, with what decoding it needs from the headers.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestBody<'a> {
@@ -139,9 +120,13 @@ pub struct RequestBody<'a> {
     pub codec: Codec,
 }
 
-/// [`request_to_proto`] for any codec: a protobuf body is decoded as the body
+/// Builds the protobuf-encoded request message from the HTTP request parts, in
+/// any codec: a JSON body is transcoded, a protobuf body is decoded as the body
 /// target's message (then path variables and query parameters apply as for
 /// JSON), and a `google.api.HttpBody` target takes the raw bytes.
+///
+/// `path_values` are the matched variable values (already percent-decoded per
+/// the template rules), in plan order; `query` is the raw query string without `?`.
 pub fn decode_request(
     plan: &MethodPlan,
     opts: &JsonOptions,

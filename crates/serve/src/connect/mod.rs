@@ -125,7 +125,7 @@ pub(crate) async fn handle(
         route: default_route(&snapshot, &path, index),
         path: &path,
         peer,
-        max_message_bytes: gateway.max_body_bytes,
+        max_message_bytes: gateway.applied.get(&gateway.live).max_body_bytes,
     };
     let response = match kind {
         Kind::Unary { codec } => unary::post(call, codec, req).await,

@@ -63,6 +63,15 @@ pub(crate) enum Protocol {
 }
 
 impl Protocol {
+    /// The word used in metric labels (`grpc`, `grpc-web`, `http`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::GrpcWeb => "grpc-web",
+            Protocol::Http => "http",
+        }
+    }
+
     pub(crate) fn of(headers: &HeaderMap) -> Protocol {
         let Some(ct) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
             return Protocol::Http;
@@ -100,8 +109,8 @@ pub(crate) struct Proxy {
     pub snapshot: Option<Arc<Snapshot>>,
     pub metrics: ServeMetrics,
     pub peer: Option<SocketAddr>,
-    /// Metrics label prefix: `grpc` or `grpc-web`.
-    pub protocol: &'static str,
+    /// Which proxied protocol (`Grpc` or `GrpcWeb`): the metrics route label's prefix.
+    pub protocol: Protocol,
 }
 
 impl Proxy {
@@ -121,7 +130,7 @@ impl Proxy {
             }
         };
         let backend = &snapshot.backends[index];
-        let route: Arc<str> = format!("{} {path}", self.protocol).into();
+        let route: Arc<str> = format!("{} {path}", self.protocol.as_str()).into();
         let response = self.forward(&snapshot, index, req).await;
         self.record(
             &backend.name,

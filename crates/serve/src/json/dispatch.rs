@@ -148,7 +148,7 @@ impl Gateway {
             backend,
             metadata,
             deadline,
-            max_message_bytes: self.max_body_bytes,
+            max_message_bytes: self.applied.get(&self.live).max_body_bytes,
             http_body_delimiter: !self.http.raw_http_body_streams,
         };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
@@ -267,7 +267,7 @@ impl Gateway {
 
     /// Reads the whole body, bounded by the configured limit.
     async fn read_body(&self, headers: &HeaderMap, body: UploadBody) -> Result<Bytes, Early> {
-        let limit = self.max_body_bytes;
+        let limit = self.applied.get(&self.live).max_body_bytes;
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
