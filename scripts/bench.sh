@@ -27,6 +27,11 @@
 #      - the floor: the same small unary figures (req/s and CPU per request at
 #        $CONC with wrk, p50 / added p50 / CPU per request at c=1 with loadgen)
 #        through `switchboard-loadgen floor` instead of the gateway.
+#      - with PROTOCOLS=1: CPU per small unary call (and req/s) of the same Echo
+#        call as REST JSON (POST /v1/echo), Connect JSON and Connect binary
+#        (POST /switchboard.testing.v1.Echo/Echo, application/json +
+#        Connect-Protocol-Version: 1, application/proto) and gRPC-Web
+#        (application/grpc-web+proto), alternating within each run, wrk at $CONC.
 #   The floor proxy is the cheapest HTTP/1.1 -> HTTP/2 gRPC proxy we can write
 #   on this machine: hyper http1 server, one shared `h2` client connection, a
 #   fixed pre-encoded protobuf request per call, a fixed `{"len":N}` answer; no
@@ -47,6 +52,7 @@
 # Environment (defaults): RUNS=5 DUR=5 (seconds per unary run) LAT_DUR=3
 #   STREAM_DUR=3 CONC=32 STREAM_CONC=2 RELOADS=50 PORT_BASE=18480
 #   CARGO_TARGET_DIR (default <repo>/target) SKIP_BUILD=1 to reuse binaries.
+#   PROTOCOLS=1 adds the protocol comparison (about RUNS x 4 x DUR seconds more).
 #   BENCH_ONLY=edge runs only the secure-edge figures (plaintext vs TLS vs JWT
 #   CPU per request) and prints their table; EDGE=0 skips them in a full run.
 # Requires: cargo, curl, awk; wrk (installed if missing); Linux /proc;
@@ -160,9 +166,10 @@ RAW=$OUT/runs.csv
 echo "section,config,run,result" >"$RAW"
 raw() { echo "$1,$2,$3,\"$4\"" >>"$RAW"; }
 
-# wrk_run URL BODYFILE CONC SECS: prints the WRK key=value line.
+# wrk_run URL BODYFILE CONC SECS [CONTENT-TYPE [HEADERS]]: prints the WRK
+# key=value line (HEADERS: "name: value" pairs separated by ";").
 wrk_run() {
-    WRK_BODY=$2 wrk -t1 -c"$3" -d"$4"s --latency -s "$WORK/post.lua" "$1" 2>&1 | grep '^WRK ' ||
+    WRK_BODY=$2 WRK_CONTENT_TYPE=${5:-application/json} WRK_HEADERS=${6:-} wrk -t1 -c"$3" -d"$4"s --latency -s "$WORK/post.lua" "$1" 2>&1 | grep '^WRK ' ||
         echo "WRK requests=0 non2xx=0 socket_errors=1 rps=0 p50_us=nan p99_us=nan"
 }
 
@@ -354,6 +361,41 @@ for r in $(seq "$RUNS"); do
     M[c1_dir_rps]+=" $(kv "$line" rps)"
 done
 
+# ---------------------------------------------------------------- protocols (PROTOCOLS=1)
+# The same small Echo call in each protocol the public port speaks, through the
+# same gateway in the same runs: CPU per call is what each protocol's handling
+# costs (REST transcodes JSON with grpc-gateway's options, Connect JSON with
+# protojson's, Connect binary and gRPC-Web pass the protobuf bytes through).
+PROTO_NAMES=(rest connect_json connect_proto grpc_web)
+if [[ ${PROTOCOLS:-0} == 1 && $HAVE_WRK == 1 ]]; then
+    # gRPC-Web body: one uncompressed message frame (flag 0, 4-byte length).
+    len=$(stat -c %s "$WORK/small.proto")
+    printf "\\x00\\x$(printf %02x $((len >> 24 & 255)))\\x$(printf %02x $((len >> 16 & 255)))\\x$(printf %02x $((len >> 8 & 255)))\\x$(printf %02x $((len & 255)))" >"$WORK/small.grpcweb"
+    cat "$WORK/small.proto" >>"$WORK/small.grpcweb"
+    proto_run() { # NAME: one wrk run of that protocol against the gateway
+        case $1 in
+            rest) cpu_run "$GW_PID" wrk_run "$GW/v1/echo" "$WORK/small.json" "$CONC" "$DUR" ;;
+            connect_json) cpu_run "$GW_PID" wrk_run "$GW$ECHO_PATH" "$WORK/small.json" "$CONC" "$DUR" \
+                application/json "connect-protocol-version: 1" ;;
+            connect_proto) cpu_run "$GW_PID" wrk_run "$GW$ECHO_PATH" "$WORK/small.proto" "$CONC" "$DUR" \
+                application/proto "connect-protocol-version: 1" ;;
+            grpc_web) cpu_run "$GW_PID" wrk_run "$GW$ECHO_PATH" "$WORK/small.grpcweb" "$CONC" "$DUR" \
+                application/grpc-web+proto "x-grpc-web: 1" ;;
+        esac
+    }
+    for p in "${PROTO_NAMES[@]}"; do proto_run "$p" >/dev/null; done # warm-up (one run each)
+    log "protocols: $RUNS x (${DUR}s each of ${PROTO_NAMES[*]}), c=$CONC"
+    for r in $(seq "$RUNS"); do
+        for p in "${PROTO_NAMES[@]}"; do
+            proto_run "$p"
+            raw protocols "$p" "$r" "$LINE"
+            M[pr_${p}_rps]+=" $(kv "$LINE" rps)"
+            M[pr_${p}_cpu]+=" $CPU_US"
+            M[pr_${p}_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+        done
+    done
+fi
+
 # ---------------------------------------------------------------- server streaming
 log "server streaming: $RUNS x (${STREAM_DUR}s gateway, ${STREAM_DUR}s direct), $STREAM_CONC streams"
 for r in $(seq "$RUNS"); do
@@ -450,6 +492,13 @@ if [[ $HAVE_WRK == 1 ]]; then
     row "gateway CPU per medium request (c=$CONC)" µs "$(med medium_gw_cpu)" "" "" "" "$CONC" "$DUR"
     row "floor proxy small req/s (c=$CONC)" req/s "$(med small_fl_rps)" "$(med small_dir_rps)" "" "" "$CONC" "$DUR"
     row "floor proxy CPU per small request (c=$CONC)" µs "$(med small_fl_cpu)" "" "" "" "$CONC" "$DUR"
+fi
+if [[ ${PROTOCOLS:-0} == 1 && $HAVE_WRK == 1 ]]; then
+    for p in "${PROTO_NAMES[@]}"; do
+        fails=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[pr_${p}_fail]}")
+        row "CPU per small unary call, $p (c=$CONC; $fails failed)" µs "$(med pr_${p}_cpu)" "" "" "" "$CONC" "$DUR"
+        row "small unary req/s, $p (c=$CONC)" req/s "$(med pr_${p}_rps)" "" "" "" "$CONC" "$DUR"
+    done
 fi
 row "gateway CPU per small request (c=1)" µs "$(med c1_gw_cpu)" "" "" "" 1 "$LAT_DUR"
 row "unary small p50 (c=1, loadgen both sides)" µs "$(med c1_gw_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"

@@ -1,11 +1,17 @@
--- wrk script for scripts/bench.sh: POSTs the file named by $WRK_BODY as JSON
--- (keep-alive) and prints one machine-readable summary line:
+-- wrk script for scripts/bench.sh: POSTs the file named by $WRK_BODY (keep-alive)
+-- as $WRK_CONTENT_TYPE (default application/json), with the extra headers in
+-- $WRK_HEADERS ("name: value" pairs separated by ";"), and prints one
+-- machine-readable summary line:
 -- WRK requests=N non2xx=N socket_errors=N secs=S rps=R p50_us=X p99_us=Y
 local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE") or "application/json"
+for pair in string.gmatch(os.getenv("WRK_HEADERS") or "", "[^;]+") do
+  local name, value = string.match(pair, "^%s*([^:]+):%s*(.-)%s*$")
+  if name then wrk.headers[name] = value end
+end
 -- $WRK_AUTH, when set, is sent as the Authorization header (the JWT figures).
 local auth = os.getenv("WRK_AUTH")
 if auth and auth ~= "" then

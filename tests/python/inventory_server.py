@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(HERE, "gen"))
 
 import grpc  # noqa: E402
 from google.protobuf import any_pb2, field_mask_pb2  # noqa: E402
-from google.rpc import code_pb2, status_pb2  # noqa: E402
+from google.rpc import code_pb2, error_details_pb2, status_pb2  # noqa: E402
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc  # noqa: E402
 from grpc_reflection.v1alpha import reflection  # noqa: E402
 from grpc_status import rpc_status  # noqa: E402
@@ -102,7 +102,27 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
         self._initial_metadata(context)
         item = request.item
         if not item.id:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "item.id is required")
+            # A standard google.rpc.BadRequest detail (not in this server's
+            # descriptors) and a trailer, after the initial metadata.
+            detail = any_pb2.Any()
+            detail.Pack(
+                error_details_pb2.BadRequest(
+                    field_violations=[
+                        error_details_pb2.BadRequest.FieldViolation(
+                            field="item.id", description="item.id is required", reason="REQUIRED"
+                        )
+                    ]
+                )
+            )
+            status = rpc_status.to_status(
+                status_pb2.Status(
+                    code=code_pb2.INVALID_ARGUMENT,
+                    message="item.id is required",
+                    details=[detail],
+                )
+            )
+            trailers = tuple(status.trailing_metadata) + (("x-violations", "1"),)
+            context.abort_with_status(status._replace(trailing_metadata=trailers))
         with self._lock:
             if item.id in self._items:
                 context.abort(grpc.StatusCode.ALREADY_EXISTS, f"item {item.id!r} already exists")

@@ -10,7 +10,7 @@ use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
-use switchboard_live::{Live, ReloadHandle, Trigger};
+use switchboard_live::{Live, ReloadHandle, ReloadResult, Trigger};
 use switchboard_routes::RouteSource;
 
 use switchboard_serve::body::{Body, full, json_response};
@@ -103,7 +103,7 @@ impl Admin {
             }
             (&Method::POST, "/reload") => match self.reload.reload(Trigger::Admin).await {
                 Some(outcome) => {
-                    let code = if outcome.result == "rejected" {
+                    let code = if outcome.result == ReloadResult::Rejected {
                         422
                     } else {
                         200

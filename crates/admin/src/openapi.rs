@@ -14,7 +14,7 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value, json};
 use switchboard_live::Snapshot;
 use switchboard_routes::{Route, RouteSource};
-use switchboard_transcode::BodyPlan;
+use switchboard_transcode::{BodyPlan, is_json_well_known};
 
 /// Builds the document for the whole table, or for one backend.
 pub fn document(snapshot: &Snapshot, backend: Option<&str>) -> Value {
@@ -28,6 +28,7 @@ pub fn document(snapshot: &Snapshot, backend: Option<&str>) -> Value {
         let runtime = &snapshot.backends[route.backend];
         generator.proto_names = runtime.json.use_proto_names;
         generator.enums_as_ints = runtime.json.enums_as_ints;
+        generator.emit_unpopulated = runtime.json.emit_unpopulated;
         let (path, op) = generator.operation(route, &mut seen_ids);
         paths.entry(path).or_default().insert(
             route.http_method.as_str().to_ascii_lowercase(),
@@ -58,6 +59,8 @@ struct Generator {
     comments: HashMap<String, HashMap<Vec<i32>, String>>,
     proto_names: bool,
     enums_as_ints: bool,
+    /// Unset message fields print as `null` (else they are left out).
+    emit_unpopulated: bool,
 }
 
 impl Generator {
@@ -113,7 +116,35 @@ impl Generator {
                 }));
             }
         }
+        let body_path = match &plan.body {
+            BodyPlan::Field(leaf) => Some(
+                plan.body_parents
+                    .iter()
+                    .chain(std::iter::once(leaf))
+                    .map(|f| f.name())
+                    .collect::<Vec<_>>()
+                    .join("."),
+            ),
+            _ => None,
+        };
         match &plan.body {
+            // An HttpBody target takes the raw body, whatever its type.
+            BodyPlan::Whole | BodyPlan::Field(_) if plan.raw_request => {
+                op.insert(
+                    "requestBody".into(),
+                    raw_body("The raw request body; its Content-Type is passed on."),
+                );
+                if let Some(body_path) = &body_path {
+                    self.query_params(
+                        &plan.input,
+                        "",
+                        &path_names,
+                        Some(body_path),
+                        &mut params,
+                        0,
+                    );
+                }
+            }
             BodyPlan::Whole => {
                 op.insert(
                     "requestBody".into(),
@@ -125,7 +156,14 @@ impl Generator {
                     "requestBody".into(),
                     json!({"required": true, "content": {"application/json": {"schema": self.field_schema(field)}}}),
                 );
-                self.query_params(&plan.input, "", &path_names, Some(field), &mut params, 0);
+                self.query_params(
+                    &plan.input,
+                    "",
+                    &path_names,
+                    body_path.as_deref(),
+                    &mut params,
+                    0,
+                );
             }
             BodyPlan::None => {
                 self.query_params(&plan.input, "", &path_names, None, &mut params, 0);
@@ -139,7 +177,13 @@ impl Generator {
             Some(field) => self.field_schema(field),
             None => self.message_ref(&plan.output),
         };
-        let ok = if method.is_server_streaming() {
+        let ok = if plan.raw_response {
+            raw_body(if method.is_server_streaming() {
+                "Each message's raw data, typed by the first message's content_type."
+            } else {
+                "The raw response body, typed by the message's content_type."
+            })
+        } else if method.is_server_streaming() {
             json!({
                 "description": "A stream of newline-delimited JSON objects, one per message.",
                 "content": {"application/json": {"schema": {
@@ -173,26 +217,26 @@ impl Generator {
         message: &MessageDescriptor,
         prefix: &str,
         path_names: &[String],
-        body: Option<&FieldDescriptor>,
+        body: Option<&str>,
         out: &mut Vec<Value>,
         depth: usize,
     ) {
         for field in message.fields() {
-            if depth == 0 && body.is_some_and(|b| b.number() == field.number()) {
-                continue;
-            }
             let name = format!("{prefix}{}", field.name());
-            if path_names.iter().any(|p| p == &name) {
+            if body == Some(name.as_str()) || path_names.iter().any(|p| p == &name) {
                 continue;
             }
             match field.kind() {
-                Kind::Message(m) if !is_wkt_scalar(&m) && !field.is_map() => {
+                // The fields of Any, ListValue, Empty are their internals,
+                // which the query cannot set (`any.type_url` is a 400).
+                Kind::Message(m) if !is_query_leaf(&m) && is_json_well_known(&m) => {}
+                Kind::Message(m) if !is_query_leaf(&m) && !field.is_map() => {
                     if depth < 3 && !field.is_list() {
                         self.query_params(
                             &m,
                             &format!("{name}."),
                             path_names,
-                            None,
+                            body,
                             out,
                             depth + 1,
                         );
@@ -217,19 +261,42 @@ impl Generator {
     }
 
     fn message_ref(&mut self, message: &MessageDescriptor) -> Value {
-        self.define(message);
-        json!({"$ref": format!("#/components/schemas/{}", message.full_name())})
+        let name = self.define(message);
+        json!({"$ref": format!("#/components/schemas/{name}")})
     }
 
-    /// Adds the schema of `message` (and of everything it reaches) to components.
-    fn define(&mut self, message: &MessageDescriptor) {
-        let name = message.full_name().to_string();
+    /// The component name of `message` as the current backend prints it: the
+    /// full name under grpc-gateway's default print options, with a suffix
+    /// per option that changes its JSON (a message shared by backends with
+    /// different options gets one schema each). Well-known types print the
+    /// same under every option.
+    fn schema_name(&self, message: &MessageDescriptor) -> String {
+        let mut name = message.full_name().to_string();
+        if wkt_schema(message).is_some() {
+            return name;
+        }
+        if self.proto_names {
+            name.push_str("-proto_names");
+        }
+        if self.enums_as_ints {
+            name.push_str("-enums_as_ints");
+        }
+        if !self.emit_unpopulated {
+            name.push_str("-omit_unpopulated");
+        }
+        name
+    }
+
+    /// Adds the schema of `message` (and of everything it reaches) to
+    /// components, under the name it returns.
+    fn define(&mut self, message: &MessageDescriptor) -> String {
+        let name = self.schema_name(message);
         if self.schemas.contains_key(&name) {
-            return;
+            return name;
         }
         if let Some(schema) = wkt_schema(message) {
-            self.schemas.insert(name, schema);
-            return;
+            self.schemas.insert(name.clone(), schema);
+            return name;
         }
         // Insert a placeholder first so recursive types terminate.
         self.schemas.insert(name.clone(), json!({}));
@@ -247,7 +314,8 @@ impl Generator {
         if let Some(doc) = self.comment(file.name(), message.path(), file.file_descriptor_proto()) {
             schema["description"] = json!(doc);
         }
-        self.schemas.insert(name, schema);
+        self.schemas.insert(name.clone(), schema);
+        name
     }
 
     fn field_schema(&mut self, field: &FieldDescriptor) -> Value {
@@ -260,7 +328,14 @@ impl Generator {
         } else if field.is_list() {
             json!({"type": "array", "items": self.kind_schema(&field.kind())})
         } else {
-            self.kind_schema(&field.kind())
+            match field.kind() {
+                // An unset message field prints as `null` when unpopulated
+                // fields are emitted (wrappers and Value already allow it).
+                Kind::Message(m) if self.emit_unpopulated && wkt_schema(&m).is_none() => {
+                    json!({"anyOf": [self.message_ref(&m), {"type": "null"}]})
+                }
+                kind => self.kind_schema(&kind),
+            }
         };
         let file = field.parent_file();
         if let Some(doc) = self.comment(file.name(), field.path(), file.file_descriptor_proto())
@@ -376,6 +451,23 @@ fn wkt_schema(message: &MessageDescriptor) -> Option<Value> {
         }
         _ => return None,
     })
+}
+
+/// An HttpBody side: raw bytes of any content type.
+fn raw_body(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    })
+}
+
+/// Whether a message type is set from one query value: the types printed as a
+/// JSON scalar, and Struct and Value (given as JSON, as grpc-gateway parses them).
+fn is_query_leaf(message: &MessageDescriptor) -> bool {
+    matches!(
+        message.full_name(),
+        "google.protobuf.Struct" | "google.protobuf.Value"
+    ) || is_wkt_scalar(message)
 }
 
 /// Whether a message type is printed as a JSON scalar (so a query parameter can set it).

@@ -13,12 +13,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod cors;
+mod http;
 pub mod edge;
 mod load;
+mod schema_source;
 mod traffic;
 
 pub use cors::Cors;
+pub use http::{HttpOptions, UnescapingMode};
 pub use load::{load_file, parse_bytes, parse_str, read_file};
+pub use schema_source::SchemaSource;
 pub use traffic::{
     Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,
 };
@@ -45,6 +49,9 @@ pub struct Config {
     /// Browser cross-origin access to the public listener (`cors:`); `None` sends
     /// no CORS headers.
     pub cors: Option<Cors>,
+    /// Gateway-wide HTTP mapping switches (`http:`), grpc-gateway's `ServeMux`
+    /// options. Read at startup.
+    pub http: HttpOptions,
     /// TLS, JWT providers and listener connection limits (`tls:`,
     /// `jwt_providers:`, `limits.max_connections` and the listener timeouts).
     pub edge: edge::Edge,

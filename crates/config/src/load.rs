@@ -44,6 +44,11 @@
 //!   max_age: 10m              # preflight cache; absent: not sent
 //!   allowed_headers: []       # empty: whatever the preflight asks for
 //!   expose_headers: []        # beyond grpc-status/-message/-details-bin and the response's own
+//! http:                       # grpc-gateway ServeMux options (see config::HttpOptions)
+//!   unescaping_mode: legacy   # or all_except_reserved, all_except_slash, all_characters
+//!   path_length_fallback: true  # form POST to a GET-only path is served as the GET
+//!   method_override: true     # X-HTTP-Method-Override on such a POST
+//!   raw_http_body_streams: false  # true: no "\n" after each streamed HttpBody
 //! backends:                   # may be empty or absent: an empty gateway is valid
 //!   - name: greeter           # required, unique, [A-Za-z0-9_.-]+
 //!     endpoints: ["127.0.0.1:50051"]  # required, >= 1, host:port; host is a hostname,
@@ -117,9 +122,10 @@ use std::time::Duration;
 use crate::{Config, ConfigError};
 use raw::RawConfig;
 use report::yaml_error;
-use validate::Validator;
+use validator::Validator;
 
 mod cors;
+mod http;
 mod edge;
 mod raw;
 mod report;
@@ -127,6 +133,7 @@ mod report;
 mod tests;
 mod traffic;
 mod validate;
+mod validator;
 mod values;
 
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);

@@ -11,11 +11,13 @@ use protox::file::{
 
 use crate::schema::{self, RawFileDescriptorSet};
 use crate::{DiscoveryError, Schema};
+use switchboard_config::SchemaSource;
 
-/// The google/api protos bundled with Switchboard, embedded so that they resolve
-/// from any working directory: users' protos that import
-/// `google/api/annotations.proto` or `google/api/httpbody.proto` compile without
-/// vendoring googleapis.
+/// The google/api and google/rpc protos bundled with Switchboard, embedded so
+/// that they resolve from any working directory: users' protos that import
+/// `google/api/annotations.proto`, `google/api/httpbody.proto` or
+/// `google/rpc/{status,code,error_details}.proto` compile without vendoring
+/// googleapis.
 const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/annotations.proto",
@@ -28,6 +30,18 @@ const BUNDLED: &[(&str, &str)] = &[
     (
         "google/api/httpbody.proto",
         include_str!("../proto/google/api/httpbody.proto"),
+    ),
+    (
+        "google/rpc/status.proto",
+        include_str!("../proto/google/rpc/status.proto"),
+    ),
+    (
+        "google/rpc/code.proto",
+        include_str!("../proto/google/rpc/code.proto"),
+    ),
+    (
+        "google/rpc/error_details.proto",
+        include_str!("../proto/google/rpc/error_details.proto"),
     ),
 ];
 
@@ -51,7 +65,7 @@ pub(crate) fn from_descriptor_set(path: &Path) -> Result<Schema, DiscoveryError>
 pub(crate) fn from_encoded_set(bytes: &[u8]) -> Result<Schema, DiscoveryError> {
     let set = RawFileDescriptorSet::decode(bytes)
         .map_err(|e| DiscoveryError::Descriptors(format!("not a FileDescriptorSet: {e}")))?;
-    schema::build(set.file, None, "descriptor_set")
+    schema::build(set.file, None, SchemaSource::DescriptorSet)
 }
 
 /// Compiles `.proto` files. Include paths are the configured ones (or, when none
@@ -109,7 +123,7 @@ pub(crate) fn from_protos(
         .collect();
     let set = RawFileDescriptorSet::decode(compiler.encode_file_descriptor_set().as_slice())
         .map_err(|e| DiscoveryError::Descriptors(e.to_string()))?;
-    schema::build(set.file, Some(services), "protos")
+    schema::build(set.file, Some(services), SchemaSource::Protos)
 }
 
 /// protox's error with its file and position, which its `Display` alone omits.

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use prost_reflect::DescriptorPool;
-use switchboard_config::{Backend, DescriptorSource};
+use switchboard_config::{Backend, DescriptorSource, SchemaSource};
 use tokio::sync::Semaphore;
 
 mod files;
@@ -35,7 +35,7 @@ pub struct Schema {
     pub digest: u64,
     /// How the schema was obtained: `reflection.v1`, `reflection.v1alpha`,
     /// `descriptor_set` or `protos`.
-    pub source: &'static str,
+    pub source: SchemaSource,
 }
 
 /// Why discovery failed, phrased for an operator.

@@ -27,6 +27,7 @@ use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
 use tonic_reflection::pb::v1::{ServerReflectionRequest, ServerReflectionResponse};
 
 use crate::{DiscoveryError, Schema, schema};
+use switchboard_config::SchemaSource;
 
 /// A reflection protocol version: its method path and its `Schema::source` label.
 #[derive(Debug, Clone, Copy)]
@@ -43,10 +44,10 @@ impl Protocol {
         }
     }
 
-    fn source(self) -> &'static str {
+    fn source(self) -> SchemaSource {
         match self {
-            Protocol::V1 => "reflection.v1",
-            Protocol::V1Alpha => "reflection.v1alpha",
+            Protocol::V1 => SchemaSource::ReflectionV1,
+            Protocol::V1Alpha => SchemaSource::ReflectionV1Alpha,
         }
     }
 }

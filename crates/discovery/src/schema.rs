@@ -9,6 +9,7 @@ use prost::Message;
 use prost_reflect::DescriptorPool;
 
 use crate::{DiscoveryError, Schema};
+use switchboard_config::SchemaSource;
 
 /// `google.protobuf.FileDescriptorSet` with each file kept as opaque bytes: the
 /// same wire format (field 1, length-delimited), no decoding of the files.
@@ -23,7 +24,7 @@ pub(crate) struct RawFileDescriptorSet {
 pub(crate) fn build(
     files: Vec<Vec<u8>>,
     services: Option<Vec<String>>,
-    source: &'static str,
+    source: SchemaSource,
 ) -> Result<Schema, DiscoveryError> {
     let digest = digest(&files);
     let set = RawFileDescriptorSet { file: files }.encode_to_vec();

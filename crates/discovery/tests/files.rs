@@ -24,7 +24,7 @@ async fn descriptor_set_file_with_relative_path() {
         DescriptorSource::DescriptorSet(PathBuf::from("api.binpb")),
     );
     let schema = discover(&config, &dir, TIMEOUT).await.expect("discovery");
-    assert_eq!(schema.source, "descriptor_set");
+    assert_eq!(schema.source.as_str(), "descriptor_set");
     assert_eq!(schema.services, ["example.library.v1.LibraryService"]);
     assert_eq!(
         http_rule(
@@ -97,7 +97,7 @@ async fn protos_compile_with_bundled_google_api() {
         },
     );
     let schema = discover(&config, &dir, TIMEOUT).await.expect("discovery");
-    assert_eq!(schema.source, "protos");
+    assert_eq!(schema.source.as_str(), "protos");
     // Only the named file's services, not those of its imports.
     assert_eq!(schema.services, ["shop.v1.Shop"]);
     assert!(

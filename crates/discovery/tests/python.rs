@@ -25,7 +25,7 @@ async fn python_grpcio_backend_is_discovered_via_v1alpha() {
     )
     .await
     .expect("discovery of the Python backend");
-    assert_eq!(schema.source, "reflection.v1alpha");
+    assert_eq!(schema.source.as_str(), "reflection.v1alpha");
     let service = "py.inventory.v1.InventoryService";
     assert!(
         schema.services.contains(&service.to_owned()),

@@ -22,7 +22,7 @@ async fn discovers_through_v1() {
     let schema = discover(&reflected(server.addr), here(), TIMEOUT)
         .await
         .expect("discovery");
-    assert_eq!(schema.source, "reflection.v1");
+    assert_eq!(schema.source.as_str(), "reflection.v1");
     assert_eq!(
         schema.services,
         [
@@ -58,7 +58,7 @@ async fn falls_back_to_v1alpha() {
     let schema = discover(&reflected(server.addr), here(), TIMEOUT)
         .await
         .expect("discovery");
-    assert_eq!(schema.source, "reflection.v1alpha");
+    assert_eq!(schema.source.as_str(), "reflection.v1alpha");
     assert!(
         schema
             .services
@@ -72,7 +72,7 @@ async fn v1_only_server_is_discovered() {
     let schema = discover(&reflected(server.addr), here(), TIMEOUT)
         .await
         .expect("discovery");
-    assert_eq!(schema.source, "reflection.v1");
+    assert_eq!(schema.source.as_str(), "reflection.v1");
 }
 
 #[tokio::test]
@@ -244,6 +244,6 @@ async fn digest_is_stable_and_distinguishes_apis() {
     let alpha = discover(&reflected(greeter_alpha.addr), here(), TIMEOUT)
         .await
         .unwrap();
-    assert_eq!(alpha.source, "reflection.v1alpha");
+    assert_eq!(alpha.source.as_str(), "reflection.v1alpha");
     assert_ne!(alpha.digest, first.digest);
 }

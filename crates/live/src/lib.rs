@@ -1,5 +1,5 @@
 //! What is live: the published [`Snapshot`] (route table plus per-backend
-//! runtime), the reload [`Status`], and the [`ReloadHandle`] that asks for a
+//! runtime), the [`ReloadStatus`], and the [`ReloadHandle`] that asks for a
 //! rebuild.
 //!
 //! This is the contract between the machinery that builds a table (the reload
@@ -15,10 +15,15 @@ use std::time::{Duration, SystemTime};
 use arc_swap::{ArcSwap, ArcSwapOption};
 use prost_reflect::DescriptorPool;
 use serde::Serialize;
-use switchboard_config::JsonOptions;
+use switchboard_config::{JsonOptions, SchemaSource};
 use switchboard_routes::RouteTable;
 use switchboard_upstream::Upstream;
 use tokio::sync::{mpsc, oneshot};
+
+mod settings;
+mod states;
+pub use settings::Settings;
+pub use states::{BackendState, ReloadResult};
 
 /// One published generation: the route table plus everything a request needs
 /// that the table refers to by backend index. Immutable once published.
@@ -48,7 +53,7 @@ pub struct BackendRuntime {
 
 /// What the admin listener reports about reloads and backends.
 #[derive(Debug, Clone, Default, Serialize)]
-pub struct Status {
+pub struct ReloadStatus {
     /// Version of the live snapshot (0 before the first).
     pub version: u64,
     /// When the live snapshot was published (RFC 3339).
@@ -63,6 +68,9 @@ pub struct Status {
     pub conflicts: Vec<String>,
     /// Routes that could not be built (bad template, unknown field), skipped.
     pub route_errors: Vec<String>,
+    /// Config keys changed in the file that apply only after a restart (`listen`,
+    /// `admin`, `upstream`); empty when the running process matches the file.
+    pub restart_required: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,9 +78,9 @@ pub struct BackendStatus {
     pub name: String,
     pub endpoints: Vec<String>,
     /// `ok`, `stale` (discovery failed, last good schema in use) or `failed` (no schema).
-    pub state: &'static str,
+    pub state: BackendState,
     /// `reflection.v1`, `reflection.v1alpha`, `descriptor_set`, `protos`.
-    pub source: Option<&'static str>,
+    pub source: Option<SchemaSource>,
     pub services: Vec<String>,
     /// Digest of the schema in use (hex): a changed digest means a changed API.
     pub digest: Option<String>,
@@ -83,7 +91,9 @@ pub struct BackendStatus {
 #[derive(Debug, Default)]
 pub struct Live {
     snapshot: ArcSwapOption<Snapshot>,
-    status: ArcSwap<Status>,
+    status: ArcSwap<ReloadStatus>,
+    /// The live-applicable settings of the file the table was built from.
+    settings: ArcSwapOption<Settings>,
     /// Set once at shutdown: readiness fails first, so load balancers stop
     /// sending traffic before the listeners close.
     draining: std::sync::atomic::AtomicBool,
@@ -96,7 +106,7 @@ impl Live {
         self.snapshot.load_full()
     }
 
-    pub fn status(&self) -> Arc<Status> {
+    pub fn status(&self) -> Arc<ReloadStatus> {
         self.status.load_full()
     }
 
@@ -105,8 +115,18 @@ impl Live {
         self.snapshot.store(Some(snapshot));
     }
 
+    /// The live-applicable settings, once a first config has been applied.
+    pub fn settings(&self) -> Option<Arc<Settings>> {
+        self.settings.load_full()
+    }
+
+    /// Replaces the live-applicable settings (the reloader, on every applied config).
+    pub fn set_settings(&self, settings: Arc<Settings>) {
+        self.settings.store(Some(settings));
+    }
+
     /// Replaces the reported status.
-    pub fn set_status(&self, status: Arc<Status>) {
+    pub fn set_status(&self, status: Arc<ReloadStatus>) {
         self.status.store(status);
     }
 
@@ -157,7 +177,7 @@ impl Trigger {
 #[derive(Debug, Clone, Serialize)]
 pub struct Outcome {
     /// `applied`, `unchanged` or `rejected`.
-    pub result: &'static str,
+    pub result: ReloadResult,
     pub version: u64,
     pub errors: Vec<String>,
 }
@@ -209,22 +229,14 @@ impl ReloadHandle {
     }
 }
 
+/// `t` as RFC 3339 UTC with whole seconds (`2026-11-25T09:46:40Z`), for `/status`.
 pub fn rfc3339(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil-from-days (Howard Hinnant's algorithm), valid for the proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    let (y, m, d) = switchboard_transcode::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
         rem / 3600,

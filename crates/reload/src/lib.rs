@@ -15,6 +15,7 @@
 
 mod metrics;
 mod reload;
+mod restart;
 mod settings;
 mod shared_pool;
 pub mod watch;

@@ -17,8 +17,8 @@ use crate::SwapMetrics;
 use crate::metrics::{BackendLabels, ReloadLabels};
 use crate::shared_pool::Member;
 use switchboard_live::{
-    BackendRuntime, BackendStatus, Live, Outcome, ReloadHandle, ReloadRequest, Snapshot, Status,
-    Trigger, rfc3339,
+    BackendRuntime, BackendState, BackendStatus, Live, Outcome, ReloadHandle, ReloadRequest,
+    ReloadResult, ReloadStatus, Snapshot, Trigger, rfc3339,
 };
 
 /// Knobs of the reload loop that are not part of the config file.
@@ -71,6 +71,9 @@ pub struct Reloader {
     retry_scheduled: bool,
     /// A schema changed since the shared descriptor pool was last built.
     pools_dirty: bool,
+    /// The first config applied: what the listeners were bound with (see
+    /// `restart::restart_required`).
+    startup: Option<Config>,
 }
 
 impl Reloader {
@@ -96,6 +99,7 @@ impl Reloader {
             retry_delay,
             retry_scheduled: false,
             pools_dirty: false,
+            startup: None,
         };
         (reloader, handle)
     }
@@ -157,7 +161,7 @@ impl Reloader {
             .reloads
             .get_or_create(&ReloadLabels {
                 trigger: trigger.as_str(),
-                outcome: outcome.result,
+                outcome: outcome.result.as_str(),
             })
             .inc();
         if !self.failures.is_empty() && !self.retry_scheduled {
@@ -183,7 +187,7 @@ impl Reloader {
             && self.applied.as_ref().map(|(_, h)| *h) == Some(file_hash)
         {
             // Editors and Kubernetes touch files without changing them.
-            return self.outcome("unchanged", Vec::new());
+            return self.outcome(ReloadResult::Unchanged, Vec::new());
         }
 
         // Secure edge: every file the config names is read and checked now; a
@@ -300,7 +304,7 @@ impl Reloader {
                         .get_or_create(&labels)
                         .set(1);
                     if changed {
-                        info!(backend = %backend.name, source = schema.source, services = ?schema.services, "discovered API");
+                        info!(backend = %backend.name, source = %schema.source, services = ?schema.services, "discovered API");
                         self.schemas.insert(backend.name.clone(), schema);
                         match detached {
                             Some(files) => self.detached.insert(backend.name.clone(), files),
@@ -369,19 +373,72 @@ impl Reloader {
     ) -> Outcome {
         let backend_tls = std::mem::take(&mut edge.backend_tls);
         let policies = self.opts.edge.apply(edge);
-        if !matches!(trigger, Trigger::Retry | Trigger::Refresh)
-            && crate::channel_settings(&config) != *self.channels.settings()
-        {
-            warn!("upstream: settings changed; they take effect when the gateway restarts");
-        }
+        let restart_required = self.apply_settings(trigger, &config);
         if std::mem::take(&mut self.pools_dirty) {
             self.share_pools(&config);
         }
+        let Collected {
+            inputs,
+            runtimes,
+            statuses,
+            errors,
+        } = self.collect(&config, &discovered, &resolved, &backend_tls, &policies);
+        if self.nothing_new(trigger, &statuses) {
+            return self.outcome(ReloadResult::Unchanged, errors);
+        }
+        let (table, conflicts, route_errors) = build_table(&inputs);
+        let version = self.live.status().version + 1;
+        let routes = table.routes().len();
+        self.live.publish(Arc::new(Snapshot {
+            version,
+            table,
+            edge_active: runtimes.iter().any(|r| r.edge.is_some()),
+            backends: runtimes,
+        }));
+
+        // Endpoint state lives as long as some backend lists the address.
+        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
+        self.channels.retain_backends(&names);
+
+        self.set_published_status(
+            ReloadStatus {
+                version,
+                routes,
+                backends: statuses,
+                conflicts,
+                route_errors,
+                restart_required,
+                ..ReloadStatus::default()
+            },
+            &errors,
+        );
+        info!(
+            version,
+            routes,
+            trigger = trigger.as_str(),
+            backends = config.backends.len(),
+            "route table published"
+        );
+        self.applied = Some((config, file_hash));
+        release_freed_memory();
+        self.outcome(ReloadResult::Applied, errors)
+    }
+
+    /// Step 1 of a publish: each configured backend's status, and for those with
+    /// a schema, its route-building input and runtime (upstream handle attached).
+    fn collect(
+        &self,
+        config: &Config,
+        discovered: &[Option<String>],
+        resolved: &[Result<Vec<String>, String>],
+        backend_tls: &HashMap<String, switchboard_edge::BackendTlsClient>,
+        policies: &HashMap<String, Arc<switchboard_edge::BackendPolicy>>,
+    ) -> Collected {
         let mut inputs = Vec::new();
         let mut runtimes = Vec::new();
         let mut statuses = Vec::new();
         let mut errors = Vec::new();
-        for ((backend, d), addrs) in config.backends.iter().zip(&discovered).zip(&resolved) {
+        for ((backend, d), addrs) in config.backends.iter().zip(discovered).zip(resolved) {
             let schema = self.schemas.get(&backend.name);
             let error = d
                 .clone()
@@ -390,9 +447,9 @@ impl Reloader {
                 errors.push(format!("backend {}: {e}", backend.name));
             }
             let state = match (schema, &error) {
-                (Some(_), None) => "ok",
-                (Some(_), Some(_)) => "stale",
-                (None, _) => "failed",
+                (Some(_), None) => BackendState::Ok,
+                (Some(_), Some(_)) => BackendState::Stale,
+                (None, _) => BackendState::Failed,
             };
             statuses.push(BackendStatus {
                 name: backend.name.clone(),
@@ -437,76 +494,60 @@ impl Reloader {
                 edge: policies.get(&backend.name).cloned(),
             });
         }
-
-        // A retry or refresh that found nothing new must not bump the version.
-        if matches!(trigger, Trigger::Retry | Trigger::Refresh) && self.live.is_ready() {
-            let live = self.live.status();
-            let same =
-                live.backends.len() == statuses.len()
-                    && live.backends.iter().zip(&statuses).all(|(a, b)| {
-                        a.name == b.name && a.digest == b.digest && a.state == b.state
-                    });
-            if same {
-                return self.outcome("unchanged", errors);
-            }
+        Collected {
+            inputs,
+            runtimes,
+            statuses,
+            errors,
         }
+    }
 
-        let (table, report) = RouteTable::build(&inputs);
-        let conflicts: Vec<String> = report.conflicts.iter().map(|c| c.to_string()).collect();
-        for c in &conflicts {
-            warn!(conflict = %c, "route conflict");
+    /// Step 2: a retry or refresh that found nothing new must not bump the version.
+    fn nothing_new(&self, trigger: Trigger, statuses: &[BackendStatus]) -> bool {
+        if !matches!(trigger, Trigger::Retry | Trigger::Refresh) || !self.live.is_ready() {
+            return false;
         }
-        for e in &report.errors {
-            warn!(error = %e, "route skipped");
+        let live = self.live.status();
+        live.backends.len() == statuses.len()
+            && live
+                .backends
+                .iter()
+                .zip(statuses)
+                .all(|(a, b)| a.name == b.name && a.digest == b.digest && a.state == b.state)
+    }
+
+    /// Last step: the status of a just-published table (`status` without the
+    /// load time, path and error fields, which this fills in from `errors`).
+    fn set_published_status(&self, mut status: ReloadStatus, errors: &[String]) {
+        let now = rfc3339(SystemTime::now());
+        status.loaded_at = Some(now.clone());
+        status.config_path = self.opts.config_path.display().to_string();
+        if !errors.is_empty() {
+            status.last_error = Some(errors.join("; "));
+            status.last_error_at = Some(now);
         }
-
-        let version = self.live.status().version + 1;
-        let routes = table.routes().len();
-        let snapshot = Snapshot {
-            version,
-            table,
-            edge_active: runtimes.iter().any(|r| r.edge.is_some()),
-            backends: runtimes,
-        };
-        self.live.publish(Arc::new(snapshot));
-
-        // Endpoint state lives as long as some backend lists the address.
-        let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
-        self.channels.retain_backends(&names);
-
-        let now = SystemTime::now();
-        let status = Status {
-            version,
-            loaded_at: Some(rfc3339(now)),
-            config_path: self.opts.config_path.display().to_string(),
-            last_error: if errors.is_empty() {
-                None
-            } else {
-                Some(errors.join("; "))
-            },
-            last_error_at: if errors.is_empty() {
-                None
-            } else {
-                Some(rfc3339(now))
-            },
-            routes,
-            backends: statuses,
-            conflicts,
-            route_errors: report.errors,
-        };
+        self.metrics.version.set(status.version as i64);
+        self.metrics.routes.set(status.routes as i64);
         self.live.set_status(Arc::new(status));
-        self.metrics.version.set(version as i64);
-        self.metrics.routes.set(routes as i64);
-        info!(
-            version,
-            routes,
-            trigger = trigger.as_str(),
-            backends = config.backends.len(),
-            "route table published"
-        );
-        self.applied = Some((config, file_hash));
-        release_freed_memory();
-        self.outcome("applied", errors)
+    }
+
+    /// Applies the live-applicable settings of a config read from the file and
+    /// returns the changed keys that need a restart (warned about once per
+    /// change). Retries and refreshes reuse the applied config: nothing to redo.
+    fn apply_settings(&mut self, trigger: Trigger, config: &Config) -> Vec<String> {
+        if matches!(trigger, Trigger::Retry | Trigger::Refresh) {
+            return self.live.status().restart_required.clone();
+        }
+        let settings = switchboard_live::Settings::of(config);
+        if self.live.settings().as_deref() != Some(&settings) {
+            self.live.set_settings(Arc::new(settings));
+        }
+        let startup = self.startup.get_or_insert_with(|| config.clone());
+        let keys = crate::restart::restart_required(startup, self.channels.settings(), config);
+        if !keys.is_empty() && keys != self.live.status().restart_required {
+            warn!(keys = ?keys, "config changes that take effect only when the gateway restarts");
+        }
+        keys
     }
 
     fn reject(&mut self, trigger: Trigger, errors: Vec<ConfigError>) -> Outcome {
@@ -520,13 +561,13 @@ impl Reloader {
         status.last_error_at = Some(rfc3339(SystemTime::now()));
         self.live.set_status(Arc::new(status));
         Outcome {
-            result: "rejected",
+            result: ReloadResult::Rejected,
             version: self.live.status().version,
             errors: rendered,
         }
     }
 
-    fn outcome(&self, result: &'static str, errors: Vec<String>) -> Outcome {
+    fn outcome(&self, result: ReloadResult, errors: Vec<String>) -> Outcome {
         Outcome {
             result,
             version: self.live.status().version,
@@ -589,4 +630,26 @@ fn release_freed_memory() {
     unsafe {
         libc::malloc_trim(0);
     }
+}
+
+/// Step 3 of a publish: the route table from every backend's input, with its
+/// conflicts and skipped routes logged and returned for the status.
+fn build_table(inputs: &[BackendInput]) -> (RouteTable, Vec<String>, Vec<String>) {
+    let (table, report) = RouteTable::build(inputs);
+    let conflicts: Vec<String> = report.conflicts.iter().map(|c| c.to_string()).collect();
+    for c in &conflicts {
+        warn!(conflict = %c, "route conflict");
+    }
+    for e in &report.errors {
+        warn!(error = %e, "route skipped");
+    }
+    (table, conflicts, report.errors)
+}
+
+/// What [`Reloader::collect`] gathers for a publish, in config order.
+struct Collected {
+    inputs: Vec<BackendInput>,
+    runtimes: Vec<BackendRuntime>,
+    statuses: Vec<BackendStatus>,
+    errors: Vec<String>,
 }

@@ -181,7 +181,7 @@ mod tests {
             files: names,
             services: Vec::new(),
             digest: 0,
-            source: "protos",
+            source: switchboard_config::SchemaSource::Protos,
         }
     }
 

@@ -21,11 +21,12 @@ pub struct FileWatch {
     _watcher: RecommendedWatcher,
 }
 
-/// Starts watching `config_path`'s directory, requesting a reload `debounce` after
-/// the last relevant event.
+/// Starts watching `config_path`'s directory, requesting a reload `debounce()`
+/// after the last relevant event. `debounce` is asked at each window, so a
+/// reloaded `reload.debounce` applies to the next one.
 pub fn watch_config(
     config_path: &Path,
-    debounce: Duration,
+    debounce: impl Fn() -> Duration + Send + 'static,
     handle: ReloadHandle,
 ) -> notify::Result<FileWatch> {
     let dir = config_path
@@ -54,7 +55,7 @@ pub fn watch_config(
         while rx.recv().await.is_some() {
             // Debounce: wait until events stop arriving for `debounce`.
             loop {
-                match tokio::time::timeout(debounce, rx.recv()).await {
+                match tokio::time::timeout(debounce(), rx.recv()).await {
                     Ok(Some(())) => continue,
                     Ok(None) => return,
                     Err(_) => break,

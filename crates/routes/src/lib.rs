@@ -42,6 +42,11 @@
 //!   route without a verb treats a colon as an ordinary character, so
 //!   `/v1/{name}` captures `x:archive` from `/v1/x:archive`. A match using a verb
 //!   beats any match without one, whatever the segments.
+//! - **Percent-decoding.** [`RouteTable::find_with`] follows grpc-gateway's
+//!   `UnescapingMode` (see the `unescape` module): by default (`Legacy`) the
+//!   whole path is decoded before matching, so `%2F` splits segments; the
+//!   other modes match the raw path. [`RouteTable::find`] is
+//!   `AllExceptSlash`, described next.
 //! - **Raw path.** Matching runs on the raw, still percent-encoded path
 //!   (grpc-gateway's non-legacy unescaping modes): literals compare against the
 //!   encoded text, and an encoded `%2F` never splits a segment.
@@ -49,8 +54,9 @@
 //!   grpc-gateway's `strings.Split`: a trailing slash or `//` yields an empty
 //!   segment. No literal matches an empty segment, so `/v1/shelves/` does not
 //!   match `/v1/shelves` (no redirect), but `*` does match one, as in grpc-gateway.
-//! - **Decoding.** Captured values follow the google.api.http spec (grpc-gateway's
-//!   `UnescapingModeAllExceptSlash`): a single-segment variable is fully
+//! - **Decoding.** With [`RouteTable::find`], captured values follow the
+//!   google.api.http spec (grpc-gateway's `UnescapingModeAllExceptSlash`; the
+//!   other modes are [`RouteTable::find_with`]'s): a single-segment variable is fully
 //!   percent-decoded, a multi-segment one (`{x=**}`, `{x=a/*}`) decodes everything
 //!   except `%2F`. A malformed escape (or non-UTF-8 result) in a captured value of
 //!   the chosen route gives [`Lookup::BadRequest`], grpc-gateway's 400 for a
@@ -77,8 +83,12 @@ use crate::trie::MethodTrie;
 mod grpc;
 pub mod template;
 mod trie;
+mod unescape;
 
 pub use grpc::{GrpcLookup, split_path as split_grpc_path};
+/// The gateway's percent-decoding mode for [`RouteTable::find_with`]; the
+/// config stage owns the type.
+pub use switchboard_config::UnescapingMode;
 
 /// One backend's contribution to a table build.
 #[derive(Debug, Clone)]
@@ -371,13 +381,27 @@ impl RouteTable {
     /// Matches a request's method and path (the raw path, without query string).
     ///
     /// See the crate docs for the precedence and decoding rules.
+    /// Routing is on the raw path with multi-segment values keeping `%2F`
+    /// (grpc-gateway's `UnescapingModeAllExceptSlash`); [`RouteTable::find_with`]
+    /// takes the mode.
     pub fn find(&self, method: &http::Method, path: &str) -> Lookup<'_> {
+        self.lookup(method, path, template::Decoding::ExceptSlash)
+    }
+
+    /// Matches `path` as routed (raw, or already decoded) and decodes the
+    /// chosen route's values with `decoding`.
+    fn lookup(
+        &self,
+        method: &http::Method,
+        path: &str,
+        decoding: template::Decoding,
+    ) -> Lookup<'_> {
         let Some(rest) = path.strip_prefix('/') else {
             return Lookup::BadRequest(format!("path {path:?} does not start with '/'"));
         };
         if let Some(trie) = self.trie(method) {
             if let Some((index, stripped)) = trie.find(rest) {
-                return match self.captures[index].capture(stripped) {
+                return match self.captures[index].capture(stripped, decoding) {
                     Ok(Some(values)) => Lookup::Found(&self.routes[index], values),
                     Err(err) => Lookup::BadRequest(err.to_string()),
                     // The trie and the template agree on shape, so this is unreachable.

@@ -163,6 +163,15 @@ impl Template {
     /// Matches the path *segments* (the path after its leading `/`, with this
     /// template's verb already removed) and extracts the variable values.
     pub fn capture(&self, rest: &str) -> Result<Option<Vec<String>>, CaptureError> {
+        self.capture_with(rest, Decoding::ExceptSlash)
+    }
+
+    /// [`Template::capture`] with the given decoding of multi-segment values.
+    pub(crate) fn capture_with(
+        &self,
+        rest: &str,
+        decoding: Decoding,
+    ) -> Result<Option<Vec<String>>, CaptureError> {
         let spans = segment_spans(rest);
         let Some(layout) = Layout::new(spans.len(), self.segments.len(), self.deep) else {
             return Ok(None);
@@ -179,7 +188,7 @@ impl Template {
             .variables
             .iter()
             .map(|v| (v.segments.clone(), v.multi_segment));
-        extract(rest, &spans, &layout, variables).map(Some)
+        extract(rest, &spans, &layout, variables, decoding).map(Some)
     }
 
     /// What the route table keeps of this template (see [`Captures`]).
@@ -214,12 +223,23 @@ pub(crate) struct Captures {
 impl Captures {
     /// [`Template::capture`] without the literal checks: `rest` must be a path
     /// the trie matched to this template.
-    pub(crate) fn capture(&self, rest: &str) -> Result<Option<Vec<String>>, CaptureError> {
+    pub(crate) fn capture(
+        &self,
+        rest: &str,
+        decoding: Decoding,
+    ) -> Result<Option<Vec<String>>, CaptureError> {
         let spans = segment_spans(rest);
         let Some(layout) = Layout::new(spans.len(), self.width, self.deep) else {
             return Ok(None);
         };
-        extract(rest, &spans, &layout, self.variables.iter().cloned()).map(Some)
+        extract(
+            rest,
+            &spans,
+            &layout,
+            self.variables.iter().cloned(),
+            decoding,
+        )
+        .map(Some)
     }
 }
 
@@ -252,6 +272,52 @@ impl Layout {
     }
 }
 
+/// How captured values are percent-decoded (grpc-gateway's `unescape` per
+/// `UnescapingMode`): a single-segment value is fully decoded except under
+/// [`Decoding::Verbatim`]; a multi-segment one keeps what the mode reserves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Decoding {
+    /// Values are used as they appear in the (already decoded) path: `Legacy`.
+    Verbatim,
+    /// Everything is decoded: `AllCharacters`.
+    All,
+    /// Multi-segment values keep `%2F`: `AllExceptSlash`, the google.api.http spec.
+    ExceptSlash,
+    /// Multi-segment values keep RFC 6570 reserved characters: `AllExceptReserved`.
+    ExceptReserved,
+}
+
+impl Decoding {
+    /// Whether a `%XX` decoding to `byte` stays escaped in a value.
+    fn keeps(self, byte: u8, multi_segment: bool) -> bool {
+        match self {
+            _ if !multi_segment => false,
+            Decoding::Verbatim | Decoding::All => false,
+            Decoding::ExceptSlash => byte == b'/',
+            Decoding::ExceptReserved => matches!(
+                byte,
+                b'!' | b'#'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b'/'
+                    | b':'
+                    | b';'
+                    | b'='
+                    | b'?'
+                    | b'@'
+                    | b'['
+                    | b']'
+            ),
+        }
+    }
+}
+
 /// Decodes each variable's value, given its segment range and whether it is
 /// multi-segment.
 fn extract(
@@ -259,6 +325,7 @@ fn extract(
     spans: &[Range<usize>],
     layout: &Layout,
     variables: impl ExactSizeIterator<Item = (Range<usize>, bool)>,
+    decoding: Decoding,
 ) -> Result<Vec<String>, CaptureError> {
     let mut values = Vec::with_capacity(variables.len());
     for (segments, multi_segment) in variables {
@@ -269,7 +336,11 @@ fn extract(
         } else {
             &rest[spans[first].start..spans[end - 1].end]
         };
-        values.push(percent_decode(raw, multi_segment)?);
+        if decoding == Decoding::Verbatim {
+            values.push(raw.to_owned());
+        } else {
+            values.push(percent_decode(raw, |b| decoding.keeps(b, multi_segment))?);
+        }
     }
     Ok(values)
 }
@@ -316,11 +387,11 @@ fn hex_value(b: u8) -> Option<u8> {
     }
 }
 
-/// Percent-decodes a captured value per the google.api.http spec (grpc-gateway's
-/// `UnescapingModeAllExceptSlash`): everything is decoded, except that in a
-/// multi-segment value `%2F`/`%2f` stays as written, so the value's real
-/// separators stay distinguishable from escaped ones.
-fn percent_decode(raw: &str, keep_slash: bool) -> Result<String, CaptureError> {
+/// Percent-decodes a captured value: every well-formed escape is decoded unless
+/// `keep` says the byte it stands for stays escaped (the google.api.http spec
+/// keeps `%2F`/`%2f` in a multi-segment value, so the value's real separators
+/// stay distinguishable from escaped ones).
+pub(crate) fn percent_decode(raw: &str, keep: impl Fn(u8) -> bool) -> Result<String, CaptureError> {
     if !raw.contains('%') {
         return Ok(raw.to_owned());
     }
@@ -338,7 +409,7 @@ fn percent_decode(raw: &str, keep_slash: bool) -> Result<String, CaptureError> {
         match (hi, lo) {
             (Some(hi), Some(lo)) => {
                 let decoded = hi << 4 | lo;
-                if keep_slash && decoded == b'/' {
+                if keep(decoded) {
                     out.extend_from_slice(&bytes[i..i + 3]);
                 } else {
                     out.push(decoded);

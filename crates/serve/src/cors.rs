@@ -13,7 +13,8 @@
 //!   naming `grpc-status`, `grpc-message`, `grpc-status-details-bin` (a gRPC-Web
 //!   client reads a trailers-only error from them) plus every header the response
 //!   actually carries, so response metadata (`x-foo`, `Grpc-Metadata-Foo`) is
-//!   readable by scripts without listing it in the config. Requests from other
+//!   readable by scripts without listing it in the config (Connect's unary
+//!   `trailer-*` headers included). Requests from other
 //!   origins are still served, without CORS headers: the browser withholds the
 //!   response, as the CORS model intends.
 
@@ -30,6 +31,19 @@ use crate::body::{Body, full};
 /// Always exposed: what a gRPC-Web client needs to read a trailers-only status.
 const GRPC_EXPOSED: [&str; 3] = ["grpc-status", "grpc-message", "grpc-status-details-bin"];
 
+/// Request headers the browser protocols themselves send (connectrpc's cors
+/// package, `AllowedHeaders`): always allowed, also when `allowed_headers`
+/// lists the application's own, so a restrictive list cannot break Connect or
+/// gRPC-Web clients.
+const PROTOCOL_REQUEST_HEADERS: [&str; 6] = [
+    "content-type",
+    "connect-protocol-version",
+    "connect-timeout-ms",
+    "grpc-timeout",
+    "x-grpc-web",
+    "x-user-agent",
+];
+
 /// The compiled `cors:` config.
 #[derive(Debug, Clone)]
 pub(crate) struct Cors {
@@ -41,7 +55,15 @@ pub(crate) struct Cors {
 impl Cors {
     pub(crate) fn new(config: switchboard_config::Cors) -> Self {
         let allowed_headers = (!config.allowed_headers.is_empty())
-            .then(|| HeaderValue::from_str(&config.allowed_headers.join(", ")).ok())
+            .then(|| {
+                let mut names: Vec<&str> = PROTOCOL_REQUEST_HEADERS.to_vec();
+                for name in &config.allowed_headers {
+                    if !names.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                        names.push(name);
+                    }
+                }
+                HeaderValue::from_str(&names.join(", ")).ok()
+            })
             .flatten();
         let max_age = config.max_age.map(|d| HeaderValue::from(d.as_secs()));
         Cors {
@@ -204,6 +226,33 @@ mod tests {
         );
         assert_eq!(h[ACCESS_CONTROL_MAX_AGE], "600");
         assert_eq!(h[ACCESS_CONTROL_ALLOW_CREDENTIALS], "true");
+    }
+
+    #[test]
+    fn a_configured_header_list_keeps_the_protocol_headers() {
+        let c = Cors::new(switchboard_config::Cors {
+            allowed_origins: vec!["https://app.example".into()],
+            allow_credentials: false,
+            max_age: None,
+            allowed_headers: vec!["x-tenant".into(), "Content-Type".into()],
+            expose_headers: vec![],
+        });
+        let req = request(
+            "https://app.example",
+            &[
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "connect-protocol-version,content-type",
+                ),
+            ],
+        );
+        let r = c.preflight(&Method::OPTIONS, &req).unwrap();
+        assert_eq!(
+            r.headers()[ACCESS_CONTROL_ALLOW_HEADERS],
+            "content-type, connect-protocol-version, connect-timeout-ms, grpc-timeout, \
+             x-grpc-web, x-user-agent, x-tenant"
+        );
     }
 
     #[test]

@@ -25,9 +25,10 @@ use crate::metrics::ServeMetrics;
 pub struct Gateway {
     pub(crate) live: Arc<Live>,
     pub(crate) metrics: ServeMetrics,
-    pub(crate) max_body_bytes: usize,
-    /// Browser access rules; `None` adds no CORS headers (see `cors`).
-    pub(crate) cors: Option<crate::cors::Cors>,
+    /// Body limit and CORS (see `cors`), as the last applied config set them.
+    pub(crate) applied: crate::applied::AppliedCache,
+    /// grpc-gateway's `ServeMux` options (`http:`; see `route_lookup`).
+    pub(crate) http: switchboard_config::HttpOptions,
 }
 
 async fn handle(
@@ -35,7 +36,8 @@ async fn handle(
     req: Request<Incoming>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
-    let cors = gateway.cors.as_ref();
+    let applied = gateway.applied.get(&gateway.live);
+    let cors = applied.cors.as_ref();
     let origin = cors.and_then(|c| c.allowed_origin(req.headers()));
     if let Some(preflight) = cors.and_then(|c| c.preflight(req.method(), req.headers())) {
         return preflight;
@@ -46,21 +48,45 @@ async fn handle(
         peer,
         protocol,
     };
-    let protocol = Protocol::of(req.headers());
+    // Connect is told apart first: its JSON POSTs share grpc-gateway's paths
+    // and content type, and only its own headers and types say which it is.
+    let connect = crate::connect::recognise(
+        req.method(),
+        req.uri().path(),
+        req.headers(),
+        req.uri().query(),
+    );
+    // Connect names its method by the gRPC path, so the edge finds the
+    // backend as it does for native gRPC (GETs included).
+    let protocol = match connect {
+        Some(_) => Protocol::Grpc,
+        None => Protocol::of(req.headers()),
+    };
     // Secure edge: authentication and limits, once for every call shape.
     let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol) {
         Ok(admitted) => admitted,
         Err(mut refusal) => {
+            if connect.is_some() {
+                refusal = crate::connect::refusal(refusal);
+            }
             if let Some(cors) = cors {
                 cors.decorate(origin, refusal.headers_mut());
             }
             return refusal;
         }
     };
-    let mut response = match protocol {
-        Protocol::Grpc => proxy("grpc").call(req.map(tonic::body::Body::new)).await,
-        Protocol::GrpcWeb => crate::grpc::web::handle(proxy("grpc-web"), req).await,
-        Protocol::Http => gateway.handle_json(req, peer).await,
+    let mut response = if let Some(kind) = connect {
+        crate::connect::handle(gateway, kind, req, peer).await
+    } else {
+        match protocol {
+            Protocol::Grpc => {
+                proxy(Protocol::Grpc)
+                    .call(req.map(tonic::body::Body::new))
+                    .await
+            }
+            Protocol::GrpcWeb => crate::grpc::web::handle(proxy(Protocol::GrpcWeb), req).await,
+            Protocol::Http => gateway.handle_json(req, peer).await,
+        }
     };
     if let Some(cors) = cors {
         cors.decorate(origin, response.headers_mut());
@@ -76,8 +102,8 @@ impl Gateway {
         Gateway {
             live,
             metrics,
-            max_body_bytes,
-            cors: None,
+            applied: crate::applied::AppliedCache::new(max_body_bytes, None),
+            http: Default::default(),
         }
     }
 
@@ -89,9 +115,11 @@ impl Gateway {
     }
 
     /// Enables CORS on the public listener (`cors:` in the config); `None`, the
-    /// default, sends no CORS headers.
+    /// default, sends no CORS headers. Once the reloader has applied a config,
+    /// its `cors:` (and `limits.max_body_bytes`) take over.
     pub fn with_cors(mut self, cors: Option<switchboard_config::Cors>) -> Self {
-        self.cors = cors.map(crate::cors::Cors::new);
+        let max_body_bytes = self.applied.get(&self.live).max_body_bytes;
+        self.applied = crate::applied::AppliedCache::new(max_body_bytes, cors);
         self
     }
 }

@@ -55,7 +55,7 @@ fn permanent_key(name: &str) -> Option<&'static str> {
 
 /// Metadata keys a gRPC client hides from applications (grpc-go's reserved set,
 /// minus the ones it whitelists), so they are not echoed back as `Grpc-Metadata-*`.
-fn is_reserved(name: &str) -> bool {
+pub(crate) fn is_reserved(name: &str) -> bool {
     matches!(
         name,
         "grpc-status"
@@ -141,7 +141,21 @@ pub(crate) fn request_metadata(
             }
         }
     }
-    if let Some(host) = forwarded_host.or(authority)
+    add_forwarded(&mut md, xff, forwarded_host.or(authority), peer);
+    Ok((md, timeout))
+}
+
+/// Adds `x-forwarded-host` (`host`: the client's `X-Forwarded-Host`, else the
+/// request's authority) and `x-forwarded-for` (`xff`: the client's
+/// `X-Forwarded-For` values joined, then the peer), as grpc-gateway does. Shared
+/// by every protocol that builds metadata from HTTP headers.
+pub(crate) fn add_forwarded(
+    md: &mut MetadataMap,
+    mut xff: Option<String>,
+    host: Option<&str>,
+    peer: Option<SocketAddr>,
+) {
+    if let Some(host) = host
         && let Ok(v) = MetadataValue::try_from(host)
     {
         md.insert("x-forwarded-host", v);
@@ -152,7 +166,6 @@ pub(crate) fn request_metadata(
     if let Some(v) = xff.and_then(|x| MetadataValue::try_from(x.as_str()).ok()) {
         md.insert("x-forwarded-for", v);
     }
-    Ok((md, timeout))
 }
 
 /// `X-Forwarded-For` with the peer's address appended to what earlier proxies
@@ -166,7 +179,7 @@ pub(crate) fn forwarded_for(prior: Option<&str>, peer: SocketAddr) -> String {
 }
 
 /// Accepts standard and URL-safe base64, padded or not (grpc-gateway's decodeBinHeader).
-fn decode_bin(v: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn decode_bin(v: &[u8]) -> Option<Vec<u8>> {
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
         .iter()

@@ -10,15 +10,20 @@
 //! Defaults mirror grpc-gateway v2 (status mapping, error body, metadata
 //! forwarding, stream framing) so its clients switch without changes.
 
+mod applied;
 pub mod body;
+mod connect;
 mod cors;
 mod edge;
 mod entry;
+mod error_metadata;
 mod grpc;
 mod headers;
 pub(crate) mod json;
 mod listener;
 mod metrics;
+mod route_lookup;
+mod upload_drain;
 mod public;
 
 pub use entry::Gateway;

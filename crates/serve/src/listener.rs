@@ -19,12 +19,13 @@ use tracing::{debug, warn};
 use crate::body::Body;
 
 /// Serves `handler` on `listener` until `shutdown` resolves, then waits up to
-/// `drain` for open connections to finish their requests.
+/// `drain()` for open connections to finish their requests. `drain` is asked
+/// when the drain starts, so a reloaded `shutdown.drain_timeout` applies.
 pub async fn serve<H, F>(
     listener: TcpListener,
     handler: H,
     shutdown: impl Future<Output = ()>,
-    drain: Duration,
+    drain: impl FnOnce() -> Duration,
 ) where
     H: Fn(http::Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
     F: Future<Output = http::Response<Body>> + Send + 'static,
@@ -63,6 +64,7 @@ pub async fn serve<H, F>(
         });
     }
     drop(listener);
+    let drain = drain();
     if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()

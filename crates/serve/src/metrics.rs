@@ -42,6 +42,30 @@ impl Default for ServeMetrics {
 }
 
 impl ServeMetrics {
+    /// Counts one request of a proxied protocol (gRPC, gRPC-Web, Connect) and,
+    /// when it was routed (`started`), observes its latency.
+    pub(crate) fn record(
+        &self,
+        backend: &str,
+        route: Arc<str>,
+        status: u16,
+        started: Option<std::time::Instant>,
+    ) {
+        let backend: Arc<str> = backend.into();
+        self.requests
+            .get_or_create(&RequestLabels {
+                backend: backend.clone(),
+                route,
+                status,
+            })
+            .inc();
+        if let Some(started) = started {
+            self.latency
+                .get_or_create(&LatencyLabels { backend })
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
+
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_requests",

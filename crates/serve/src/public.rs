@@ -47,7 +47,7 @@ pub async fn serve_public<H, F>(
     listener: TcpListener,
     handler: H,
     shutdown: impl Future<Output = ()>,
-    drain: Duration,
+    drain: impl FnOnce() -> Duration,
     edge: Edge,
 ) where
     H: Fn(http::Request<Incoming>, SocketAddr) -> F + Send + Sync + 'static,
@@ -89,6 +89,8 @@ pub async fn serve_public<H, F>(
     drop(listener);
     let _ = stop.send(true);
     drop(alive);
+    // Read when the drain starts: a reload may have changed the timings.
+    let drain = drain();
     if tokio::time::timeout(drain, drained.recv()).await.is_err() {
         warn!(
             ?drain,

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use switchboard_live::{Live, Trigger};
+use switchboard_live::{Live, ReloadResult, Trigger};
 use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics};
 use switchboard_upstream::ChannelCache;
 
@@ -54,14 +54,14 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
         Reloader::new(options, live.clone(), SwapMetrics::default(), channels);
     let outcome = reloader.reload_once(Trigger::Startup).await;
     let status = live.status();
-    let mut failed = outcome.result == "rejected";
+    let mut failed = outcome.result == ReloadResult::Rejected;
     for b in &status.backends {
         match &b.error {
             None => println!(
                 "backend {}: {} via {}, services: {}",
                 b.name,
                 b.state,
-                b.source.unwrap_or("-"),
+                b.source.map_or("-", |s| s.as_str()),
                 b.services.join(", ")
             ),
             Some(e) => {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use prometheus_client::registry::Registry;
 use switchboard_admin::Admin;
-use switchboard_live::{Live, Trigger};
+use switchboard_live::{Live, ReloadResult, Trigger};
 use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics, watch};
 use switchboard_serve::{Gateway, ServeMetrics};
 use switchboard_upstream::ChannelCache;
@@ -34,7 +34,6 @@ pub(crate) struct Running {
     pub listen: std::net::SocketAddr,
     pub admin: std::net::SocketAddr,
     live: Arc<Live>,
-    shutdown: switchboard_config::Shutdown,
     /// Stops the public listener (which then drains).
     stop_public: tokio::sync::watch::Sender<bool>,
     public: tokio::task::JoinHandle<()>,
@@ -50,15 +49,17 @@ impl Running {
     /// the LB catches up), stop accepting, let in-flight requests finish for up to
     /// `shutdown.drain_timeout`, then stop the admin listener and the reload loop.
     /// The admin listener stays up throughout, answering 503 on `/readyz`.
+    /// The timings are the last applied config's (a reload changes them).
     pub(crate) async fn shutdown(self) {
         self.live.start_draining();
+        let shutdown = shutdown_settings(&self.live);
         info!(
-            delay = ?self.shutdown.delay,
-            drain_timeout = ?self.shutdown.drain_timeout,
+            delay = ?shutdown.delay,
+            drain_timeout = ?shutdown.drain_timeout,
             "shutting down: readiness now fails"
         );
-        if !self.shutdown.delay.is_zero() {
-            tokio::time::sleep(self.shutdown.delay).await;
+        if !shutdown.delay.is_zero() {
+            tokio::time::sleep(shutdown.delay).await;
         }
         info!("closing the listener; draining in-flight requests");
         self.stop().await;
@@ -105,7 +106,7 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let (mut reloader, handle) = Reloader::new(options, live.clone(), swap_metrics, channels);
     let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
-    if first.result == "rejected" {
+    if first.result == ReloadResult::Rejected {
         anyhow::bail!("config rejected: {}", first.errors.join("; "));
     }
     for e in &first.errors {
@@ -122,8 +123,11 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let listen = listener.local_addr()?;
     let admin = admin_listener.local_addr()?;
 
-    let file_watch = match watch::watch_config(config_path, config.reload_debounce, handle.clone())
-    {
+    let debounce = {
+        let (live, startup) = (live.clone(), config.reload_debounce);
+        move || live.settings().map_or(startup, |s| s.reload_debounce)
+    };
+    let file_watch = match watch::watch_config(config_path, debounce, handle.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
             error!(error = %e, "cannot watch the config file; reload with SIGHUP or POST /reload");
@@ -138,10 +142,14 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-    let drain = config.shutdown.drain_timeout;
+    let drain = {
+        let live = live.clone();
+        move || shutdown_settings(&live).drain_timeout
+    };
     let gateway = Arc::new(
         Gateway::new(live.clone(), serve_metrics, config.max_body_bytes)
-            .with_cors(config.cors.clone()),
+            .with_cors(config.cors.clone())
+            .with_http(config.http),
     );
     let admin_state = Arc::new(Admin {
         live: live.clone(),
@@ -170,20 +178,25 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
             async move { admin.handle(req).await }
         },
         wait(stopped),
-        Duration::from_secs(1),
+        || Duration::from_secs(1),
     )));
     info!(%listen, %admin, "switchboard is serving");
     Ok(Running {
         listen,
         admin,
         live,
-        shutdown: config.shutdown,
         stop_public,
         public,
         stop,
         tasks,
         _watch: file_watch,
     })
+}
+
+/// The `shutdown:` timings in effect: the last applied config's (the first
+/// table is published before `start` returns, so there always is one).
+fn shutdown_settings(live: &Live) -> switchboard_config::Shutdown {
+    live.settings().map(|s| s.shutdown).unwrap_or_default()
 }
 
 async fn shutdown_signal() {

@@ -301,13 +301,14 @@ async fn http_body_downloads_and_uploads_are_raw() {
     let want: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
     assert_eq!(bytes.as_ref(), want.as_slice());
 
-    // Streamed: each HttpBody's data, raw and undelimited, typed by the first.
+    // Streamed: each HttpBody's data then grpc-gateway's "\n", typed by the
+    // first (the raw form is `http.raw_http_body_streams`, crates/switchboard/tests/parity.rs).
     let r = get(&gw.url("/v1/download/f:stream?chunks=3&contentType=text/csv"))
         .await
         .unwrap();
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.header("content-type"), Some("text/csv"));
-    assert_eq!(r.body, "f-0;f-1;f-2;");
+    assert_eq!(r.body, "f-0;\nf-1;\nf-2;\n");
 
     // Upload: the raw body and its Content-Type, whatever they are.
     let data = vec![0u8, 1, 2, 0xff, b'{'];

@@ -205,7 +205,23 @@ async fn errors_map_like_grpc_gateway() {
             }]
         })
     );
-    assert_eq!(r.header("grpc-metadata-x-echo-trailer"), Some("1"));
+    // The error's metadata is trailer metadata (a trailers-only answer): not a
+    // header, and a Grpc-Trailer-* trailer only when TE says trailers.
+    assert_eq!(r.header("grpc-metadata-x-echo-trailer"), None);
+    assert!(r.trailers.is_none());
+    let r = request(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("te", "trailers")],
+        Some(r#"{"failCode":9,"failMessage":"not ready"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.header("trailer"), Some("grpc-trailer-x-echo-trailer"));
+    let trailers = r.trailers.as_ref().expect("trailers were requested");
+    assert_eq!(trailers.get("grpc-trailer-x-echo-trailer").unwrap(), "1");
+    assert_eq!(r.json()["code"], 9);
 
     for (code, http) in [
         (1, 499),

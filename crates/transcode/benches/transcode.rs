@@ -1,6 +1,6 @@
 //! Criterion benchmarks of the per-request transcoding functions on
 //! `switchboard.testing.v1.Echo/Echo` (examples/protos/echo.proto, compiled with
-//! protox): JSON -> protobuf ([`request_to_proto`]) and protobuf -> JSON
+//! protox): JSON -> protobuf ([`decode_request`]) and protobuf -> JSON
 //! ([`response_to_json`]) for the small (~100 B) and medium (~10 KB, nested and
 //! repeated) payloads that scripts/bench.sh sends through the gateway.
 //!
@@ -11,7 +11,18 @@ use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost_reflect::{DescriptorPool, DynamicMessage};
-use switchboard_transcode::{JsonOptions, MethodPlan, request_to_proto, response_to_json};
+use switchboard_transcode::{
+    Codec, JsonOptions, MethodPlan, RequestBody, decode_request, response_to_json,
+};
+
+/// A JSON request body, as the gateway hands it to the transcoder.
+fn json_body(json: &[u8]) -> RequestBody<'_> {
+    RequestBody {
+        bytes: json,
+        content_type: None,
+        codec: Codec::Json,
+    }
+}
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
@@ -67,7 +78,8 @@ fn bench(c: &mut Criterion) {
     let response_desc = method.output();
 
     for (name, json) in [("small", small_json()), ("medium", medium_json())] {
-        let proto = request_to_proto(&plan, &opts, json.as_bytes(), &[], None).expect("transcodes");
+        let proto = decode_request(&plan, &opts, json_body(json.as_bytes()), &[], None)
+            .expect("transcodes");
         // The backend's reply: EchoResponse { request, metadata } with a few entries.
         let mut reply = DynamicMessage::new(response_desc.clone());
         let request_msg = DynamicMessage::decode(method.input(), proto.as_ref()).expect("decodes");
@@ -92,8 +104,16 @@ fn bench(c: &mut Criterion) {
 
         let mut g = c.benchmark_group(format!("echo/{name}"));
         g.throughput(Throughput::Bytes(json.len() as u64));
-        g.bench_function("request_to_proto (JSON -> protobuf)", |b| {
-            b.iter(|| request_to_proto(&plan, &opts, black_box(json.as_bytes()), &[], None))
+        g.bench_function("decode_request (JSON -> protobuf)", |b| {
+            b.iter(|| {
+                decode_request(
+                    &plan,
+                    &opts,
+                    json_body(black_box(json.as_bytes())),
+                    &[],
+                    None,
+                )
+            })
         });
         g.throughput(Throughput::Bytes(reply.len() as u64));
         g.bench_function("response_to_json (protobuf -> JSON)", |b| {

@@ -18,7 +18,9 @@
 //! does for responses.
 
 mod codec;
+mod detail;
 mod fieldmask;
+mod form;
 mod parse;
 mod plan;
 mod query;
@@ -30,11 +32,17 @@ mod status;
 mod tests;
 #[cfg(test)]
 mod tests_mapping;
+#[cfg(test)]
+mod tests_parity;
 
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
 
 pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
+pub use detail::{StatusDetail, message_to_json, status_details};
+pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
+pub use plan::is_json_well_known;
+pub use response::civil_from_days;
 pub use split::JsonSplitter;
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
@@ -47,7 +55,9 @@ pub enum BodyPlan {
     None,
     /// `body: "*"`: the whole JSON body is the request message; no query parameters.
     Whole,
-    /// `body: "field"`: the JSON body is that (top-level) field of the request.
+    /// `body: "field"` (or a dotted path, `body: "payload.input_value"`): the
+    /// JSON body is that field's value. This is the path's *leaf*; the message
+    /// fields leading to it are [`MethodPlan::body_parents`].
     Field(FieldDescriptor),
 }
 
@@ -62,6 +72,11 @@ pub struct MethodPlan {
     pub input: MessageDescriptor,
     pub output: MessageDescriptor,
     pub body: BodyPlan,
+    /// For a dotted `body` path, the singular message fields from the request
+    /// down to the leaf's message, outermost first (empty for a top-level
+    /// field): created on decoding, as grpc-gateway's generated
+    /// `AssignableExpr` does, oneof members included.
+    pub body_parents: Vec<FieldDescriptor>,
     /// One entry per path-template variable, in the template's variable order.
     pub path_fields: Vec<FieldPath>,
     /// `HttpRule.response_body`: print only this field of the response.
@@ -77,6 +92,9 @@ pub struct MethodPlan {
     /// The response is `google.api.HttpBody` (and no `response_body`): its `data`
     /// is written as-is with its `content_type`.
     pub raw_response: bool,
+    /// The method is marked `idempotency_level = NO_SIDE_EFFECTS`, so protocols
+    /// with cacheable reads (Connect's unary GET) may call it with a GET.
+    pub no_side_effects: bool,
 }
 
 /// A plan that cannot be built: the rule names a field the message lacks, etc.
@@ -90,26 +108,6 @@ pub struct PlanError(pub String);
 #[error("{0}")]
 pub struct TranscodeError(pub String);
 
-/// Builds the protobuf-encoded request message from the HTTP request parts.
-///
-/// `body` is the raw request body (may be empty); `path_values` are the matched
-/// variable values (already percent-decoded per the template rules), in plan order;
-/// `query` is the raw query string without `?`.
-pub fn request_to_proto(
-    plan: &MethodPlan,
-    opts: &JsonOptions,
-    body: &[u8],
-    path_values: &[String],
-    query: Option<&str>,
-) -> Result<Bytes, TranscodeError> {
-    let body = RequestBody {
-        bytes: body,
-        content_type: None,
-        codec: Codec::Json,
-    };
-    request::request_to_proto(plan, opts, body, path_values, query)
-}
-
 /// The HTTP request body, with what decoding it needs from the headers.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestBody<'a> {
@@ -122,9 +120,13 @@ pub struct RequestBody<'a> {
     pub codec: Codec,
 }
 
-/// [`request_to_proto`] for any codec: a protobuf body is decoded as the body
+/// Builds the protobuf-encoded request message from the HTTP request parts, in
+/// any codec: a JSON body is transcoded, a protobuf body is decoded as the body
 /// target's message (then path variables and query parameters apply as for
 /// JSON), and a `google.api.HttpBody` target takes the raw bytes.
+///
+/// `path_values` are the matched variable values (already percent-decoded per
+/// the template rules), in plan order; `query` is the raw query string without `?`.
 pub fn decode_request(
     plan: &MethodPlan,
     opts: &JsonOptions,

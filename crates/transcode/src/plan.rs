@@ -76,17 +76,12 @@ impl MethodPlan {
         let input = method.input();
         let output = method.output();
 
-        let body_plan = match body {
-            "" => BodyPlan::None,
-            "*" => BodyPlan::Whole,
-            name => {
-                let field = input.get_field_by_name(name).ok_or_else(|| {
-                    PlanError(format!(
-                        "body field {name:?} not found in {}",
-                        input.full_name()
-                    ))
-                })?;
-                BodyPlan::Field(field)
+        let (body_plan, body_parents) = match body {
+            "" => (BodyPlan::None, Vec::new()),
+            "*" => (BodyPlan::Whole, Vec::new()),
+            path => {
+                let (parents, leaf) = resolve_body_path(&input, path)?;
+                (BodyPlan::Field(leaf), parents)
             }
         };
 
@@ -118,7 +113,8 @@ impl MethodPlan {
             })?),
         };
 
-        let patch_mask = if http_method == "PATCH" {
+        // grpc-gateway fills the mask of a top-level body field only.
+        let patch_mask = if http_method == "PATCH" && body_parents.is_empty() {
             patch_mask_field(&input, &body_plan)
         } else {
             None
@@ -131,20 +127,63 @@ impl MethodPlan {
             BodyPlan::None => false,
         };
         let raw_response = response_body.is_none() && is_http_body(&output);
+        let no_side_effects = has_no_side_effects(method);
 
         Ok(MethodPlan {
             method: method.clone(),
             input,
             output,
             body: body_plan,
+            body_parents,
             path_fields,
             response_body,
             path_leaves,
             patch_mask,
             raw_request,
             raw_response,
+            no_side_effects,
         })
     }
+}
+
+/// `option idempotency_level = NO_SIDE_EFFECTS` (google.protobuf.MethodOptions,
+/// field 34, value 1): read once here, since the options are decoded on demand.
+fn has_no_side_effects(method: &MethodDescriptor) -> bool {
+    const NO_SIDE_EFFECTS: i32 = 1;
+    method
+        .options()
+        .get_field_by_name("idempotency_level")
+        .is_some_and(|v| v.as_enum_number() == Some(NO_SIDE_EFFECTS))
+}
+
+/// A `google.protobuf` type with its own JSON form (Any, Timestamp, Duration,
+/// FieldMask, Struct, Value, ListValue, Empty, the wrappers): its fields are
+/// never addressed one by one from a query string, nor documented as query
+/// parameters.
+pub fn is_json_well_known(desc: &MessageDescriptor) -> bool {
+    let Some(name) = desc.full_name().strip_prefix("google.protobuf.") else {
+        return false;
+    };
+    matches!(
+        name,
+        "Any"
+            | "Timestamp"
+            | "Duration"
+            | "FieldMask"
+            | "Struct"
+            | "Value"
+            | "ListValue"
+            | "Empty"
+            | "DoubleValue"
+            | "FloatValue"
+            | "Int64Value"
+            | "UInt64Value"
+            | "Int32Value"
+            | "UInt32Value"
+            | "BoolValue"
+            | "StringValue"
+            | "BytesValue"
+    )
 }
 
 /// `google.api.HttpBody`: raw bytes with a content type, in either direction.
@@ -172,6 +211,42 @@ fn patch_mask_field(input: &MessageDescriptor, body: &BodyPlan) -> Option<FieldD
         return None;
     }
     Some(mask)
+}
+
+/// Resolves a rule's `body` field path (`book`, or dotted: `payload.input_value`)
+/// as grpc-gateway's descriptor loader does (`resolveFieldPath`): every
+/// component but the last must be a message field (a oneof member included);
+/// here it must also be singular, since a body cannot be appended to a list.
+/// The leaf may be of any type (its JSON value is the body).
+fn resolve_body_path(
+    input: &MessageDescriptor,
+    path: &str,
+) -> Result<(Vec<FieldDescriptor>, FieldDescriptor), PlanError> {
+    let mut msg = input.clone();
+    let mut parents = Vec::new();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let field = msg.get_field_by_name(part).ok_or_else(|| {
+            PlanError(format!(
+                "body field {path:?} not found in {}: no field {part:?} in {}",
+                input.full_name(),
+                msg.full_name()
+            ))
+        })?;
+        if parts.peek().is_none() {
+            return Ok((parents, field));
+        }
+        match field.kind() {
+            Kind::Message(m) if !field.is_list() && !field.is_map() => msg = m,
+            _ => {
+                return Err(PlanError(format!(
+                    "body field {path:?}: {part:?} is not a singular message field"
+                )));
+            }
+        }
+        parents.push(field);
+    }
+    Err(PlanError("empty body field path".into()))
 }
 
 /// Resolves one dotted path variable (`book.author.name`) to its field chain.

@@ -79,6 +79,12 @@ pub(crate) fn populate(
                     "invalid path: {part:?} is not a message"
                 )));
             }
+            Resolved::WellKnown(part, type_name) => {
+                return Err(TranscodeError(format!(
+                    "invalid path: {part:?} is a {type_name}, whose fields cannot be set one by one \
+                     (query parameter {key:?})"
+                )));
+            }
         }
         let leaf = chain.last().expect("resolved chain is non-empty").clone();
 
@@ -126,9 +132,20 @@ pub(crate) fn populate(
             }
         } else {
             if bracket.is_some() || same_key() > 1 {
+                // Go groups a key's values (`key[sub]` contributes `sub` first).
+                let values: Vec<&str> = bracket
+                    .into_iter()
+                    .chain(
+                        pairs
+                            .iter()
+                            .filter(|(k, _)| k == raw_key)
+                            .map(|(_, v)| &v[..]),
+                    )
+                    .collect();
                 return Err(TranscodeError(format!(
-                    "too many values for field {:?}",
-                    leaf.name()
+                    "too many values for field {:?}: {}",
+                    leaf.name(),
+                    values.join(", ")
                 )));
             }
             let v = parse_any_kind(&leaf.kind(), value, Syntax::Query).map_err(err)?;
@@ -146,6 +163,11 @@ enum Resolved<'k> {
     Unknown,
     /// This non-final segment is not a singular message field (an error).
     NotMessage(&'k str),
+    /// This non-final segment is a well-known type with its own JSON form
+    /// (`any.type_url`, `value.null_value`): an error, since its fields are
+    /// the type's internals, not API fields (the OpenAPI document does not
+    /// offer them either).
+    WellKnown(&'k str, String),
 }
 
 /// Resolves a dotted key into `chain`, which holds the resolved prefix when
@@ -172,6 +194,9 @@ fn resolve<'k>(
         chain.push(field);
         if !last {
             match next {
+                Some(m) if crate::plan::is_json_well_known(&m) => {
+                    return Resolved::WellKnown(part, m.full_name().to_owned());
+                }
                 Some(m) => desc = m,
                 None => return Resolved::NotMessage(part),
             }
@@ -183,10 +208,11 @@ fn resolve<'k>(
 /// grpc-gateway's filter: the body field and every path-variable field path; a
 /// parameter is ignored if one of them is a prefix of its (resolved) path.
 fn is_filtered(plan: &MethodPlan, chain: &[FieldDescriptor]) -> bool {
-    if let (BodyPlan::Field(body), Some(first)) = (&plan.body, chain.first())
-        && body == first
-    {
-        return true;
+    if let BodyPlan::Field(body) = &plan.body {
+        let n = plan.body_parents.len();
+        if chain.len() > n && chain[..n] == plan.body_parents[..] && chain[n] == *body {
+            return true;
+        }
     }
     plan.path_fields
         .iter()

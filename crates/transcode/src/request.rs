@@ -86,7 +86,7 @@ fn json_body_message(
         BodyPlan::Whole if !is_blank(body) => decode_message_body(plan, body, &de_opts)?,
         BodyPlan::Field(field) if !is_blank(body) => {
             let mut msg = DynamicMessage::new(plan.input.clone());
-            decode_field_body(&mut msg, field, body, &de_opts)?;
+            decode_field_body(body_parent(&mut msg, plan), field, body, &de_opts)?;
             msg
         }
         _ => DynamicMessage::new(plan.input.clone()),
@@ -132,7 +132,7 @@ fn proto_body_message(plan: &MethodPlan, body: &[u8]) -> Result<DynamicMessage, 
             Kind::Message(desc) if !field.is_list() && !field.is_map() => {
                 let value = DynamicMessage::decode(desc, body).map_err(bad)?;
                 let mut msg = DynamicMessage::new(plan.input.clone());
-                msg.set_field(field, Value::Message(value));
+                body_parent(&mut msg, plan).set_field(field, Value::Message(value));
                 Ok(msg)
             }
             _ => Err(TranscodeError("unable to unmarshal non proto field".into())),
@@ -154,13 +154,34 @@ fn raw_body_message(plan: &MethodPlan, body: &RequestBody<'_>) -> DynamicMessage
     match &plan.body {
         BodyPlan::Whole => fill(&mut msg),
         BodyPlan::Field(field) if !body.bytes.is_empty() || !content_type.is_empty() => {
-            if let Value::Message(m) = msg.get_field_mut(field) {
+            if let Value::Message(m) = body_parent(&mut msg, plan).get_field_mut(field) {
                 fill(m);
             }
         }
         _ => {}
     }
     msg
+}
+
+/// The message that holds the body field: the request itself, or for a dotted
+/// `body` path the innermost parent, created (with every message on the way,
+/// a oneof member included, which selects it) if absent.
+fn body_parent<'m>(msg: &'m mut DynamicMessage, plan: &MethodPlan) -> &'m mut DynamicMessage {
+    let mut target = msg;
+    for field in &plan.body_parents {
+        if !target.has_field(field) {
+            // Setting the member clears any other member of its oneof.
+            let Kind::Message(desc) = field.kind() else {
+                unreachable!("planned body parents are message fields")
+            };
+            target.set_field(field, Value::Message(DynamicMessage::new(desc)));
+        }
+        target = match target.get_field_mut(field) {
+            Value::Message(m) => m,
+            _ => unreachable!("planned body parents are singular message fields"),
+        };
+    }
+    target
 }
 
 /// grpc-gateway treats an empty (or all-whitespace) body as io.EOF and accepts it

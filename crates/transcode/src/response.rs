@@ -717,8 +717,10 @@ fn secs_nanos(msg: &DynamicMessage) -> (i64, i32) {
     (secs, nanos)
 }
 
-/// Inverse of `parse::days_from_civil` (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// Inverse of `parse::days_from_civil` (Howard Hinnant's algorithm): days since
+/// 1970-01-01 -> (year, month, day) in the proleptic Gregorian calendar. The one
+/// copy: Timestamp JSON and the reload status's RFC 3339 times both use it.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

@@ -3,6 +3,8 @@
 //! `google.rpc.Status` printed by the same protojson marshaler as responses
 //! (runtime/errors.go `DefaultHTTPErrorHandler`): `{"code":N,"message":"...","details":[...]}`.
 
+use std::sync::OnceLock;
+
 use prost::Message;
 use prost_reflect::DescriptorPool;
 
@@ -46,6 +48,30 @@ pub(crate) struct RpcStatus {
     pub details: Vec<prost_types::Any>,
 }
 
+/// The standard google.rpc types (Status, Code and the error details:
+/// BadRequest, ErrorInfo, RetryInfo, ...), compiled from the bundled protos at
+/// build time (see build.rs).
+pub(crate) fn standard_pool() -> &'static DescriptorPool {
+    static POOL: OnceLock<DescriptorPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(&include_bytes!(concat!(env!("OUT_DIR"), "/google_rpc.bin"))[..])
+            .expect("bundled google.rpc descriptors decode")
+    })
+}
+
+/// The pool a detail is printed through: the backend's when it knows the type
+/// (its own version wins), else the standard google.rpc types when they have
+/// it, so a grpcio backend's BadRequest prints decoded as in grpc-gateway.
+fn detail_pool<'p>(backend: &'p DescriptorPool, type_url: &str) -> &'p DescriptorPool {
+    let name = type_url.rsplit_once('/').map_or(type_url, |(_, n)| n);
+    if backend.get_message_by_name(name).is_none()
+        && standard_pool().get_message_by_name(name).is_some()
+    {
+        return standard_pool();
+    }
+    backend
+}
+
 pub(crate) fn status_to_json(
     pool: Option<&DescriptorPool>,
     opts: &JsonOptions,
@@ -81,12 +107,13 @@ pub(crate) fn status_to_json(
         }
         w.out.extend_from_slice(b"\"details\":[");
         let empty = DescriptorPool::new();
-        let pool = pool.unwrap_or(&empty);
+        let backend_pool = pool.unwrap_or(&empty);
         for (i, any) in details.iter().enumerate() {
             if i > 0 {
                 w.out.push(b',');
             }
             let mark = w.out.len();
+            let pool = detail_pool(backend_pool, &any.type_url);
             if w.any_parts(pool, &any.type_url, &any.value).is_err() {
                 // A detail that cannot be printed (bytes that do not decode as the
                 // named type): fall back to the opaque form rather than lose the error.

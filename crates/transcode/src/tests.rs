@@ -164,7 +164,12 @@ fn try_req(
 ) -> Result<DynamicMessage, TranscodeError> {
     let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
     let q = if q.is_empty() { None } else { Some(q) };
-    let bytes = request_to_proto(p, o, body.as_bytes(), &path, q)?;
+    let body = RequestBody {
+        bytes: body.as_bytes(),
+        content_type: None,
+        codec: Codec::Json,
+    };
+    let bytes = decode_request(p, o, body, &path, q)?;
     Ok(DynamicMessage::decode(p.input.clone(), bytes).unwrap())
 }
 

@@ -42,7 +42,7 @@ pub struct EndpointState {
     outlier: Mutex<OutlierState>,
     health: AtomicU8,
     /// Health-check task for this endpoint, with the settings it runs with.
-    pub(crate) checker: Mutex<Option<crate::health::Checker>>,
+    pub(crate) checker: Mutex<Option<crate::checker::Checker>>,
     /// Set once the connection was opened ahead of traffic (see `health::warm_up`).
     pub(crate) warmed: tokio::sync::OnceCell<()>,
     requests: AtomicU64,

@@ -16,46 +16,9 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::{info, warn};
 
+use crate::checker::{Checker, HealthCheckConfig};
 use crate::conn::{Conn, ConnService};
 use crate::endpoint::{EndpointState, Health};
-
-/// Active health-check settings of one backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HealthCheckConfig {
-    pub interval: Duration,
-    /// Deadline of one check.
-    pub timeout: Duration,
-    pub healthy_threshold: u32,
-    pub unhealthy_threshold: u32,
-    /// Service name sent in the request; empty asks about the server as a whole.
-    pub service: String,
-}
-
-impl Default for HealthCheckConfig {
-    fn default() -> Self {
-        HealthCheckConfig {
-            interval: Duration::from_secs(5),
-            timeout: Duration::from_secs(1),
-            healthy_threshold: 1,
-            unhealthy_threshold: 2,
-            service: String::new(),
-        }
-    }
-}
-
-/// A running check; aborting on drop means replacing or removing the checker
-/// stops the task.
-#[derive(Debug)]
-pub(crate) struct Checker {
-    config: HealthCheckConfig,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Checker {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// Makes sure `ep` is checked with `config` (or not checked, for `None`).
 /// Called whenever a backend (re)states its endpoints, so a reload that changes or

@@ -30,11 +30,13 @@
 
 mod balance;
 mod call;
+mod checker;
 mod codec;
 mod conn;
 mod deadline;
 mod dns;
 mod endpoint;
+mod error_head;
 mod ewma;
 mod health;
 mod metrics;
@@ -48,11 +50,12 @@ mod tls;
 
 pub use balance::Policy;
 pub use call::{BackendReport, StreamReply, UnaryReply, Upstream, cancellable};
+pub use checker::HealthCheckConfig;
 pub use codec::RawCodec;
 pub use deadline::{Deadline, deadline_exceeded, grpc_timeout, parse_grpc_timeout};
 pub use dns::DnsSettings;
 pub use endpoint::{EndpointReport, Health, RecentError};
-pub use health::HealthCheckConfig;
+pub use error_head::{ResponseHeaders, attach_headers, response_headers};
 pub use metrics::UpstreamMetrics;
 pub use outlier::OutlierConfig;
 pub use registry::ChannelCache;

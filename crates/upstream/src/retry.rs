@@ -99,7 +99,9 @@ impl RetryBudget {
 /// as the status's `source`; a status the backend sent has no source. Deadline
 /// expiry and cancellation are never retried: they are the caller's decisions.
 pub(crate) fn is_retryable(status: &Status) -> bool {
-    std::error::Error::source(status).is_some()
+    // A status the backend sent may carry its response head as its source
+    // (see `error_head`); that is not a transport error.
+    std::error::Error::source(status).is_some_and(|s| !crate::error_head::is_head(s))
         && matches!(
             status.code(),
             Code::Unavailable | Code::Unknown | Code::Internal

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use crate::balance::Policy;
+use crate::checker::HealthCheckConfig;
 use crate::dns::DnsSettings;
-use crate::health::HealthCheckConfig;
 use crate::outlier::OutlierConfig;
 use crate::retry::RetryConfig;
 

@@ -6,8 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
+use crate::checker::HealthCheckConfig;
 use crate::endpoint::EndpointState;
-use crate::health::HealthCheckConfig;
 use crate::retry;
 
 /// What one backend keeps across reloads: its current endpoint set, endpoints

@@ -326,6 +326,13 @@ impl Echo for EchoService {
                 })
             })
             .collect();
+        let mut chunks = chunks;
+        if req.fail_code != 0 {
+            chunks.push(Err(Status::new(
+                Code::from(req.fail_code),
+                format!("failed after {} chunks", req.chunks.min(1000)),
+            )));
+        }
         Ok(Response::new(Box::pin(futures_util::stream::iter(chunks))))
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validate::Validator;
+use super::validator::Validator;
 use super::values::is_http_token;
 use crate::edge::{
     Auth, BackendEdge, BackendTls, JwksSource, JwtProvider, ListenerLimits, ListenerTls, RateLimit,

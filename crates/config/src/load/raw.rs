@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{cors, edge, traffic};
+use super::{cors, edge, http, traffic};
 
 // Raw structs: the YAML shape, with locations. Everything is optional here so that
 // missing required keys are reported by the validator, pointing at the enclosing node
@@ -24,6 +24,7 @@ pub(super) struct RawConfig {
     pub(super) shutdown: Option<traffic::RawShutdown>,
     pub(super) backends: Option<Vec<Spanned<RawBackend>>>,
     pub(super) cors: Option<Spanned<cors::RawCors>>,
+    pub(super) http: Option<http::RawHttp>,
     // Secure edge (see `edge`).
     pub(super) tls: Option<Spanned<edge::RawTls>>,
     pub(super) jwt_providers: Option<Vec<Spanned<edge::RawJwtProvider>>>,

@@ -183,7 +183,7 @@ fn unknown_key_top_level_suggests() {
         "listen: 0.0.0.0:1\nlisen: x\n",
         2,
         1,
-        "unknown key `lisen` (did you mean `listen`?); allowed keys here: listen, admin, limits, discovery, reload, upstream, shutdown, backends, cors",
+        "unknown key `lisen` (did you mean `listen`?); allowed keys here: listen, admin, limits, discovery, reload, upstream, shutdown, backends, cors, http",
     );
 }
 

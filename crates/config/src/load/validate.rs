@@ -1,39 +1,21 @@
 //! Validation: the raw tree -> the public model, collecting every error.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_saphyr::{Location, Spanned};
 
 use super::raw::*;
-use super::report::{located, pos};
+use super::report::pos;
 use super::traffic;
+use super::validator::Validator;
 use super::values::*;
 use super::{
     DEFAULT_ADMIN, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
     DEFAULT_RELOAD_DEBOUNCE,
 };
-use crate::{
-    Backend, Config, ConfigError, DescriptorSource, HttpBinding, HttpRule, JsonOptions,
-    ServiceFilter,
-};
-
-pub(super) struct Validator {
-    pub(super) file: PathBuf,
-    pub(super) base: PathBuf,
-    pub(super) errors: Vec<ConfigError>,
-    /// Names of the declared `jwt_providers`, for backends' `auth.jwt` to refer to.
-    pub(super) jwt_names: Vec<String>,
-}
+use crate::{Backend, Config, DescriptorSource, HttpBinding, HttpRule, JsonOptions, ServiceFilter};
 
 impl Validator {
-    pub(super) fn error(&mut self, at: &Location, message: impl Into<String>) {
-        self.errors
-            .push(located(&self.file, Some(at), message.into()));
-    }
-
     pub(super) fn config(&mut self, raw: RawConfig) -> Config {
         let listen = self.socket_addr("listen", raw.listen, DEFAULT_LISTEN);
         let admin = self.socket_addr("admin", raw.admin, DEFAULT_ADMIN);
@@ -107,6 +89,7 @@ impl Validator {
         }
 
         let cors = self.cors(raw.cors);
+        let http = self.http(raw.http);
 
         Config {
             listen,
@@ -118,66 +101,13 @@ impl Validator {
             shutdown,
             backends,
             cors,
+            http,
             edge,
         }
     }
 
     /// Listener addresses must be IP literals: binding happens before any DNS is
     /// available to us, and `localhost` is ambiguous between IPv4 and IPv6.
-    pub(super) fn socket_addr(
-        &mut self,
-        key: &str,
-        raw: Option<Spanned<String>>,
-        default: SocketAddr,
-    ) -> SocketAddr {
-        let Some(raw) = raw else { return default };
-        match raw.value.trim().parse::<SocketAddr>() {
-            Ok(addr) if addr.port() == 0 => {
-                self.error(
-                    &raw.referenced,
-                    format!(
-                        "invalid {key} address `{}`: port must be 1..=65535",
-                        raw.value
-                    ),
-                );
-                default
-            }
-            Ok(addr) => addr,
-            Err(_) => {
-                let msg = format!(
-                    "invalid {key} address `{}`: expected ip:port such as `{default}` (IPv6 as `[::1]:8080`)",
-                    raw.value
-                );
-                self.error(&raw.referenced, msg);
-                default
-            }
-        }
-    }
-
-    /// Parses an optional duration, reporting bad ones. `None` if absent or invalid.
-    pub(super) fn duration(
-        &mut self,
-        key: &str,
-        raw: Option<&Spanned<String>>,
-        allow_zero: bool,
-    ) -> Option<Duration> {
-        let raw = raw?;
-        match parse_duration(&raw.value) {
-            Ok(d) if d.is_zero() && !allow_zero => {
-                self.error(&raw.referenced, format!("{key} must be greater than 0"));
-                None
-            }
-            Ok(d) => Some(d),
-            Err(why) => {
-                self.error(
-                    &raw.referenced,
-                    format!("invalid {key} `{}`: {why}", raw.value),
-                );
-                None
-            }
-        }
-    }
-
     pub(super) fn backend(&mut self, raw: Spanned<RawBackend>) -> Backend {
         let at = raw.referenced;
         let raw = raw.value;

@@ -4,4 +4,4 @@
 mod passthrough;
 pub(crate) mod web;
 
-pub(crate) use passthrough::{Protocol, Proxy, trailers_only};
+pub(crate) use passthrough::{Protocol, Proxy, trailers_only, unknown};

@@ -45,7 +45,7 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use crate::body::Body;
-use crate::metrics::{LatencyLabels, RequestLabels, ServeMetrics};
+use crate::metrics::ServeMetrics;
 use switchboard_upstream::{Deadline, deadline_exceeded, parse_grpc_timeout};
 
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
@@ -63,6 +63,15 @@ pub(crate) enum Protocol {
 }
 
 impl Protocol {
+    /// The word used in metric labels (`grpc`, `grpc-web`, `http`).
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::GrpcWeb => "grpc-web",
+            Protocol::Http => "http",
+        }
+    }
+
     pub(crate) fn of(headers: &HeaderMap) -> Protocol {
         let Some(ct) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
             return Protocol::Http;
@@ -100,8 +109,8 @@ pub(crate) struct Proxy {
     pub snapshot: Option<Arc<Snapshot>>,
     pub metrics: ServeMetrics,
     pub peer: Option<SocketAddr>,
-    /// Metrics label prefix: `grpc` or `grpc-web`.
-    pub protocol: &'static str,
+    /// Which proxied protocol (`Grpc` or `GrpcWeb`): the metrics route label's prefix.
+    pub protocol: Protocol,
 }
 
 impl Proxy {
@@ -121,7 +130,7 @@ impl Proxy {
             }
         };
         let backend = &snapshot.backends[index];
-        let route: Arc<str> = format!("{} {path}", self.protocol).into();
+        let route: Arc<str> = format!("{} {path}", self.protocol.as_str()).into();
         let response = self.forward(&snapshot, index, req).await;
         self.record(
             &backend.name,
@@ -190,26 +199,12 @@ impl Proxy {
     }
 
     fn record(&self, backend: &str, route: Arc<str>, status: u16, started: Option<Instant>) {
-        let backend: Arc<str> = backend.into();
-        self.metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                backend: backend.clone(),
-                route,
-                status,
-            })
-            .inc();
-        if let Some(started) = started {
-            self.metrics
-                .latency
-                .get_or_create(&LatencyLabels { backend })
-                .observe(started.elapsed().as_secs_f64());
-        }
+        self.metrics.record(backend, route, status, started);
     }
 }
 
 /// The status for a path no backend serves, worded as grpc-go words it.
-fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
+pub(crate) fn unknown(path: &str, lookup: &GrpcLookup<'_>) -> Status {
     let (service, method) = switchboard_routes::split_grpc_path(path).unwrap_or((path, ""));
     let message = match lookup {
         GrpcLookup::UnknownMethod => format!("unknown method {method} for service {service}"),

@@ -35,7 +35,6 @@ use futures_util::Stream;
 use http::HeaderMap;
 use http::uri::PathAndQuery;
 use http_body::Body as _;
-use hyper::body::Incoming;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_transcode as transcode;
 use switchboard_upstream::UnaryReply;
@@ -46,6 +45,7 @@ use super::server_stream::{self as stream, Call, CancelOnDrop, Framing};
 use super::{Early, status_response};
 use crate::body::Body;
 use crate::headers::accepts_trailers;
+use crate::upload_drain::UploadBody;
 
 /// What to do with a request value that cannot be transcoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +61,7 @@ enum OnBadMessage {
 pub(super) async fn dispatch(
     call: Call<'_>,
     headers: &HeaderMap,
-    body: Incoming,
+    body: UploadBody,
 ) -> Result<http::Response<Body>, Early> {
     // Parsed at table-build time; cloning shares the bytes.
     let path = call.route.grpc_path_and_query.clone();
@@ -79,7 +79,7 @@ async fn client_streaming(
     call: Call<'_>,
     path: PathAndQuery,
     trailers_ok: bool,
-    body: Incoming,
+    body: UploadBody,
 ) -> Result<http::Response<Body>, Early> {
     let (extensions, handle) = switchboard_upstream::cancellable();
     // Dropped when this future is (client gone) or returns (call over).
@@ -98,11 +98,19 @@ async fn client_streaming(
             .upstream
             .start_with(path, feed, metadata, extensions, deadline)
             .await?;
+        // A failure after the response head keeps that head apart from the
+        // trailers (see `error_metadata`).
+        let head = reply.headers.clone();
+        let with_head = |mut status: Status| {
+            switchboard_upstream::attach_headers(&mut status, head.clone());
+            status
+        };
         let message = reply
             .message()
-            .await?
-            .ok_or_else(|| Status::internal("backend sent no response message"))?;
-        let trailers = reply.trailers().await?;
+            .await
+            .map_err(with_head)?
+            .ok_or_else(|| with_head(Status::internal("backend sent no response message")))?;
+        let trailers = reply.trailers().await.map_err(with_head)?;
         Ok::<_, Status>(UnaryReply {
             headers: reply.headers,
             message,
@@ -118,7 +126,7 @@ async fn client_streaming(
     }
     Ok(match result {
         Ok(reply) => single_response(&route.plan, backend, reply, trailers_ok),
-        Err(status) => status_response(backend, &status),
+        Err(status) => status_response(backend, &status, trailers_ok),
     })
 }
 
@@ -128,7 +136,7 @@ async fn bidi(
     call: Call<'_>,
     path: PathAndQuery,
     framing: Framing,
-    body: Incoming,
+    body: UploadBody,
 ) -> http::Response<Body> {
     let (extensions, handle) = switchboard_upstream::cancellable();
     let guard = CancelOnDrop::new(handle.clone());
@@ -140,6 +148,7 @@ async fn bidi(
         backend,
         metadata,
         deadline,
+        http_body_delimiter,
         ..
     } = call;
     let started = backend
@@ -147,8 +156,26 @@ async fn bidi(
         .start_with(path, feed, metadata, extensions, deadline)
         .await;
     match started {
-        Ok(reply) => stream::respond(snapshot, route, backend, reply, framing, Some(guard)).await,
-        Err(status) => stream::first_error(backend, &status, framing),
+        Ok(reply) => {
+            let mut response = stream::respond(
+                snapshot,
+                route,
+                backend,
+                reply,
+                framing,
+                http_body_delimiter,
+                Some(guard),
+            )
+            .await;
+            if response.status().is_success() {
+                // The answer streams while the body is still being read.
+                response
+                    .extensions_mut()
+                    .insert(crate::upload_drain::FullDuplex);
+            }
+            response
+        }
+        Err(status) => stream::first_error(backend, &status, None, framing),
     }
 }
 
@@ -168,6 +195,7 @@ fn single_response(
             return status_response(
                 backend,
                 &Status::internal(format!("cannot encode response as JSON: {}", e.0)),
+                trailers_ok,
             );
         }
     };
@@ -181,7 +209,7 @@ fn single_response(
 /// only reads the body as fast as the backend's flow-control window allows:
 /// back-pressure reaches the client.
 struct BodyFeed {
-    body: Incoming,
+    body: UploadBody,
     splitter: transcode::JsonSplitter,
     limit: usize,
     snapshot: Arc<Snapshot>,
@@ -207,7 +235,7 @@ enum FeedState {
 impl BodyFeed {
     fn new(
         call: &Call<'_>,
-        body: Incoming,
+        body: UploadBody,
         on_bad: OnBadMessage,
         failure: Arc<Mutex<Option<Early>>>,
         cancel: CancellationHandle,

@@ -20,6 +20,7 @@ use crate::body::Body;
 use crate::entry::Gateway;
 use crate::headers;
 use crate::metrics::{LatencyLabels, RequestLabels};
+use crate::upload_drain::UploadBody;
 
 use super::{client_stream, server_stream as stream, websocket};
 
@@ -56,6 +57,17 @@ impl Gateway {
         req: Request<Incoming>,
         peer: Option<SocketAddr>,
     ) -> Response<Body> {
+        // What the answer leaves of the body is drained before it is written.
+        let (req, upload) = crate::upload_drain::Upload::wrap(req);
+        let response = self.route_and_call(req, peer).await;
+        upload.settle(response).await
+    }
+
+    async fn route_and_call(
+        &self,
+        req: Request<UploadBody>,
+        peer: Option<SocketAddr>,
+    ) -> Response<Body> {
         let started = Instant::now();
         let Some(snapshot) = self.live.snapshot() else {
             return early_response(Early::new(
@@ -69,7 +81,18 @@ impl Gateway {
         } else {
             req.method().clone()
         };
-        let (route, values) = match snapshot.table.find(&method, req.uri().path()) {
+        let lookup = crate::route_lookup::find(
+            &snapshot.table,
+            &self.http,
+            &method,
+            req.headers(),
+            req.uri().path(),
+        );
+        let lookup = match lookup {
+            Ok(lookup) => lookup,
+            Err(message) => return self.unmatched(Early::new(Code::InvalidArgument, message)),
+        };
+        let (route, values) = match lookup {
             Lookup::Found(route, values) => (route, values),
             Lookup::MethodNotAllowed => {
                 // grpc-gateway: Unimplemented "Method Not Allowed", hence HTTP 501.
@@ -104,7 +127,7 @@ impl Gateway {
         route: &Route,
         backend: &BackendRuntime,
         values: Vec<String>,
-        req: Request<Incoming>,
+        req: Request<UploadBody>,
         peer: Option<SocketAddr>,
     ) -> Result<Response<Body>, Early> {
         let plan = &route.plan;
@@ -125,7 +148,8 @@ impl Gateway {
             backend,
             metadata,
             deadline,
-            max_message_bytes: self.max_body_bytes,
+            max_message_bytes: self.applied.get(&self.live).max_body_bytes,
+            http_body_delimiter: !self.http.raw_http_body_streams,
         };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
         if websocket || plan.method.is_client_streaming() {
@@ -133,7 +157,14 @@ impl Gateway {
             // read as it arrives.
             let call = stream_call(metadata);
             if websocket {
-                return websocket::upgrade(call, &parts.headers, &mut parts.extensions);
+                let query = parts.uri.query();
+                return websocket::upgrade(
+                    call,
+                    &parts.headers,
+                    &mut parts.extensions,
+                    values,
+                    query,
+                );
             }
             return client_stream::dispatch(call, &parts.headers, body).await;
         }
@@ -156,22 +187,36 @@ impl Gateway {
             .read_body(&parts.headers, body)
             .await
             .map_err(|e| e.written_as(codecs.outbound))?;
+        let content_type = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
         let request_body = transcode::RequestBody {
             bytes: &body,
-            content_type: parts
-                .headers
-                .get(CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok()),
+            content_type,
             codec: codecs.inbound,
         };
+        let bad_request = |e: transcode::TranscodeError| {
+            Early::new(Code::InvalidArgument, e.0).written_as(codecs.outbound)
+        };
+        // A body-less route binds a form body like the query (grpc-gateway's
+        // `ParseForm` + `Request.Form`).
+        let parameters = transcode::form_parameters(
+            plan,
+            parts.method.as_str(),
+            content_type,
+            &body,
+            parts.uri.query(),
+        )
+        .map_err(bad_request)?;
         let message = transcode::decode_request(
             plan,
             &backend.json,
             request_body,
             &values,
-            parts.uri.query(),
+            parameters.as_deref(),
         )
-        .map_err(|e| Early::new(Code::InvalidArgument, e.0).written_as(codecs.outbound))?;
+        .map_err(bad_request)?;
         // Parsed at table-build time; cloning shares the bytes.
         let path = route.grpc_path_and_query.clone();
         let trailers_ok = headers::accepts_trailers(&parts.headers);
@@ -200,6 +245,7 @@ impl Gateway {
                             backend,
                             &Status::internal(format!("cannot encode response: {}", e.0)),
                             codecs.outbound,
+                            trailers_ok,
                         ));
                     }
                 };
@@ -210,13 +256,18 @@ impl Gateway {
                     trailers_ok,
                 ))
             }
-            Err(status) => Ok(status_response_as(backend, &status, codecs.outbound)),
+            Err(status) => Ok(status_response_as(
+                backend,
+                &status,
+                codecs.outbound,
+                trailers_ok,
+            )),
         }
     }
 
     /// Reads the whole body, bounded by the configured limit.
-    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Early> {
-        let limit = self.max_body_bytes;
+    async fn read_body(&self, headers: &HeaderMap, body: UploadBody) -> Result<Bytes, Early> {
+        let limit = self.applied.get(&self.live).max_body_bytes;
         let declared = headers
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())

@@ -7,7 +7,7 @@
 mod client_stream;
 mod dispatch;
 mod respond;
-mod server_stream;
+pub(crate) mod server_stream;
 mod sse;
 pub(crate) mod websocket;
 

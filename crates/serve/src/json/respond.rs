@@ -72,9 +72,13 @@ pub(super) fn proto_response(status: u16, body: Vec<u8>) -> Response<Body> {
 
 /// A gRPC error from the backend as grpc-gateway renders it: mapped HTTP status,
 /// `{code, message, details}` with details decoded through the backend's pool, and
-/// the error's metadata as `Grpc-Metadata-*` headers.
-pub(crate) fn status_response(backend: &BackendRuntime, status: &Status) -> Response<Body> {
-    status_response_as(backend, status, transcode::Codec::Json)
+/// the error's header and trailer metadata kept apart (see `error_metadata`).
+pub(crate) fn status_response(
+    backend: &BackendRuntime,
+    status: &Status,
+    trailers_ok: bool,
+) -> Response<Body> {
+    status_response_as(backend, status, transcode::Codec::Json, trailers_ok)
 }
 
 /// [`status_response`] in the client's outbound codec: for protobuf, the body is
@@ -84,6 +88,7 @@ pub(crate) fn status_response_as(
     backend: &BackendRuntime,
     status: &Status,
     codec: transcode::Codec,
+    trailers_ok: bool,
 ) -> Response<Body> {
     let code = status.code() as i32;
     let details = (!status.details().is_empty()).then(|| status.details());
@@ -104,12 +109,10 @@ pub(crate) fn status_response_as(
             ),
         ),
     };
-    let h = response.headers_mut();
-    headers::metadata_to_headers(status.metadata(), "grpc-metadata-", h);
     if status.code() == Code::Unauthenticated
         && let Ok(v) = HeaderValue::from_str(status.message())
     {
-        h.insert(WWW_AUTHENTICATE, v);
+        response.headers_mut().insert(WWW_AUTHENTICATE, v);
     }
-    response
+    crate::error_metadata::apply(response, status, None, trailers_ok)
 }

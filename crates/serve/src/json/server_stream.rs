@@ -34,10 +34,10 @@ use crate::headers;
 
 /// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
 /// stream has already ended cleanly, in which case dropping the response does.
-pub(super) struct CancelOnDrop(Option<CancellationHandle>);
+pub(crate) struct CancelOnDrop(Option<CancellationHandle>);
 
 impl CancelOnDrop {
-    pub(super) fn new(handle: CancellationHandle) -> Self {
+    pub(crate) fn new(handle: CancellationHandle) -> Self {
         CancelOnDrop(Some(handle))
     }
 }
@@ -113,6 +113,9 @@ pub(super) struct Call<'a> {
     pub deadline: Deadline,
     /// Largest request message (`limits.max_body_bytes`), for streamed requests.
     pub max_message_bytes: usize,
+    /// Write grpc-gateway's `\n` after each streamed `google.api.HttpBody`
+    /// (`http.raw_http_body_streams: false`, the default).
+    pub http_body_delimiter: bool,
 }
 
 pub(super) async fn server_streaming(
@@ -127,6 +130,7 @@ pub(super) async fn server_streaming(
         backend,
         metadata,
         deadline,
+        http_body_delimiter,
         ..
     } = call;
     let reply = match backend
@@ -135,25 +139,36 @@ pub(super) async fn server_streaming(
         .await
     {
         Ok(reply) => reply,
-        Err(status) => return first_error(backend, &status, framing),
+        Err(status) => return first_error(backend, &status, None, framing),
     };
-    respond(snapshot, route, backend, reply, framing, None).await
+    respond(
+        snapshot,
+        route,
+        backend,
+        reply,
+        framing,
+        http_body_delimiter,
+        None,
+    )
+    .await
 }
 
 /// Streams an upstream call that has started (headers received) back to the
-/// client. `guard`, if any, lives as long as the response body.
+/// client. `guard`, if any, lives as long as the response body;
+/// `http_body_delimiter` ends each raw `HttpBody` message with `\n`.
 pub(super) async fn respond(
     snapshot: Arc<Snapshot>,
     route: &Route,
     backend: &BackendRuntime,
     mut reply: StreamReply,
     framing: Framing,
+    http_body_delimiter: bool,
     guard: Option<CancelOnDrop>,
 ) -> Response<Body> {
     // Wait for the first message so an immediate failure gets a real HTTP status.
     let first = match reply.message().await {
         Ok(first) => first,
-        Err(status) => return first_error(backend, &status, framing),
+        Err(status) => return first_error(backend, &status, Some(&reply.headers), framing),
     };
     // A stream of google.api.HttpBody is written raw (grpc-gateway's
     // HTTPBodyMarshaler), typed by the first message's content_type; a failure
@@ -163,7 +178,10 @@ pub(super) async fn respond(
         (Some(m), true) => {
             match transcode::encode_response(&route.plan, &backend.json, transcode::Codec::Json, m)
             {
-                Ok(e) => (Some(Pending::Chunk(e.body)), Some(e.content_type)),
+                Ok(e) => (
+                    Some(Pending::Chunk(delimited(e.body, http_body_delimiter))),
+                    Some(e.content_type),
+                ),
                 Err(e) => (
                     Some(Pending::Failed(Status::internal(e.0))),
                     Some(Default::default()),
@@ -186,6 +204,7 @@ pub(super) async fn respond(
         pending,
         upstream: reply,
         framing,
+        http_body_delimiter,
         done: false,
         _guard: guard,
     };
@@ -224,6 +243,8 @@ struct State {
     /// The call; its reads carry the call's deadline.
     upstream: StreamReply,
     framing: Framing,
+    /// grpc-gateway's `\n` after each raw `HttpBody` message.
+    http_body_delimiter: bool,
     done: bool,
     /// Resets a call whose request stream is still open when the body is dropped.
     _guard: Option<CancelOnDrop>,
@@ -244,12 +265,13 @@ fn async_stream(
             None => s.upstream.message().await,
         };
         let chunk = match item {
-            // Raw HttpBody data, with no delimiter (unlike grpc-gateway's "\n";
-            // see the README's list of differences).
+            // Raw HttpBody data, then grpc-gateway's delimiter in the same
+            // chunk (ForwardResponseStream writes both before flushing),
+            // unless `http.raw_http_body_streams` asks for the data alone.
             Ok(Some(m)) if s.plan.raw_response => {
                 match transcode::encode_response(&s.plan, &backend.json, transcode::Codec::Json, m)
                 {
-                    Ok(e) => e.body,
+                    Ok(e) => delimited(e.body, s.http_body_delimiter),
                     Err(e) => {
                         s.done = true;
                         s.framing.error(backend, &Status::internal(e.0))
@@ -276,6 +298,17 @@ fn async_stream(
     })
 }
 
+/// A raw `HttpBody` chunk, with grpc-gateway's `\n` when `delimit`.
+fn delimited(data: Bytes, delimit: bool) -> Bytes {
+    if !delimit {
+        return data;
+    }
+    let mut chunk = BytesMut::with_capacity(data.len() + 1);
+    chunk.put_slice(&data);
+    chunk.put_u8(b'\n');
+    chunk.freeze()
+}
+
 fn wrap(prefix: &[u8], json: &[u8]) -> Bytes {
     let mut b = BytesMut::with_capacity(prefix.len() + json.len() + 2);
     b.put_slice(prefix);
@@ -297,10 +330,13 @@ fn error_chunk(backend: &BackendRuntime, status: &Status) -> Bytes {
 }
 
 /// A failure before the first message: the mapped HTTP status, and the error in
-/// the stream's own framing as the whole body.
+/// the stream's own framing as the whole body. The response head, when one came
+/// before the failure, gives the `Grpc-Metadata-*` headers; a stream's trailer
+/// metadata is not sent (grpc-gateway's ForwardResponseStream sends no trailers).
 pub(super) fn first_error(
     backend: &BackendRuntime,
     status: &Status,
+    head: Option<&MetadataMap>,
     framing: Framing,
 ) -> Response<Body> {
     let code = status.code() as i32;
@@ -309,6 +345,8 @@ pub(super) fn first_error(
         .header(CONTENT_TYPE, framing.content_type())
         .body(crate::body::full(framing.error(backend, status)))
         .unwrap_or_else(|_| Response::new(crate::body::full(Bytes::new())));
-    headers::metadata_to_headers(status.metadata(), "grpc-metadata-", response.headers_mut());
+    if let Some(head) = head {
+        headers::metadata_to_headers(head, "grpc-metadata-", response.headers_mut());
+    }
     response
 }

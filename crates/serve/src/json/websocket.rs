@@ -8,8 +8,12 @@
 //! - **Route.** The upgrade is a `GET`, but the route is looked up as `POST`
 //!   (what streaming rules and default routes use) unless the query says
 //!   otherwise with `?method=GET` (the proxy's `method` override parameter).
-//!   Path variables and query parameters are not bound, as for any streamed
-//!   request body; headers become metadata as for any call. As in the proxy,
+//!   Path variables and query parameters are bound into each request message
+//!   exactly as the same route binds them over POST: for a unary or
+//!   server-streaming method, each message is the route's `body` and the path
+//!   and query (but the `method` parameter) fill the rest; for a client- or
+//!   bidi-streaming method each message is the whole request, as in a
+//!   streamed POST body. Headers become metadata as for any call. As in the proxy,
 //!   `Sec-WebSocket-Protocol: Bearer, <token>` supplies
 //!   `authorization: Bearer <token>` (and is answered with protocol `Bearer`)
 //!   when there is no `Authorization` header.
@@ -17,6 +21,8 @@
 //!   message as JSON (several concatenated values are accepted, as the proxy's
 //!   line-based body would). An **empty** message half-closes the request stream
 //!   (no more requests; responses keep coming), as the end of a POST body does.
+//!   A method that takes one request (unary, server streaming) is half-closed
+//!   after the first; another one is then an error (code 3).
 //! - **Server to client.** Each response message is one text message
 //!   `{"result": ...}`, exactly an NDJSON line without its newline.
 //! - **End.** When the backend ends the call, a failure is first sent as a text
@@ -96,6 +102,8 @@ pub(super) fn upgrade(
     call: Call<'_>,
     headers: &HeaderMap,
     extensions: &mut http::Extensions,
+    path_values: Vec<String>,
+    query: Option<&str>,
 ) -> Result<Response<Body>, Early> {
     let bad = |message: &str| Early::new(Code::InvalidArgument, message);
     if headers
@@ -131,6 +139,10 @@ pub(super) fn upgrade(
         metadata,
         deadline: call.deadline,
         max_message_bytes: call.max_message_bytes,
+        path_values,
+        query: query
+            .map(without_method_parameter)
+            .filter(|q| !q.is_empty()),
     };
     // Secure edge: a concurrency slot (if any) lasts as long as the session.
     let edge_guard = extensions.remove::<switchboard_edge::Guard>();
@@ -173,6 +185,45 @@ struct Session {
     metadata: MetadataMap,
     deadline: Deadline,
     max_message_bytes: usize,
+    /// The route's path variable values, bound into every request message.
+    path_values: Vec<String>,
+    /// The query without the `method` parameter that chose the route.
+    query: Option<String>,
+}
+
+impl Session {
+    /// One request message from one JSON value: bound like the same route's
+    /// POST (see the module docs).
+    fn request_message(&self, json: &[u8]) -> Result<Bytes, Status> {
+        let opts = &self.snapshot.backends[self.backend].json;
+        let encoded = if self.plan.method.is_client_streaming() {
+            transcode::message_from_json(&self.plan, opts, json)
+        } else {
+            let body = transcode::RequestBody {
+                bytes: json,
+                content_type: None,
+                codec: transcode::Codec::Json,
+            };
+            transcode::decode_request(
+                &self.plan,
+                opts,
+                body,
+                &self.path_values,
+                self.query.as_deref(),
+            )
+        };
+        encoded.map_err(|e| Status::invalid_argument(e.0))
+    }
+}
+
+/// The query minus grpc-websocket-proxy's `method` parameter, which names the
+/// route's method and is no field of the request.
+fn without_method_parameter(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| pair.split('=').next() != Some("method"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Why the client side of a session stopped.
@@ -269,7 +320,6 @@ async fn read_requests(
     tx: mpsc::Sender<Bytes>,
     session: &Session,
 ) -> ClientEnd {
-    let json = &session.snapshot.backends[session.backend].json;
     let mut tx = Some(tx);
     while let Some(frame) = source.next().await {
         let payload = match frame {
@@ -300,13 +350,21 @@ async fn read_requests(
             ));
         };
         for value in values {
-            let message = match transcode::message_from_json(&session.plan, json, &value) {
+            let message = match session.request_message(&value) {
                 Ok(m) => m,
-                Err(e) => return ClientEnd::Bad(Status::invalid_argument(e.0)),
+                Err(status) => return ClientEnd::Bad(status),
             };
             if sender.send(message).await.is_err() {
                 // The call no longer reads requests (it ended); the responder
                 // reports how. Keep reading for the close.
+                tx = None;
+                break;
+            }
+            if !session.plan.method.is_client_streaming() {
+                // A unary or server-streaming method takes exactly one request:
+                // half-close after it, as grpc-gateway's handler decodes one
+                // value and calls the method (the backend waits for the end of
+                // the request stream before answering).
                 tx = None;
                 break;
             }
@@ -373,6 +431,15 @@ mod tests {
         assert_eq!(u16::from(c.code), 4013);
         assert!(c.reason.len() <= 123 && c.reason.len() >= 122);
         assert_eq!(u16::from(close_frame(&Status::ok("")).code), 1000);
+    }
+
+    #[test]
+    fn method_parameter_is_not_bound() {
+        assert_eq!(
+            without_method_parameter("method=GET&int32Value=7&methods=1"),
+            "int32Value=7&methods=1"
+        );
+        assert_eq!(without_method_parameter("method=GET"), "");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::time::Instant;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{CONTENT_TYPE, TE, USER_AGENT};
 use http::uri::PathAndQuery;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderValue, Method};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
@@ -209,7 +209,8 @@ async fn read_reply(
     match Status::from_header_map(&trailers) {
         Some(status) if status.code() == tonic::Code::Ok => {}
         Some(mut status) => {
-            merge_head(status.metadata_mut(), &head.headers);
+            // Header and trailer metadata stay apart (see `error_head`).
+            crate::error_head::attach_head(&mut status, head.headers);
             return Err(status);
         }
         None => {
@@ -252,16 +253,6 @@ fn first_message(mut data: Bytes) -> Result<Bytes, Status> {
         )));
     }
     Ok(data.split_to(len))
-}
-
-/// Adds the response head's entries to an error status's metadata (tonic's
-/// client reports header metadata with the error too).
-fn merge_head(into: &mut MetadataMap, head: &HeaderMap) {
-    let mut headers = std::mem::take(into).into_headers();
-    for (k, v) in head {
-        headers.append(k.clone(), v.clone());
-    }
-    *into = MetadataMap::from_headers(headers);
 }
 
 fn h2_error(conn: &Conn, e: &h2::Error) -> ConnError {

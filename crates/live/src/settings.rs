@@ -1,0 +1,38 @@
+//! Process-wide settings that a reload applies without a restart: the body
+//! limit, CORS, the watcher's debounce and the shutdown timings.
+//!
+//! The reloader publishes them with each table it builds from the file
+//! ([`Live::set_settings`](crate::Live::set_settings)); readers load them at the
+//! moment they need them (each request, each debounce window, the shutdown), so
+//! a reload changes them without restarting anything. Settings read only once at
+//! startup (the listeners' addresses, the upstream channel settings) are not
+//! here: a change to those is reported in `ReloadStatus::restart_required`.
+
+use std::time::Duration;
+
+use switchboard_config::{Config, Cors, Shutdown};
+
+/// The live-applicable part of a [`Config`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    /// `limits.max_body_bytes`: the largest request body (or streamed message).
+    pub max_body_bytes: usize,
+    /// `cors`: browser access rules; `None` sends no CORS headers.
+    pub cors: Option<Cors>,
+    /// `reload.debounce`: how long the file watcher waits for events to settle.
+    pub reload_debounce: Duration,
+    /// `shutdown`: readiness delay and drain timeout.
+    pub shutdown: Shutdown,
+}
+
+impl Settings {
+    /// The settings of `config` that apply live.
+    pub fn of(config: &Config) -> Self {
+        Settings {
+            max_body_bytes: config.max_body_bytes,
+            cors: config.cors.clone(),
+            reload_debounce: config.reload_debounce,
+            shutdown: config.shutdown,
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! The live-applicable settings (body limit, CORS) as the request path uses
+//! them: compiled once per published [`Settings`], then shared by every request.
+//!
+//! A reload publishes new [`Settings`] into [`Live`]; the first request after it
+//! sees a different `Arc`, compiles the CORS rules and caches the result, so a
+//! changed `limits.max_body_bytes` or `cors` applies to the next request without
+//! a restart, and an unchanged one costs one pointer comparison per request.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use switchboard_live::{Live, Settings};
+
+use crate::cors::Cors;
+
+/// The settings one request runs with.
+#[derive(Debug)]
+pub(crate) struct Applied {
+    /// What this was compiled from; `None`: the defaults given to
+    /// [`Gateway::new`](crate::Gateway::new), used until a config is applied.
+    source: Option<Arc<Settings>>,
+    pub(crate) max_body_bytes: usize,
+    pub(crate) cors: Option<Cors>,
+}
+
+/// The compiled form of the live settings, refreshed when they change.
+#[derive(Debug)]
+pub(crate) struct AppliedCache {
+    current: ArcSwap<Applied>,
+}
+
+impl AppliedCache {
+    /// Starts from fixed settings (before any config is applied, and in tests).
+    pub(crate) fn new(max_body_bytes: usize, cors: Option<switchboard_config::Cors>) -> Self {
+        AppliedCache {
+            current: ArcSwap::from_pointee(Applied {
+                source: None,
+                max_body_bytes,
+                cors: cors.map(Cors::new),
+            }),
+        }
+    }
+
+    /// The settings for a request starting now.
+    pub(crate) fn get(&self, live: &Live) -> Arc<Applied> {
+        let cached = self.current.load_full();
+        let Some(settings) = live.settings() else {
+            return cached;
+        };
+        if cached
+            .source
+            .as_ref()
+            .is_some_and(|s| Arc::ptr_eq(s, &settings))
+        {
+            return cached;
+        }
+        let fresh = Arc::new(Applied {
+            max_body_bytes: settings.max_body_bytes,
+            cors: settings.cors.clone().map(Cors::new),
+            source: Some(settings),
+        });
+        self.current.store(fresh.clone());
+        fresh
+    }
+}

@@ -1,0 +1,139 @@
+//! Connect headers <-> gRPC metadata.
+//!
+//! Connect has no metadata prefix: every request header that is not part of
+//! the protocol (content type and coding, Connect's own headers, hop-by-hop
+//! headers) is metadata, `-bin` ones base64-encoded, as connect-go and Vanguard
+//! treat them. On the way back, header metadata becomes plain response headers;
+//! trailer metadata becomes `trailer-`-prefixed headers of a unary response, or
+//! the `metadata` object of a stream's end-of-stream message.
+//! `x-forwarded-for` and `x-forwarded-host` are added as for every protocol
+//! ([`headers::add_forwarded`]).
+
+use std::net::SocketAddr;
+
+use http::HeaderMap;
+use http::header::HeaderName;
+use tonic::Status;
+use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+
+use crate::headers;
+
+/// Request headers that belong to HTTP or to Connect itself, never forwarded.
+fn is_protocol_request_header(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "accept-encoding"
+            | "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "user-agent"
+            | "x-forwarded-for"
+            | "x-forwarded-host"
+    ) || name.starts_with("connect-")
+        || headers::is_reserved(name)
+}
+
+/// Metadata that must not become a response header: what `headers::is_reserved`
+/// hides, and the backend's own HTTP/2 framing headers.
+fn is_protocol_response_key(name: &str) -> bool {
+    headers::is_reserved(name)
+        || name.starts_with(':')
+        || matches!(
+            name,
+            "content-type" | "content-length" | "content-encoding" | "accept-encoding" | "date"
+        )
+}
+
+/// The outgoing metadata of a Connect request. A `-bin` header that is not
+/// base64 is the client's error (INVALID_ARGUMENT).
+pub(crate) fn request_metadata(
+    h: &HeaderMap,
+    authority: Option<&str>,
+    peer: Option<SocketAddr>,
+) -> Result<MetadataMap, Status> {
+    let mut md = MetadataMap::with_capacity(h.len() + 2);
+    let mut xff: Option<String> = None;
+    for v in h.get_all("x-forwarded-for") {
+        let v = v.to_str().unwrap_or_default();
+        xff = Some(match xff {
+            Some(prev) => format!("{prev}, {v}"),
+            None => v.to_owned(),
+        });
+    }
+    let forwarded_host = h.get("x-forwarded-host").and_then(|v| v.to_str().ok());
+    for (name, value) in h {
+        let key = name.as_str();
+        if is_protocol_request_header(key) {
+            continue;
+        }
+        if key.ends_with("-bin") {
+            let decoded = headers::decode_bin(value.as_bytes())
+                .ok_or_else(|| Status::invalid_argument(format!("invalid binary header {key}")))?;
+            if let Ok(k) = MetadataKey::from_bytes(key.as_bytes()) {
+                md.append_bin(k, MetadataValue::from_bytes(&decoded));
+            }
+        } else if let (Ok(k), Ok(v)) = (
+            MetadataKey::from_bytes(key.as_bytes()),
+            MetadataValue::try_from(value.as_bytes()),
+        ) {
+            md.append(k, v);
+        }
+    }
+    headers::add_forwarded(&mut md, xff, forwarded_host.or(authority), peer);
+    Ok(md)
+}
+
+/// Appends each forwardable metadata entry as `prefix<key>` (`""` for header
+/// metadata, `"trailer-"` for a unary call's trailers). Binary values stay
+/// base64, as Connect sends them.
+pub(crate) fn to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
+    let mut name = String::new();
+    for (key, value) in md.as_ref() {
+        let key = key.as_str();
+        if is_protocol_response_key(key) {
+            continue;
+        }
+        name.clear();
+        name.push_str(prefix);
+        name.push_str(key);
+        if let Ok(header) = HeaderName::from_bytes(name.as_bytes()) {
+            out.append(header, value.clone());
+        }
+    }
+}
+
+/// The end-of-stream message's `metadata`: `{"key": ["value", ...]}`, or
+/// `None` when there is nothing to say.
+pub(crate) fn to_json(md: &MetadataMap) -> Option<Vec<u8>> {
+    let map = md.as_ref();
+    let mut out = Vec::new();
+    for key in map.keys() {
+        let k = key.as_str();
+        if is_protocol_response_key(k) {
+            continue;
+        }
+        out.push(if out.is_empty() { b'{' } else { b',' });
+        super::error::push_json_string(&mut out, k);
+        out.extend_from_slice(b":[");
+        for (i, v) in map.get_all(key).iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            super::error::push_json_string(&mut out, &String::from_utf8_lossy(v.as_bytes()));
+        }
+        out.push(b']');
+    }
+    if out.is_empty() {
+        return None;
+    }
+    out.push(b'}');
+    Some(out)
+}

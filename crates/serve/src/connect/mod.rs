@@ -1,0 +1,196 @@
+//! The Connect protocol (connectrpc.com/docs/protocol) on the public port, so
+//! connect-es, connect-go, connect-swift and connect-kotlin clients reach every
+//! backend with nothing but the gateway's URL and the service's descriptors.
+//!
+//! A Connect request is recognised before the HTTP/JSON mapping sees it
+//! ([`codec::recognise`]): a POST that says `Connect-Protocol-Version: 1` or
+//! uses a content type only Connect uses, or a GET with `connect=v1`. Anything
+//! else on the same paths (a grpc-gateway client's plain JSON POST above all)
+//! keeps the grpc-gateway behaviour.
+//!
+//! The call is routed like native gRPC: the owner of the service in
+//! `/package.Service/Method` ([`RouteTable::find_grpc`]), with the method's
+//! default-route plan for the JSON codec; binary (`proto`) messages pass to and
+//! from the backend untouched. Unary calls ([`unary`]) use the shared unary
+//! upstream call (balancing, retries, deadline); streams ([`stream`]) the
+//! shared streaming call with a cancellation handle, as the JSON streaming
+//! shapes do. Deadlines are the client's `Connect-Timeout-Ms` capped by the
+//! backend's `timeout`, like every protocol; metadata and errors are mapped in
+//! [`metadata`] and [`error`]; compression in [`compress`].
+//!
+//! Requests are counted in the request metrics with the route label
+//! `connect /package.Service/Method`, as `grpc` and `grpc-web` calls are.
+//!
+//! [`RouteTable::find_grpc`]: switchboard_routes::RouteTable::find_grpc
+
+mod codec;
+mod compress;
+mod envelope;
+mod error;
+mod metadata;
+mod stream;
+#[cfg(test)]
+mod tests;
+mod unary;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, Request, Response};
+use hyper::body::Incoming;
+use switchboard_live::{BackendRuntime, Snapshot};
+use switchboard_routes::{GrpcLookup, Lookup, Route, RouteSource};
+use tonic::Status;
+
+pub(crate) use codec::{Kind, recognise};
+
+use crate::body::Body;
+use crate::entry::Gateway;
+
+/// What every Connect call needs once it is routed.
+pub(crate) struct Call<'a> {
+    pub snapshot: &'a Arc<Snapshot>,
+    pub backend: &'a BackendRuntime,
+    /// `backend`'s index in the snapshot, for what outlives the handler.
+    pub backend_index: usize,
+    /// The method's default route (`POST /package.Service/Method`), whose plan
+    /// the JSON codec needs; `None` if the table has none for it.
+    pub route: Option<&'a Route>,
+    pub path: &'a str,
+    pub peer: Option<SocketAddr>,
+    /// `limits.max_body_bytes`: the whole unary body, or each streamed message.
+    pub max_message_bytes: usize,
+}
+
+impl Call<'_> {
+    /// The plan, for a codec that needs one (JSON) or a shape check.
+    fn plan(&self) -> Result<&Arc<switchboard_transcode::MethodPlan>, Status> {
+        self.route.map(|r| &r.plan).ok_or_else(|| {
+            Status::unimplemented(format!(
+                "{}: the route table has no plan for this method",
+                self.path
+            ))
+        })
+    }
+
+    /// The upstream path, parsed once at table-build time when there is a route.
+    fn grpc_path(&self) -> Result<http::uri::PathAndQuery, Status> {
+        match self.route {
+            Some(r) => Ok(r.grpc_path_and_query.clone()),
+            None => http::uri::PathAndQuery::from_maybe_shared(Bytes::copy_from_slice(
+                self.path.as_bytes(),
+            ))
+            .map_err(|_| Status::internal("invalid gRPC path")),
+        }
+    }
+}
+
+/// Serves one Connect request. Never fails: every problem is a Connect error
+/// in the shape the request's kind expects.
+pub(crate) async fn handle(
+    gateway: &Gateway,
+    kind: Kind,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+) -> Response<Body> {
+    let started = Instant::now();
+    let fail = |status: &Status| match &kind {
+        Kind::Stream { codec } => {
+            stream::error_response(codec.unwrap_or(codec::Codec::Json), None, status)
+        }
+        _ => unary::error_response(None, status),
+    };
+    let Some(snapshot) = gateway.live.snapshot() else {
+        return fail(&Status::unavailable("no route table is loaded yet"));
+    };
+    let path = req.uri().path().to_owned();
+    let index = match snapshot.table.find_grpc(&path) {
+        GrpcLookup::Found { backend, .. } => backend,
+        lookup => {
+            let response = fail(&crate::grpc::unknown(&path, &lookup));
+            gateway
+                .metrics
+                .record("", "unmatched".into(), response.status().as_u16(), None);
+            return response;
+        }
+    };
+    let backend = &snapshot.backends[index];
+    let call = Call {
+        snapshot: &snapshot,
+        backend,
+        backend_index: index,
+        route: default_route(&snapshot, &path, index),
+        path: &path,
+        peer,
+        max_message_bytes: gateway.applied.get(&gateway.live).max_body_bytes,
+    };
+    let response = match kind {
+        Kind::Unary { codec } => unary::post(call, codec, req).await,
+        Kind::Get => unary::get(call, req).await,
+        Kind::Stream { codec } => stream::handle(call, codec, req).await,
+    };
+    gateway.metrics.record(
+        &backend.name,
+        format!("connect {path}").into(),
+        response.status().as_u16(),
+        Some(started),
+    );
+    response
+}
+
+/// The method's `POST /package.Service/Method` route on its owning backend.
+fn default_route<'a>(snapshot: &'a Snapshot, path: &str, backend: usize) -> Option<&'a Route> {
+    match snapshot.table.find(&http::Method::POST, path) {
+        Lookup::Found(route, _)
+            if route.source == RouteSource::Default
+                && route.backend == backend
+                && &*route.grpc_path == path =>
+        {
+            Some(route)
+        }
+        _ => None,
+    }
+}
+
+/// `415 Unsupported Media Type` for a codec the gateway does not speak, with
+/// `Accept-Post` listing the ones it does (as connect-go answers), and a
+/// Connect error body saying which.
+fn unsupported_media_type(accepted: &'static str, headers: &HeaderMap) -> Response<Body> {
+    let sent = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let mut response = unary::error_response(
+        None,
+        &Status::invalid_argument(format!(
+            "unsupported content type {sent:?}: use one of {accepted}"
+        )),
+    );
+    *response.status_mut() = http::StatusCode::UNSUPPORTED_MEDIA_TYPE;
+    response
+        .headers_mut()
+        .insert("accept-post", HeaderValue::from_static(accepted));
+    response
+}
+
+/// The edge's refusal (auth, rate or concurrency limit), written for native
+/// gRPC as a trailers-only answer, re-told as a Connect unary error: the spec's
+/// HTTP status and JSON error body, keeping the refusal's other headers
+/// (`WWW-Authenticate`, `Retry-After`). Streams get the same form, which Connect
+/// clients read from any non-200 answer.
+pub(crate) fn refusal(grpc: Response<Body>) -> Response<Body> {
+    let status = Status::from_header_map(grpc.headers())
+        .unwrap_or_else(|| Status::unknown("request refused by the gateway"));
+    let mut response = unary::error_response(None, &Status::new(status.code(), status.message()));
+    for (name, value) in grpc.headers() {
+        let name_str = name.as_str();
+        if name_str.starts_with("grpc-") || name == CONTENT_TYPE {
+            continue;
+        }
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
+}
