@@ -65,7 +65,12 @@ fn plan(body: &str, vars: &[&str]) -> Result<MethodPlan, PlanError> {
 fn decode(p: &MethodPlan, body: &str, path: &[&str], q: &str) -> Result<String, TranscodeError> {
     let path: Vec<String> = path.iter().map(|s| s.to_string()).collect();
     let q = (!q.is_empty()).then_some(q);
-    let bytes = request_to_proto(p, &JsonOptions::default(), body.as_bytes(), &path, q)?;
+    let body = crate::RequestBody {
+        bytes: body.as_bytes(),
+        content_type: None,
+        codec: crate::Codec::Json,
+    };
+    let bytes = crate::decode_request(p, &JsonOptions::default(), body, &path, q)?;
     let msg = DynamicMessage::decode(p.input.clone(), bytes).unwrap();
     let compact = JsonOptions {
         emit_unpopulated: false,

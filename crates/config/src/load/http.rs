@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::validate::Validator;
+use super::validator::Validator;
 use crate::{HttpOptions, UnescapingMode};
 
 #[derive(Deserialize)]
