@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod cors;
-mod http;
 pub mod edge;
+mod http;
 mod load;
 mod schema_source;
 mod traffic;

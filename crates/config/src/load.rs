@@ -125,8 +125,8 @@ use report::yaml_error;
 use validator::Validator;
 
 mod cors;
-mod http;
 mod edge;
+mod http;
 mod raw;
 mod report;
 #[cfg(test)]

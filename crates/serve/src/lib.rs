@@ -22,9 +22,9 @@ mod headers;
 pub(crate) mod json;
 mod listener;
 mod metrics;
+mod public;
 mod route_lookup;
 mod upload_drain;
-mod public;
 
 pub use entry::Gateway;
 pub use listener::serve;
