@@ -20,6 +20,7 @@ mod grpc;
 mod headers;
 mod json;
 mod listener;
+mod metadata_limit;
 mod metrics;
 mod route_lookup;
 mod upload_drain;

@@ -106,6 +106,8 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
         swap_metrics,
         channels,
     );
+    let forget = serve_metrics.clone();
+    reloader.on_backend_removed(move |backend| forget.forget_backend(backend));
     let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
     if first.result == ReloadResult::Rejected {
@@ -150,6 +152,7 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     };
     let gateway = Arc::new(
         Gateway::new(live.clone(), serve_metrics, config.max_body_bytes)
+            .with_max_metadata_bytes(config.max_metadata_bytes)
             .with_cors(config.cors.clone())
             .with_http(config.http),
     );

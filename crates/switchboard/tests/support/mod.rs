@@ -30,7 +30,7 @@ pub mod balance;
 pub mod python;
 
 #[allow(unused_imports)] // only the Python tests use it
-pub use python::PythonBackend;
+pub use python::{PythonBackend, venv_python};
 
 /// Path of the switchboard binary under test.
 pub fn switchboard_bin() -> PathBuf {
