@@ -1,7 +1,8 @@
 //! One request's oversized metadata must not break other clients' calls: the
 //! gateway answers that request itself (431 with a Status body for HTTP/JSON,
-//! RESOURCE_EXHAUSTED for native gRPC) before anything is sent upstream, while a
-//! call in flight on the same backend connection finishes normally.
+//! RESOURCE_EXHAUSTED for native gRPC and Connect) before anything is sent
+//! upstream, while a call in flight on the same backend connection finishes
+//! normally.
 
 mod support;
 
@@ -119,4 +120,43 @@ async fn native_grpc_is_held_to_the_same_limit() {
     .await
     .unwrap();
     assert_eq!(r.status, 431, "{}", r.body);
+}
+
+#[tokio::test]
+async fn connect_is_held_to_the_same_limit() {
+    let (_b, gw) = setup("limits:\n  max_metadata_bytes: 2048\n").await;
+    let url = gw.url("/switchboard.testing.v1.Echo/Echo");
+    let connect = |value: String| {
+        let url = url.clone();
+        async move {
+            request(
+                Method::POST,
+                &url,
+                &[
+                    ("content-type", "application/json"),
+                    ("connect-protocol-version", "1"),
+                    ("x-big", &value),
+                ],
+                Some(r#"{"stringValue":"c"}"#),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // Connect's answer for RESOURCE_EXHAUSTED: 429 with its JSON error body.
+    let r = connect("a".repeat(4 * 1024)).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["code"], "resource_exhausted", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("limits.max_metadata_bytes"),
+        "{body}"
+    );
+    // Under the limit the header is forwarded as metadata.
+    let r = connect("b".repeat(512)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["metadata"]["x-big"], "b".repeat(512), "{}", r.body);
 }
