@@ -160,3 +160,48 @@ async fn connect_is_held_to_the_same_limit() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json()["metadata"]["x-big"], "b".repeat(512), "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_reload_changes_the_limit_without_a_restart() {
+    let (b, gw) = setup("limits:\n  max_metadata_bytes: 2048\n").await;
+    let url = gw.url("/v1/echo");
+    let echo = |value: String| {
+        let url = url.clone();
+        async move {
+            request(
+                Method::POST,
+                &url,
+                &[("grpc-metadata-big", &value)],
+                Some(r#"{"stringValue":"r"}"#),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let big = "a".repeat(4 * 1024);
+    let r = echo(big.clone()).await;
+    assert_eq!(r.status, 431, "{}", r.body);
+
+    // `limits.max_metadata_bytes` is a live setting, like the body limit.
+    let text = gw.config_text(&backend_yaml("greeter", b.addr, ""))
+        + "limits:\n  max_metadata_bytes: 16384\n";
+    support::rename_save(&gw.config, &text);
+    let applied = support::eventually(|| {
+        let big = big.clone();
+        let echo = &echo;
+        async move { echo(big).await.status == 200 }
+    })
+    .await;
+    assert!(applied, "the raised limit did not apply\n{}", gw.log());
+    let r = echo(big.clone()).await;
+    assert_eq!(r.json()["metadata"]["big"], serde_json::Value::String(big));
+    let status = support::get(&format!("http://{}/status", gw.admin))
+        .await
+        .unwrap();
+    assert_eq!(
+        status.json()["restart_required"],
+        serde_json::json!([]),
+        "{}",
+        status.body
+    );
+}
