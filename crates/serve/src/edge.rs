@@ -40,6 +40,7 @@ pub(crate) fn admit(
     req: Request<Incoming>,
     peer: Option<SocketAddr>,
     protocol: Protocol,
+    connect: bool,
 ) -> Result<(Request<Incoming>, Option<Guard>), Response<Body>> {
     let Some(snapshot) = gateway.live.snapshot() else {
         return Ok((req, None));
@@ -79,6 +80,12 @@ pub(crate) fn admit(
     let (mut parts, body) = req.into_parts();
     match policy.admit(&mut parts, &method, peer.map(|p| p.ip()), carrier) {
         Ok(guard) => Ok((Request::from_parts(parts, body), guard)),
+        // Connect clients read Connect's error form, whatever protocol found the backend.
+        Err(rejection) if connect => Err(crate::connect::refusal(
+            tonic::Code::from(rejection.code),
+            &rejection.message,
+            &rejection.headers,
+        )),
         Err(rejection) => Err(refusal(&rejection, protocol, &parts.headers)),
     }
 }

@@ -63,12 +63,9 @@ async fn handle(
         None => Protocol::of(req.headers()),
     };
     // Secure edge: authentication and limits, once for every call shape.
-    let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol) {
+    let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol, connect.is_some()) {
         Ok(admitted) => admitted,
         Err(mut refusal) => {
-            if connect.is_some() {
-                refusal = crate::connect::refusal(refusal);
-            }
             if let Some(cors) = cors {
                 cors.decorate(origin, refusal.headers_mut());
             }

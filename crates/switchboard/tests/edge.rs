@@ -740,6 +740,59 @@ async fn websocket_and_grpc_web_get_the_same_policy() {
     assert!(r.header("www-authenticate").is_some());
 }
 
+/// Connect calls are admitted by the same policy and refused in Connect's own
+/// error form (POST and the cacheable GET alike); a valid token's claim reaches
+/// the backend as metadata.
+#[tokio::test]
+async fn connect_gets_the_same_policy_in_its_error_form() {
+    let signer = Signer::es256("k1");
+    let (_b, gw) = jwt_setup(&signer).await;
+    let path = "/switchboard.testing.v1.Echo/Echo";
+    let connect = [
+        ("content-type", "application/json"),
+        ("connect-protocol-version", "1"),
+    ];
+    let r = request(
+        Method::POST,
+        &gw.url(path),
+        &connect,
+        Some(r#"{"stringValue":"c"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert!(r.header("www-authenticate").unwrap().starts_with("Bearer"));
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["code"], "unauthenticated", "{v}");
+    assert_eq!(v["message"], "missing bearer token", "{v}");
+
+    // The GET form is found by its gRPC path too, so it cannot slip past.
+    let get = format!("{path}?connect=v1&encoding=json&message=%7B%22stringValue%22%3A%22g%22%7D");
+    let r = request(Method::GET, &gw.url(&get), &[], None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 401, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["code"], "unauthenticated", "{v}");
+
+    let token = format!("Bearer {}", signer.sign(claims("connect-user", "api", 600)));
+    let mut headers = connect.to_vec();
+    headers.push(("authorization", &token));
+    headers.push(("x-user-id", "forged"));
+    let r = request(
+        Method::POST,
+        &gw.url(path),
+        &headers,
+        Some(r#"{"stringValue":"c"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["metadata"]["x-user-id"], "connect-user", "{v}");
+}
+
 #[tokio::test]
 async fn check_reads_certificates_keys_and_jwks() {
     let ca = Ca::new("check ca");

@@ -176,20 +176,17 @@ fn unsupported_media_type(accepted: &'static str, headers: &HeaderMap) -> Respon
     response
 }
 
-/// The edge's refusal (auth, rate or concurrency limit), written for native
-/// gRPC as a trailers-only answer, re-told as a Connect unary error: the spec's
-/// HTTP status and JSON error body, keeping the refusal's other headers
-/// (`WWW-Authenticate`, `Retry-After`). Streams get the same form, which Connect
-/// clients read from any non-200 answer.
-pub(crate) fn refusal(grpc: Response<Body>) -> Response<Body> {
-    let status = Status::from_header_map(grpc.headers())
-        .unwrap_or_else(|| Status::unknown("request refused by the gateway"));
-    let mut response = unary::error_response(None, &Status::new(status.code(), status.message()));
-    for (name, value) in grpc.headers() {
-        let name_str = name.as_str();
-        if name_str.starts_with("grpc-") || name == CONTENT_TYPE {
-            continue;
-        }
+/// The edge's refusal (auth, rate or concurrency limit) as a Connect unary
+/// error: the spec's HTTP status and JSON error body, plus the refusal's own
+/// headers (`WWW-Authenticate`, `Retry-After`). Streams get the same form,
+/// which Connect clients read from any non-200 answer.
+pub(crate) fn refusal(
+    code: tonic::Code,
+    message: &str,
+    headers: &[(http::HeaderName, HeaderValue)],
+) -> Response<Body> {
+    let mut response = unary::error_response(None, &Status::new(code, message));
+    for (name, value) in headers {
         response.headers_mut().insert(name.clone(), value.clone());
     }
     response
