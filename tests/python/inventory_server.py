@@ -41,7 +41,8 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
     """An in-memory inventory, pre-seeded so GET /v1/items/apple works.
 
     Every unary call answers with initial metadata ``x-served-by: <port>`` (the
-    balancing tests count it) and echoes the caller's ``x-tenant`` metadata as
+    balancing tests count it) and ``x-peer: <the caller's address>`` (the
+    keepalive tests tell connections apart by it), and echoes the caller's ``x-tenant`` metadata as
     ``x-tenant-echo``; GetItem also sets the trailer ``x-item-etag``.
     """
 
@@ -58,7 +59,7 @@ class Inventory(inventory_pb2_grpc.InventoryServiceServicer):
             self._items[item.id] = item
 
     def _initial_metadata(self, context, *extra):
-        metadata = [("x-served-by", str(self.port))]
+        metadata = [("x-served-by", str(self.port)), ("x-peer", context.peer())]
         for key, value in context.invocation_metadata():
             if key == "x-tenant":
                 metadata.append(("x-tenant-echo", value))

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-
 use http::{Method, Request, Response};
 use hyper::body::Incoming;
 use prometheus_client::registry::Registry;
@@ -15,6 +14,9 @@ use switchboard_routes::RouteSource;
 
 use switchboard_serve::body::{Body, full, json_response};
 
+use crate::metrics_format::Format;
+
+mod metrics_format;
 pub mod openapi;
 mod openapi_cache;
 
@@ -89,15 +91,15 @@ impl Admin {
             (&Method::GET, "/status") => self.status(),
             (&Method::GET, "/openapi.json") => self.openapi(req.uri().query()),
             (&Method::GET, "/metrics") => {
-                let mut text = String::new();
-                if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+                // OpenMetrics or text 0.0.4, by `Accept` (see `metrics_format`).
+                let accept = req.headers().get(http::header::ACCEPT);
+                let format = Format::negotiate(accept.and_then(|v| v.to_str().ok()));
+                let Ok(text) = format.encode(&self.registry) else {
                     return json_response(500, r#"{"error":"metrics encoding failed"}"#);
-                }
+                };
                 Response::builder()
-                    .header(
-                        http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )
+                    .header(http::header::CONTENT_TYPE, format.content_type())
+                    .header(http::header::VARY, "Accept")
                     .body(full(text))
                     .unwrap_or_else(|_| Response::new(full("")))
             }

@@ -36,6 +36,10 @@ pub struct Config {
     pub admin: SocketAddr,
     /// Request body size limit in bytes, applied before any decoding. Default 4 MiB.
     pub max_body_bytes: usize,
+    /// Forwarded request metadata limit in bytes (`limits.max_metadata_bytes`),
+    /// counted as HTTP/2 counts a header list (name + value + 32 per entry).
+    /// Default 8 KiB.
+    pub max_metadata_bytes: usize,
     /// How long discovery of one backend may take before it counts as failed. Default 5s.
     pub discovery_timeout: Duration,
     /// Debounce window for file-change reloads. Default 200ms.

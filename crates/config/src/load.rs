@@ -11,6 +11,7 @@
 //! admin: 127.0.0.1:9901       # admin listener (ip:port), default 127.0.0.1:9901
 //! limits:
 //!   max_body_bytes: 4194304   # request body limit in bytes, > 0, default 4 MiB
+//!   max_metadata_bytes: 8192  # forwarded metadata limit in bytes, > 0, default 8 KiB
 //!   max_connections: 10000    # open client connections, > 0; absent: unlimited
 //!   header_read_timeout: 30s  # request head / TLS handshake, > 0, default 30s
 //!   idle_timeout: 1h          # no request in flight this long: closed, default 1h
@@ -30,7 +31,8 @@
 //!   debounce: 200ms           # file-watch debounce, default 200ms (0 allowed)
 //! upstream:                   # read at startup (see the `traffic` submodule)
 //!   connect_timeout: 2s       # > 0, default 2s
-//!   keepalive_interval: 30s   # HTTP/2 PING interval, > 0, default 30s
+//!   keepalive_interval: 5m    # HTTP/2 PING interval with calls in flight, > 0, default 5m
+//!   keepalive_without_calls: false  # also ping idle connections, default false
 //!   keepalive_timeout: 10s    # > 0, default 10s
 //!   dns:
 //!     nameservers: ["10.0.0.10:53"]  # ip or ip:port; default: the system's
@@ -128,6 +130,7 @@ mod cors;
 mod edge;
 mod http;
 mod raw;
+mod recover;
 mod report;
 #[cfg(test)]
 mod tests;
@@ -139,6 +142,7 @@ mod values;
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 const DEFAULT_ADMIN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9901);
 const DEFAULT_MAX_BODY_BYTES: u64 = 4 * 1024 * 1024;
+const DEFAULT_MAX_METADATA_BYTES: u64 = 8 * 1024;
 const DEFAULT_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_RELOAD_DEBOUNCE: Duration = Duration::from_millis(200);
 
@@ -183,7 +187,9 @@ pub fn parse_bytes(bytes: &[u8], path: &Path) -> Result<Config, Vec<ConfigError>
 /// Parses and validates YAML text; `file` is only used to label errors and resolve
 /// relative paths.
 pub fn parse_str(text: &str, file: &Path) -> Result<Config, Vec<ConfigError>> {
-    let raw: RawConfig = serde_saphyr::from_str(text).map_err(|e| vec![yaml_error(&e, file)])?;
+    // Every unknown key and mistyped value, not just serde's first (see `recover`).
+    let (raw, mut errors) = recover::parse::<RawConfig>(text, file);
+    let Some(raw) = raw else { return Err(errors) };
     let mut v = Validator {
         file: file.to_path_buf(),
         base: Config::base_dir(file),
@@ -191,10 +197,13 @@ pub fn parse_str(text: &str, file: &Path) -> Result<Config, Vec<ConfigError>> {
         jwt_names: Vec::new(),
     };
     let config = v.config(raw);
-    if v.errors.is_empty() {
+    errors.append(&mut v.errors);
+    if errors.is_empty() {
         Ok(config)
     } else {
-        Err(v.errors)
+        // In reading order, whichever pass found them.
+        errors.sort_by_key(|e| (e.line.unwrap_or(0), e.column.unwrap_or(0)));
+        Err(errors)
     }
 }
 

@@ -11,8 +11,15 @@ use std::time::Duration;
 pub struct UpstreamSettings {
     /// TCP connect timeout per endpoint. Default 2s.
     pub connect_timeout: Duration,
-    /// HTTP/2 PING interval on every connection, idle or not. Default 30s.
+    /// HTTP/2 PING interval on a connection with calls in flight (gRPC A8's
+    /// KEEPALIVE_TIME). Default 5m: gRPC servers' default minimum
+    /// (`min_recv_ping_interval_without_data`); more often earns GOAWAY
+    /// `too_many_pings`.
     pub keepalive_interval: Duration,
+    /// Also ping connections with no call in flight (A8's
+    /// KEEPALIVE_WITHOUT_CALLS). Default false: gRPC servers refuse such pings
+    /// unless they permit them (`keepalive_permit_without_calls`).
+    pub keepalive_without_calls: bool,
     /// A PING unanswered this long closes the connection. Default 10s.
     pub keepalive_timeout: Duration,
     /// Nameservers for `dns:///` endpoints; empty means the system's. Default empty.
@@ -25,7 +32,8 @@ impl Default for UpstreamSettings {
     fn default() -> Self {
         UpstreamSettings {
             connect_timeout: Duration::from_secs(2),
-            keepalive_interval: Duration::from_secs(30),
+            keepalive_interval: Duration::from_secs(300),
+            keepalive_without_calls: false,
             keepalive_timeout: Duration::from_secs(10),
             dns_nameservers: Vec::new(),
             dns_refresh: Duration::from_secs(30),

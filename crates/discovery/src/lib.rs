@@ -9,6 +9,7 @@
 //!
 //! Discovery only reads; it never builds routes and never serves.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -55,17 +56,82 @@ pub enum DiscoveryError {
     Descriptors(String),
 }
 
+/// A gRPC connection to one endpoint that the caller already has (the gateway's
+/// own HTTP/2 connection to it), for reflection to run over as one more stream.
+/// Make one with [`connection`].
+pub type Connection = tower::util::BoxCloneService<
+    tonic::codegen::http::Request<tonic::body::Body>,
+    tonic::codegen::http::Response<tonic::body::Body>,
+    ConnectionError,
+>;
+
+/// A [`Connection`]'s error. A concrete type rather than `BoxError`: with a boxed
+/// trait object as the service error, rustc cannot prove tonic's client future
+/// `Send` for every lifetime ("implementation of `From` is not general enough").
+#[derive(Debug)]
+pub struct ConnectionError(pub tower::BoxError);
+
+impl std::fmt::Display for ConnectionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+/// Wraps a gRPC-capable service (an endpoint's existing HTTP/2 connection) as a
+/// [`Connection`].
+pub fn connection<S>(service: S) -> Connection
+where
+    S: tower::Service<
+            tonic::codegen::http::Request<tonic::body::Body>,
+            Response = tonic::codegen::http::Response<tonic::body::Body>,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tower::BoxError>,
+{
+    Connection::new(tower::ServiceExt::map_err(service, |e: S::Error| {
+        ConnectionError(e.into())
+    }))
+}
+
 /// Learns one backend's API according to its config. Reflection tries each endpoint
 /// in turn until one answers; `timeout` bounds the whole attempt. Relative file paths
-/// resolve against `base_dir`.
+/// resolve against `base_dir`. Reflection opens a connection of its own to each
+/// endpoint it tries; see [`discover_over`] to reuse existing ones.
 pub async fn discover(
     backend: &Backend,
     base_dir: &Path,
     timeout: Duration,
 ) -> Result<Schema, DiscoveryError> {
+    discover_over(backend, base_dir, timeout, HashMap::new()).await
+}
+
+/// [`discover`], with reflection riding the connection `connections` holds for
+/// an endpoint, if any: the gateway re-discovers every backend periodically, and a new
+/// connection per round (a TCP and HTTP/2 handshake, a second connection on the
+/// backend's books) is waste when one to the endpoint is open already.
+pub async fn discover_over(
+    backend: &Backend,
+    base_dir: &Path,
+    timeout: Duration,
+    connections: HashMap<String, Connection>,
+) -> Result<Schema, DiscoveryError> {
     match &backend.descriptors {
         DescriptorSource::Reflection => {
-            reflection::discover(&backend.endpoints, timeout, backend.edge.tls.as_ref()).await
+            reflection::discover(
+                &backend.endpoints,
+                timeout,
+                backend.edge.tls.as_ref(),
+                connections,
+            )
+            .await
         }
         DescriptorSource::DescriptorSet(path) => {
             let path = base_dir.join(path);

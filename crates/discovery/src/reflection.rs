@@ -20,7 +20,9 @@ use prost::Message;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tonic::codegen::http::uri::PathAndQuery;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
+
+use crate::Connection;
 use tonic::{Code, Status};
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
@@ -65,13 +67,14 @@ pub(crate) async fn discover(
     endpoints: &[String],
     timeout: Duration,
     tls: Option<&switchboard_config::edge::BackendTls>,
+    mut connections: std::collections::HashMap<String, Connection>,
 ) -> Result<Schema, DiscoveryError> {
     let mut current = endpoints.first().cloned().unwrap_or_default();
     let attempt = async {
         let mut last = None;
         for endpoint in endpoints {
             current.clone_from(endpoint);
-            match discover_endpoint(endpoint, timeout, tls).await {
+            match discover_endpoint(endpoint, timeout, tls, connections.remove(endpoint)).await {
                 Ok(schema) => return Ok(schema),
                 Err(e) => {
                     tracing::warn!(endpoint = %endpoint, error = %e, "reflection failed");
@@ -93,34 +96,48 @@ pub(crate) async fn discover(
     })
 }
 
-/// Connects to one `host:port` (or a full `http://` URI) and runs reflection.
+/// Runs reflection on one `host:port` (or a full `http://` URI): over `existing`
+/// when the caller has a connection to it, else over a new one (TLS when the
+/// backend has `tls`).
 async fn discover_endpoint(
     endpoint: &str,
     timeout: Duration,
     tls: Option<&switchboard_config::edge::BackendTls>,
+    existing: Option<Connection>,
 ) -> Result<Schema, DiscoveryError> {
     let connect_error = |message: String| DiscoveryError::Connect {
         endpoint: endpoint.to_owned(),
         message,
     };
-    let uri = if endpoint.contains("://") {
-        endpoint.to_owned()
-    } else {
-        format!("http://{endpoint}")
-    };
-    let channel = match tls {
-        // Secure edge: reflection over TLS (see `tls`).
-        Some(tls) => crate::tls::channel(endpoint, timeout, tls)
-            .await
-            .map_err(connect_error)?,
-        None => Endpoint::from_shared(uri)
-            .map_err(|e| connect_error(format!("invalid endpoint: {e}")))?
-            .connect_timeout(timeout)
-            .connect()
-            .await
-            .map_err(|e| connect_error(error_chain(&e)))?,
+    let channel = match existing {
+        Some(connection) => connection,
+        None => {
+            let uri = if endpoint.contains("://") {
+                endpoint.to_owned()
+            } else {
+                format!("http://{endpoint}")
+            };
+            let channel = match tls {
+                // Secure edge: reflection over TLS (see `tls`).
+                Some(tls) => crate::tls::channel(endpoint, timeout, tls)
+                    .await
+                    .map_err(connect_error)?,
+                None => Endpoint::from_shared(uri)
+                    .map_err(|e| connect_error(format!("invalid endpoint: {e}")))?
+                    .connect_timeout(timeout)
+                    .connect()
+                    .await
+                    .map_err(|e| connect_error(error_chain(&e)))?,
+            };
+            crate::connection(channel)
+        }
     };
 
+    exchange(channel, endpoint).await
+}
+
+/// Reflection over `channel`: v1, then v1alpha.
+async fn exchange(channel: Connection, endpoint: &str) -> Result<Schema, DiscoveryError> {
     let v1_message = match fetch(channel.clone(), endpoint, Protocol::V1).await {
         Ok(schema) => return Ok(schema),
         Err(Attempt::Failed(e)) => return Err(e),
@@ -144,7 +161,7 @@ async fn discover_endpoint(
 }
 
 /// Runs the whole exchange over one stream with `protocol`.
-async fn fetch(channel: Channel, endpoint: &str, protocol: Protocol) -> Result<Schema, Attempt> {
+async fn fetch(channel: Connection, endpoint: &str, protocol: Protocol) -> Result<Schema, Attempt> {
     let failed = |message: String| {
         Attempt::Failed(DiscoveryError::Reflection {
             endpoint: endpoint.to_owned(),

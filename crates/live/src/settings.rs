@@ -1,5 +1,5 @@
 //! Process-wide settings that a reload applies without a restart: the body
-//! limit, CORS, the watcher's debounce and the shutdown timings.
+//! and metadata limits, CORS, the watcher's debounce and the shutdown timings.
 //!
 //! The reloader publishes them with each table it builds from the file
 //! ([`Live::set_settings`](crate::Live::set_settings)); readers load them at the
@@ -17,6 +17,9 @@ use switchboard_config::{Config, Cors, Shutdown};
 pub struct Settings {
     /// `limits.max_body_bytes`: the largest request body (or streamed message).
     pub max_body_bytes: usize,
+    /// `limits.max_metadata_bytes`: the largest forwarded metadata (HTTP/2
+    /// header-list size).
+    pub max_metadata_bytes: usize,
     /// `cors`: browser access rules; `None` sends no CORS headers.
     pub cors: Option<Cors>,
     /// `reload.debounce`: how long the file watcher waits for events to settle.
@@ -30,6 +33,7 @@ impl Settings {
     pub fn of(config: &Config) -> Self {
         Settings {
             max_body_bytes: config.max_body_bytes,
+            max_metadata_bytes: config.max_metadata_bytes,
             cors: config.cors.clone(),
             reload_debounce: config.reload_debounce,
             shutdown: config.shutdown,

@@ -31,6 +31,15 @@ pub struct SwapMetrics {
 }
 
 impl SwapMetrics {
+    /// Removes the series of a backend that is no longer configured.
+    pub(crate) fn forget_backend(&self, backend: &str) {
+        let labels = BackendLabels {
+            backend: backend.to_string(),
+        };
+        self.discovery_errors.remove(&labels);
+        self.backend_discovered.remove(&labels);
+    }
+
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_reloads",

@@ -48,6 +48,9 @@ impl ReloaderOptions {
     }
 }
 
+/// See [`Reloader::on_backend_removed`].
+type RemovedHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Owns everything a rebuild needs. Run it with [`Reloader::run`] after an
 /// optional first [`Reloader::reload_once`].
 pub struct Reloader {
@@ -74,6 +77,8 @@ pub struct Reloader {
     /// The first config applied: what the listeners were bound with (see
     /// `restart::restart_required`).
     startup: Option<Config>,
+    /// Called with the name of each backend a published table no longer has.
+    removed_hooks: Vec<RemovedHook>,
 }
 
 impl Reloader {
@@ -100,8 +105,16 @@ impl Reloader {
             retry_scheduled: false,
             pools_dirty: false,
             startup: None,
+            removed_hooks: Vec::new(),
         };
         (reloader, handle)
+    }
+
+    /// Calls `hook` with the name of every backend that a published table no
+    /// longer has, once, so that stages keeping per-backend state outside the
+    /// snapshot (metric series) can let it go.
+    pub fn on_backend_removed(&mut self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        self.removed_hooks.push(Box::new(hook));
     }
 
     /// Serves reload requests until every [`ReloadHandle`] is gone. Requests that
@@ -183,11 +196,17 @@ impl Reloader {
                 Err(errors) => return self.reject(trigger, errors),
             },
         };
-        if trigger == Trigger::FileChange
-            && self.applied.as_ref().map(|(_, h)| *h) == Some(file_hash)
-        {
-            // Editors and Kubernetes touch files without changing them.
-            return self.outcome(ReloadResult::Unchanged, Vec::new());
+        let same_bytes = self.applied.as_ref().map(|(_, h)| *h) == Some(file_hash);
+        if trigger == Trigger::FileChange && same_bytes {
+            // Editors and Kubernetes touch files without changing them. A revert
+            // to the live bytes after a rejected edit ends that error.
+            let errors: Vec<String> = config
+                .backends
+                .iter()
+                .filter_map(|b| self.failures.get_key_value(&b.name))
+                .map(backend_error)
+                .collect();
+            return self.unchanged(errors);
         }
 
         // Secure edge: every file the config names is read and checked now; a
@@ -235,7 +254,12 @@ impl Reloader {
         )
         .await;
 
-        self.publish(trigger, config, file_hash, discovered, resolved, edge)
+        let file = ReadConfig {
+            config,
+            file_hash,
+            same_bytes,
+        };
+        self.publish(trigger, file, discovered, resolved, edge)
     }
 
     /// Discovers backends concurrently, updating the schema cache and failure list.
@@ -249,10 +273,22 @@ impl Reloader {
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
         let schemas = &self.schemas;
+        let channels = self.channels.clone();
         let jobs = config.backends.iter().zip(resolved).map(|(b, addrs)| {
             let skip = only_failed
                 && schemas.contains_key(&b.name)
                 && !self.failures.contains_key(&b.name);
+            // Reflection rides the endpoints' own connections (warmed before).
+            let connections: HashMap<String, switchboard_discovery::Connection> = match addrs {
+                Ok(addrs) if !skip => addrs
+                    .iter()
+                    .filter_map(|a| {
+                        let service = channels.grpc_service(a)?;
+                        Some((a.clone(), switchboard_discovery::connection(service)))
+                    })
+                    .collect(),
+                _ => HashMap::new(),
+            };
             async move {
                 if skip {
                     return None;
@@ -273,7 +309,8 @@ impl Reloader {
                         }));
                     }
                 };
-                let discovered = switchboard_discovery::discover(b, base_dir, timeout).await;
+                let discovered =
+                    switchboard_discovery::discover_over(b, base_dir, timeout, connections).await;
                 Some(discovered.map(|mut schema| {
                     let changed = schemas
                         .get(&b.name)
@@ -365,12 +402,16 @@ impl Reloader {
     fn publish(
         &mut self,
         trigger: Trigger,
-        config: Config,
-        file_hash: u64,
+        file: ReadConfig,
         discovered: Vec<Option<String>>,
         resolved: Vec<Result<Vec<String>, String>>,
         mut edge: switchboard_edge::Prepared,
     ) -> Outcome {
+        let ReadConfig {
+            config,
+            file_hash,
+            same_bytes,
+        } = file;
         let backend_tls = std::mem::take(&mut edge.backend_tls);
         let policies = self.opts.edge.apply(edge);
         let restart_required = self.apply_settings(trigger, &config);
@@ -383,8 +424,8 @@ impl Reloader {
             statuses,
             errors,
         } = self.collect(&config, &discovered, &resolved, &backend_tls, &policies);
-        if self.nothing_new(trigger, &statuses) {
-            return self.outcome(ReloadResult::Unchanged, errors);
+        if self.nothing_new(trigger, same_bytes, &statuses) {
+            return self.unchanged(errors);
         }
         let (table, conflicts, route_errors) = build_table(&inputs);
         let version = self.live.status().version + 1;
@@ -399,6 +440,15 @@ impl Reloader {
         // Endpoint state lives as long as some backend lists the address.
         let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
         self.channels.retain_backends(&names);
+        // A removed backend's series leave `/metrics` (here and in the stages
+        // that asked through `on_backend_removed`).
+        let previous = self.applied.iter().flat_map(|(c, _)| &c.backends);
+        for gone in previous.filter(|b| !names.contains(b.name.as_str())) {
+            self.metrics.forget_backend(&gone.name);
+            for hook in &self.removed_hooks {
+                hook(&gone.name);
+            }
+        }
 
         self.set_published_status(
             ReloadStatus {
@@ -502,9 +552,12 @@ impl Reloader {
         }
     }
 
-    /// Step 2: a retry or refresh that found nothing new must not bump the version.
-    fn nothing_new(&self, trigger: Trigger, statuses: &[BackendStatus]) -> bool {
-        if !matches!(trigger, Trigger::Retry | Trigger::Refresh) || !self.live.is_ready() {
+    /// Step 2: a reload that found nothing new (a retry or refresh, or SIGHUP and
+    /// `POST /reload` over the live file's bytes, after re-discovering every
+    /// backend) must not bump the version.
+    fn nothing_new(&self, trigger: Trigger, same_bytes: bool, statuses: &[BackendStatus]) -> bool {
+        let rediscovery = same_bytes || matches!(trigger, Trigger::Retry | Trigger::Refresh);
+        if !rediscovery || !self.live.is_ready() {
             return false;
         }
         let live = self.live.status();
@@ -567,6 +620,21 @@ impl Reloader {
         }
     }
 
+    /// A reload that changed nothing live. `/status`'s `last_error` now says
+    /// what this reload found: nothing when it fully succeeded (a revert to the
+    /// live file ends a rejected edit's error), else the backends' failures.
+    fn unchanged(&self, errors: Vec<String>) -> Outcome {
+        let status = self.live.status();
+        let last_error = (!errors.is_empty()).then(|| errors.join("; "));
+        if status.last_error != last_error {
+            let mut status = (*status).clone();
+            status.last_error_at = last_error.as_ref().map(|_| rfc3339(SystemTime::now()));
+            status.last_error = last_error;
+            self.live.set_status(Arc::new(status));
+        }
+        self.outcome(ReloadResult::Unchanged, errors)
+    }
+
     fn outcome(&self, result: ReloadResult, errors: Vec<String>) -> Outcome {
         Outcome {
             result,
@@ -587,6 +655,15 @@ impl Reloader {
     }
 }
 
+/// The config a rebuild works from, with what identifies its bytes.
+struct ReadConfig {
+    config: Config,
+    /// Hash of the file's bytes, kept with the applied config.
+    file_hash: u64,
+    /// The bytes are the applied config's: only discovery can make news.
+    same_bytes: bool,
+}
+
 /// Which triggers subsume which when coalescing: anything that re-reads the file
 /// beats a retry or refresh.
 fn strength(t: Trigger) -> u8 {
@@ -596,6 +673,11 @@ fn strength(t: Trigger) -> u8 {
         Trigger::FileChange => 2,
         Trigger::Startup | Trigger::Signal | Trigger::Admin => 3,
     }
+}
+
+/// A backend's discovery failure as `/status` and reload answers word it.
+fn backend_error((name, error): (&String, &String)) -> String {
+    format!("backend {name}: {error}")
 }
 
 /// The backend's services that its filter exposes, in schema order.

@@ -14,6 +14,7 @@ pub fn channel_settings(config: &Config) -> ChannelSettings {
     ChannelSettings {
         connect_timeout: u.connect_timeout,
         keepalive: u.keepalive_interval,
+        keepalive_without_calls: u.keepalive_without_calls,
         keepalive_timeout: u.keepalive_timeout,
         dns: DnsSettings {
             nameservers: u.dns_nameservers.clone(),

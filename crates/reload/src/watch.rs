@@ -3,9 +3,12 @@
 //! The watcher observes the config file's *directory*, not the file: editors save
 //! by writing a temp file and renaming it over the original (a new inode the old
 //! watch would miss), and Kubernetes updates a mounted ConfigMap by swapping the
-//! `..data` symlink. Any event in the directory that touches the config file's
-//! name or a `..`-prefixed entry starts a debounce window; when it closes, one
-//! reload is requested. The reloader ignores it if the file's bytes did not change.
+//! `..data` symlink. An event in the directory that can change bytes (see
+//! [`events`]: never the gateway's own reads) and touches the config file's name
+//! or a `..`-prefixed entry starts a debounce window; when it closes, one reload
+//! is requested. The reloader ignores it if the file's bytes did not change.
+
+mod events;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,11 +42,12 @@ pub fn watch_config(
     let mut watcher =
         notify::recommended_watcher(move |event: notify::Result<notify::Event>| match event {
             Ok(event) => {
-                let relevant = event.paths.iter().any(|p| {
-                    let file = p.file_name();
-                    file == name.as_deref()
-                        || file.is_some_and(|f| f.to_string_lossy().starts_with(".."))
-                });
+                let relevant = events::can_change_bytes(&event)
+                    && event.paths.iter().any(|p| {
+                        let file = p.file_name();
+                        file == name.as_deref()
+                            || file.is_some_and(|f| f.to_string_lossy().starts_with(".."))
+                    });
                 if relevant {
                     let _ = tx.send(());
                 }

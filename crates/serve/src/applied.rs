@@ -1,9 +1,9 @@
-//! The live-applicable settings (body limit, CORS) as the request path uses
+//! The live-applicable settings (body and metadata limits, CORS) as the request path uses
 //! them: compiled once per published [`Settings`], then shared by every request.
 //!
 //! A reload publishes new [`Settings`] into [`Live`]; the first request after it
 //! sees a different `Arc`, compiles the CORS rules and caches the result, so a
-//! changed `limits.max_body_bytes` or `cors` applies to the next request without
+//! changed `limits.max_body_bytes`, `limits.max_metadata_bytes` or `cors` applies to the next request without
 //! a restart, and an unchanged one costs one pointer comparison per request.
 
 use std::sync::Arc;
@@ -13,6 +13,10 @@ use switchboard_live::{Live, Settings};
 
 use crate::cors::Cors;
 
+/// `limits.max_metadata_bytes` until a config is applied (the config's own
+/// default).
+pub(crate) const DEFAULT_MAX_METADATA_BYTES: usize = 8 * 1024;
+
 /// The settings one request runs with.
 #[derive(Debug)]
 pub(crate) struct Applied {
@@ -20,6 +24,8 @@ pub(crate) struct Applied {
     /// [`Gateway::new`](crate::Gateway::new), used until a config is applied.
     source: Option<Arc<Settings>>,
     pub(crate) max_body_bytes: usize,
+    /// `limits.max_metadata_bytes` (see `metadata_limit`).
+    pub(crate) max_metadata_bytes: usize,
     pub(crate) cors: Option<Cors>,
 }
 
@@ -31,12 +37,31 @@ pub(crate) struct AppliedCache {
 
 impl AppliedCache {
     /// Starts from fixed settings (before any config is applied, and in tests).
-    pub(crate) fn new(max_body_bytes: usize, cors: Option<switchboard_config::Cors>) -> Self {
+    pub(crate) fn new(
+        max_body_bytes: usize,
+        max_metadata_bytes: usize,
+        cors: Option<switchboard_config::Cors>,
+    ) -> Self {
         AppliedCache {
             current: ArcSwap::from_pointee(Applied {
                 source: None,
                 max_body_bytes,
+                max_metadata_bytes,
                 cors: cors.map(Cors::new),
+            }),
+        }
+    }
+
+    /// The settings now in effect with another metadata limit (until a config
+    /// is applied).
+    pub(crate) fn with_max_metadata_bytes(&self, live: &Live, limit: usize) -> Self {
+        let current = self.get(live);
+        AppliedCache {
+            current: ArcSwap::from_pointee(Applied {
+                source: current.source.clone(),
+                max_body_bytes: current.max_body_bytes,
+                max_metadata_bytes: limit,
+                cors: current.cors.clone(),
             }),
         }
     }
@@ -56,6 +81,7 @@ impl AppliedCache {
         }
         let fresh = Arc::new(Applied {
             max_body_bytes: settings.max_body_bytes,
+            max_metadata_bytes: settings.max_metadata_bytes,
             cors: settings.cors.clone().map(Cors::new),
             source: Some(settings),
         });

@@ -25,7 +25,8 @@ use crate::metrics::ServeMetrics;
 pub struct Gateway {
     pub(crate) live: Arc<Live>,
     pub(crate) metrics: ServeMetrics,
-    /// Body limit and CORS (see `cors`), as the last applied config set them.
+    /// Body and metadata limits and CORS (see `cors`), as the last applied
+    /// config set them.
     pub(crate) applied: crate::applied::AppliedCache,
     /// grpc-gateway's `ServeMux` options (`http:`; see `route_lookup`).
     pub(crate) http: switchboard_config::HttpOptions,
@@ -45,6 +46,7 @@ async fn handle(
     let proxy = |protocol| Proxy {
         snapshot: gateway.live.snapshot(),
         metrics: gateway.metrics.clone(),
+        max_metadata_bytes: applied.max_metadata_bytes,
         peer,
         protocol,
     };
@@ -99,9 +101,21 @@ impl Gateway {
         Gateway {
             live,
             metrics,
-            applied: crate::applied::AppliedCache::new(max_body_bytes, None),
+            applied: crate::applied::AppliedCache::new(
+                max_body_bytes,
+                crate::applied::DEFAULT_MAX_METADATA_BYTES,
+                None,
+            ),
             http: Default::default(),
         }
+    }
+
+    /// Sets the forwarded-metadata limit (`limits.max_metadata_bytes`; default
+    /// 8 KiB). Every call shape is held to it (see `metadata_limit`). Once the
+    /// reloader has applied a config, its `limits.max_metadata_bytes` takes over.
+    pub fn with_max_metadata_bytes(mut self, limit: usize) -> Self {
+        self.applied = self.applied.with_max_metadata_bytes(&self.live, limit);
+        self
     }
 
     /// Handles one request on the public listener: CORS first, then native gRPC
@@ -115,8 +129,12 @@ impl Gateway {
     /// default, sends no CORS headers. Once the reloader has applied a config,
     /// its `cors:` (and `limits.max_body_bytes`) take over.
     pub fn with_cors(mut self, cors: Option<switchboard_config::Cors>) -> Self {
-        let max_body_bytes = self.applied.get(&self.live).max_body_bytes;
-        self.applied = crate::applied::AppliedCache::new(max_body_bytes, cors);
+        let current = self.applied.get(&self.live);
+        self.applied = crate::applied::AppliedCache::new(
+            current.max_body_bytes,
+            current.max_metadata_bytes,
+            cors,
+        );
         self
     }
 }

@@ -21,6 +21,7 @@ mod grpc;
 mod headers;
 pub(crate) mod json;
 mod listener;
+mod metadata_limit;
 mod metrics;
 mod public;
 mod route_lookup;

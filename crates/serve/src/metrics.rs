@@ -1,7 +1,8 @@
 //! Prometheus metrics of the request path: requests by backend, route and
 //! status, and a latency histogram per backend.
 
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -18,20 +19,24 @@ pub struct RequestLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct LatencyLabels {
+pub(crate) struct LatencyLabels {
     pub backend: Arc<str>,
 }
 
 /// Handles to the serve stage's metrics; cloning shares the underlying values.
 #[derive(Debug, Clone)]
 pub struct ServeMetrics {
-    pub requests: Family<RequestLabels, Counter>,
-    pub latency: Family<LatencyLabels, Histogram>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<LatencyLabels, Histogram>,
+    /// The request series created so far, by backend: a `Family` cannot list
+    /// its label sets, and a removed backend's series must leave `/metrics`.
+    known: Arc<Mutex<HashMap<Arc<str>, HashSet<RequestLabels>>>>,
 }
 
 impl Default for ServeMetrics {
     fn default() -> Self {
         ServeMetrics {
+            known: Arc::default(),
             requests: Family::default(),
             // 100µs .. ~52s
             latency: Family::new_with_constructor(|| {
@@ -52,18 +57,52 @@ impl ServeMetrics {
         started: Option<std::time::Instant>,
     ) {
         let backend: Arc<str> = backend.into();
-        self.requests
-            .get_or_create(&RequestLabels {
-                backend: backend.clone(),
-                route,
-                status,
-            })
-            .inc();
+        self.count(RequestLabels {
+            backend: backend.clone(),
+            route,
+            status,
+        });
         if let Some(started) = started {
-            self.latency
-                .get_or_create(&LatencyLabels { backend })
-                .observe(started.elapsed().as_secs_f64());
+            self.observe(backend, started.elapsed().as_secs_f64());
         }
+    }
+
+    /// Counts one finished request. Only a series' first request takes the
+    /// bookkeeping lock.
+    pub fn count(&self, labels: RequestLabels) {
+        if let Some(counter) = self.requests.get(&labels) {
+            counter.inc();
+            return;
+        }
+        self.known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(labels.backend.clone())
+            .or_default()
+            .insert(labels.clone());
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// Records one request's latency through the gateway.
+    pub fn observe(&self, backend: Arc<str>, seconds: f64) {
+        self.latency
+            .get_or_create(&LatencyLabels { backend })
+            .observe(seconds);
+    }
+
+    /// Removes every series of `backend` (no longer configured).
+    pub fn forget_backend(&self, backend: &str) {
+        let known = self
+            .known
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(backend);
+        for labels in known.into_iter().flatten() {
+            self.requests.remove(&labels);
+        }
+        self.latency.remove(&LatencyLabels {
+            backend: backend.into(),
+        });
     }
 
     pub fn register(&self, registry: &mut Registry) {

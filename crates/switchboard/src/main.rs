@@ -3,7 +3,8 @@
 //! - `serve --config FILE`: run the gateway, hot-reloading FILE;
 //! - `check --config FILE [--discover]`: validate (and optionally discover and
 //!   print the route table), exit non-zero on any error;
-//! - `demo`: the gateway plus the bundled example backends, all on loopback.
+//! - `demo`: the gateway plus the bundled example backends, all on loopback
+//!   (feature `demo`, on by default; the container image is built without it).
 //!
 //! No stage logic lives here: only parsing arguments, logging setup and wiring.
 

@@ -104,6 +104,8 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let edge = options.edge.clone();
     edge.metrics().register(&mut registry);
     let (mut reloader, handle) = Reloader::new(options, live.clone(), swap_metrics, channels);
+    let forget = serve_metrics.clone();
+    reloader.on_backend_removed(move |backend| forget.forget_backend(backend));
     let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
     if first.result == ReloadResult::Rejected {
@@ -148,6 +150,7 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     };
     let gateway = Arc::new(
         Gateway::new(live.clone(), serve_metrics, config.max_body_bytes)
+            .with_max_metadata_bytes(config.max_metadata_bytes)
             .with_cors(config.cors.clone())
             .with_http(config.http),
     );

@@ -91,3 +91,55 @@ async fn discover_prints_routes() {
     assert_ne!(code, 0, "{out}");
     assert!(out.contains("backend dead: FAILED"), "{out}");
 }
+
+#[test]
+fn reports_every_mistake_in_the_file() {
+    // Seven mistakes: four unknown keys, two values of the wrong type, one invalid value.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seven.yaml");
+    std::fs::write(
+        &path,
+        "\
+lisen: 0.0.0.0:8080
+limits:
+  max_body: 1
+discovery:
+  timeout: soon
+reload:
+  debounce: 1s
+  bogus: true
+backends:
+  - name: a
+    endpoints: [\"127.0.0.1:1\"]
+    timeot: 1s
+    panic_threshold: many
+    json:
+      strict: maybe
+",
+    )
+    .unwrap();
+    let (code, out) = check(&path, false);
+    assert_ne!(code, 0, "{out}");
+    let file = path.display().to_string();
+    let positions: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("{file}:")))
+        .filter_map(|l| l.split(": ").next())
+        .collect();
+    assert_eq!(
+        positions,
+        ["1:1", "3:3", "5:12", "8:3", "12:5", "13:22", "15:15"],
+        "{out}"
+    );
+    assert!(out.contains("7 error(s)"), "{out}");
+    for needle in [
+        "unknown key `lisen`",
+        "unknown key `max_body`",
+        "invalid discovery.timeout `soon`",
+        "unknown key `bogus`",
+        "unknown key `timeot`",
+        "expected `true` or `false`",
+    ] {
+        assert!(out.contains(needle), "{needle}: {out}");
+    }
+}

@@ -39,6 +39,7 @@ use tracing::debug;
 pub(crate) struct ConnSettings {
     pub connect_timeout: Duration,
     pub keepalive: Duration,
+    pub keepalive_without_calls: bool,
     pub keepalive_timeout: Duration,
 }
 
@@ -79,6 +80,10 @@ struct Inner {
     /// holds when the last attempt failed, and why.
     connecting: tokio::sync::Mutex<Option<(Instant, String)>>,
     generation: AtomicU64,
+    /// Keepalive PINGs as gRPC A8 has them (see `keepalive`); counts calls in flight.
+    /// Shared with the connection's driver, which must not keep `Inner` (and so
+    /// the connection's sender) alive.
+    keepalive: Arc<crate::keepalive::Policy>,
 }
 
 impl Conn {
@@ -100,12 +105,23 @@ impl Conn {
                 addr: addr.into(),
                 tls,
                 authority,
-                settings,
+                settings: settings.clone(),
                 live: Mutex::new(None),
                 connecting: tokio::sync::Mutex::new(None),
                 generation: AtomicU64::new(0),
+                keepalive: Arc::new(crate::keepalive::Policy::new(
+                    settings.keepalive,
+                    settings.keepalive_without_calls,
+                    settings.keepalive_timeout,
+                )),
             }),
         })
+    }
+
+    /// Counts a call as in flight on this endpoint's connection (keepalive pings
+    /// only connections with calls, see `keepalive`) until the guard drops.
+    pub(crate) fn call(&self) -> crate::keepalive::Active {
+        self.inner.keepalive.call()
     }
 
     /// The `:authority` calls carry.
@@ -211,7 +227,7 @@ impl Conn {
             connection,
             Arc::downgrade(inner),
             generation,
-            inner.settings.clone(),
+            inner.keepalive.clone(),
         ));
         Ok((generation, sender))
     }
@@ -254,33 +270,24 @@ async fn drive(
     mut connection: h2::client::Connection<Io, Bytes>,
     owner: std::sync::Weak<Inner>,
     generation: u64,
-    settings: ConnSettings,
+    policy: Arc<crate::keepalive::Policy>,
 ) {
     let pings = connection.ping_pong();
-    let keepalive = async move {
-        let Some(mut pings) = pings else {
-            return std::future::pending::<String>().await;
-        };
-        loop {
-            tokio::time::sleep(settings.keepalive).await;
-            match tokio::time::timeout(settings.keepalive_timeout, pings.ping(h2::Ping::opaque()))
-                .await
-            {
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return format!("keepalive PING failed: {e}"),
-                Err(_) => {
-                    return format!(
-                        "keepalive PING unanswered for {:?}",
-                        settings.keepalive_timeout
-                    );
-                }
-            }
+    let keepalive = async {
+        match pings {
+            Some(pings) => policy.run(pings).await,
+            None => std::future::pending::<String>().await,
         }
     };
     let why = tokio::select! {
         result = &mut connection => match result {
             Ok(()) => "closed".to_string(),
-            Err(e) => e.to_string(),
+            Err(e) => {
+                if let Some(inner) = owner.upgrade() {
+                    policy.connection_ended(&inner.addr, &e);
+                }
+                e.to_string()
+            }
         },
         why = keepalive => why,
     };
@@ -298,6 +305,8 @@ pub(crate) struct RecvBody {
     recv: h2::RecvStream,
     data_done: bool,
     _stop_pump: Option<oneshot::Sender<()>>,
+    /// The call is in flight until its response body is done with.
+    _active: crate::keepalive::Active,
 }
 
 impl Body for RecvBody {
@@ -406,6 +415,7 @@ pub(crate) async fn send_streaming<B>(
 where
     B: Body<Data = Bytes> + Unpin + Send + 'static,
 {
+    let active = conn.call();
     let mut sender = conn.ready().await?;
     let (mut parts, body) = request.into_parts();
     let path = parts
@@ -425,6 +435,7 @@ where
         recv,
         data_done: false,
         _stop_pump: Some(stop_pump),
+        _active: active,
     }))
 }
 

@@ -49,8 +49,9 @@ pub struct EndpointState {
     failures: AtomicU64,
     recent: Mutex<VecDeque<RecentError>>,
     /// Metric handles for the first backend that calls this endpoint (nearly
-    /// always the only one); others look theirs up per call.
-    pub(crate) handles: std::sync::OnceLock<Arc<EndpointHandles>>,
+    /// always the only one); others look theirs up per call. Emptied when that
+    /// backend stops listing the endpoint, whose series are then removed.
+    pub(crate) handles: arc_swap::ArcSwapOption<EndpointHandles>,
 }
 
 /// An error kept for `/backends`.
@@ -85,7 +86,7 @@ impl EndpointState {
             requests: AtomicU64::new(0),
             failures: AtomicU64::new(0),
             recent: Mutex::default(),
-            handles: std::sync::OnceLock::new(),
+            handles: arc_swap::ArcSwapOption::empty(),
         }
     }
 
@@ -93,7 +94,8 @@ impl EndpointState {
     pub(crate) fn for_test(addr: &str) -> Self {
         let settings = crate::conn::ConnSettings {
             connect_timeout: Duration::from_secs(1),
-            keepalive: Duration::from_secs(30),
+            keepalive: Duration::from_secs(300),
+            keepalive_without_calls: false,
             keepalive_timeout: Duration::from_secs(10),
         };
         Self::new(addr, Conn::new(addr, settings).expect("valid test address"))

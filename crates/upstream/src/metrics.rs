@@ -11,6 +11,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+use crate::endpoint::EndpointState;
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub backend: Arc<str>,
@@ -25,6 +27,9 @@ pub struct AttemptLabels {
     /// (transport failure or UNAVAILABLE).
     pub result: &'static str,
 }
+
+/// Every `outcome` of [`RetryLabels`].
+const RETRY_OUTCOMES: [&str; 3] = ["retried", "budget_exhausted", "no_other_endpoint"];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RetryLabels {
@@ -79,6 +84,44 @@ impl UpstreamMetrics {
             failed: attempts("endpoint_failure"),
             latency_ewma: self.latency_ewma.get_or_create(&labels).clone(),
             ejections: self.ejections.get_or_create(&labels).clone(),
+        }
+    }
+
+    /// Removes the series of `endpoint` under `backend` (the backend no longer
+    /// lists it), and the endpoint's cached handles if they are that backend's.
+    /// Calls still running on it count into handles nobody exports any more.
+    pub(crate) fn forget_endpoint(&self, backend: &Arc<str>, endpoint: &EndpointState) {
+        let labels = EndpointLabels {
+            backend: backend.clone(),
+            endpoint: endpoint.addr.clone(),
+        };
+        for result in ["ok", "endpoint_failure"] {
+            self.attempts.remove(&AttemptLabels {
+                backend: backend.clone(),
+                endpoint: endpoint.addr.clone(),
+                result,
+            });
+        }
+        self.in_flight.remove(&labels);
+        self.latency_ewma.remove(&labels);
+        self.ejections.remove(&labels);
+        if endpoint
+            .handles
+            .load()
+            .as_ref()
+            .is_some_and(|h| h.backend == *backend)
+        {
+            endpoint.handles.store(None);
+        }
+    }
+
+    /// Removes the per-backend series of a backend that is no longer configured.
+    pub(crate) fn forget_backend(&self, backend: &Arc<str>) {
+        for outcome in RETRY_OUTCOMES {
+            self.retries.remove(&RetryLabels {
+                backend: backend.clone(),
+                outcome,
+            });
         }
     }
 

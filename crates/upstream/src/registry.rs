@@ -19,6 +19,14 @@ use crate::retry;
 use crate::settings::{ChannelSettings, UpstreamConfig};
 use crate::shared::{BackendShared, lock};
 
+/// An endpoint's connection as a boxed tower service speaking tonic's body type
+/// (see [`ChannelCache::grpc_service`]).
+pub type GrpcService = tower::util::BoxCloneService<
+    http::Request<tonic::body::Body>,
+    http::Response<tonic::body::Body>,
+    tower::BoxError,
+>;
+
 /// Endpoint state by address and endpoint sets by backend, shared by every
 /// route table version. Cloning shares the cache.
 #[derive(Debug, Clone, Default)]
@@ -165,8 +173,38 @@ impl ChannelCache {
 
     /// Forgets backends no longer configured (their DNS refresh stops). Requests in
     /// flight keep their own handles, so nothing is cut off mid-call.
+    ///
+    /// Their metric series go too: a removed backend must not stay on
+    /// `/metrics` forever.
     pub fn retain_backends(&self, live: &HashSet<&str>) {
-        lock(&self.inner.backends).retain(|name, _| live.contains(name.as_str()));
+        let mut removed = Vec::new();
+        lock(&self.inner.backends).retain(|name, shared| {
+            let keep = live.contains(name.as_str());
+            if !keep {
+                removed.push(shared.clone());
+            }
+            keep
+        });
+        for shared in removed {
+            for ep in shared.members.load().iter() {
+                self.inner.metrics.forget_endpoint(&shared.name, ep);
+            }
+            self.inner.metrics.forget_backend(&shared.name);
+        }
+    }
+
+    /// The HTTP/2 connection of endpoint `addr` as a tonic-compatible service
+    /// (connecting on first use), if the cache holds the endpoint: discovery's
+    /// reflection rides it as one more stream instead of opening a connection of
+    /// its own on every re-discovery.
+    pub fn grpc_service(&self, addr: &str) -> Option<GrpcService> {
+        let ep = lock(&self.inner.endpoints)
+            .get(addr)
+            .and_then(Weak::upgrade)?;
+        let service = tower::ServiceExt::map_response(conn::ConnService(ep.conn.clone()), |r| {
+            r.map(tonic::body::Body::new)
+        });
+        Some(GrpcService::new(service))
     }
 }
 
@@ -227,6 +265,7 @@ impl Inner {
             conn::ConnSettings {
                 connect_timeout: s.connect_timeout,
                 keepalive: s.keepalive,
+                keepalive_without_calls: s.keepalive_without_calls,
                 keepalive_timeout: s.keepalive_timeout,
             },
             tls.cloned(),
@@ -288,6 +327,9 @@ impl Inner {
         if !old.is_empty() && (!added.is_empty() || !removed.is_empty()) {
             let gone: Vec<&str> = removed.iter().map(|e| &*e.addr).collect();
             info!(backend = %shared.name, ?added, removed = ?gone, "endpoint set changed");
+        }
+        for ep in &removed {
+            self.metrics.forget_endpoint(&shared.name, ep);
         }
         let mut draining = lock(&shared.draining);
         draining.extend(removed);

@@ -14,8 +14,11 @@ use crate::retry::RetryConfig;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelSettings {
     pub connect_timeout: Duration,
-    /// HTTP/2 keepalive PING interval; dead connections are noticed without traffic.
+    /// HTTP/2 keepalive PING interval (gRPC A8's KEEPALIVE_TIME), doubled for an
+    /// endpoint whose server answers GOAWAY `too_many_pings`.
     pub keepalive: Duration,
+    /// Ping connections with no call in flight too (A8's KEEPALIVE_WITHOUT_CALLS).
+    pub keepalive_without_calls: bool,
     /// How long a PING may go unanswered before the connection is closed (and the
     /// next call reconnects).
     pub keepalive_timeout: Duration,
@@ -26,7 +29,8 @@ impl Default for ChannelSettings {
     fn default() -> Self {
         ChannelSettings {
             connect_timeout: Duration::from_secs(2),
-            keepalive: Duration::from_secs(30),
+            keepalive: Duration::from_secs(300),
+            keepalive_without_calls: false,
             keepalive_timeout: Duration::from_secs(10),
             dns: DnsSettings::default(),
         }

@@ -34,6 +34,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
     pub(super) max_body_bytes: Option<Spanned<u64>>,
+    pub(super) max_metadata_bytes: Option<Spanned<u64>>,
     // Listener limits (see `edge`).
     pub(super) max_connections: Option<Spanned<u64>>,
     pub(super) header_read_timeout: Option<Spanned<String>>,

@@ -44,6 +44,7 @@ fn empty_file_gives_defaults() {
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.admin, "127.0.0.1:9901".parse().unwrap());
         assert_eq!(c.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.max_metadata_bytes, 8 * 1024);
         assert_eq!(c.discovery_timeout, Duration::from_secs(5));
         assert_eq!(c.reload_debounce, Duration::from_millis(200));
         assert!(c.backends.is_empty());
@@ -69,6 +70,7 @@ listen: "[::]:80"
 admin: 127.0.0.1:9000
 limits:
   max_body_bytes: 1024
+  max_metadata_bytes: 16384
 discovery:
   timeout: 1.5s
 reload:
@@ -95,6 +97,7 @@ backends:
     assert_eq!(c.listen, "[::]:80".parse().unwrap());
     assert_eq!(c.admin, "127.0.0.1:9000".parse().unwrap());
     assert_eq!(c.max_body_bytes, 1024);
+    assert_eq!(c.max_metadata_bytes, 16384);
     assert_eq!(c.discovery_timeout, Duration::from_millis(1500));
     assert_eq!(c.reload_debounce, Duration::ZERO);
     let b = &c.backends[0];
@@ -203,12 +206,73 @@ fn unknown_key_nested() {
         3,
         "(did you mean `max_body_bytes`?)",
     );
-    assert_error(
+    // The misspelt key is reported, and so is the required key it left missing.
+    let errors = parse_str(
         "backends:\n  - name: a\n    endpoint: [h:1]\n",
-        3,
-        5,
-        "(did you mean `endpoints`?)",
+        Path::new("c.yaml"),
+    )
+    .unwrap_err();
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| (e.line, e.column, e.message.as_str()))
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(
+        found[0],
+        (
+            Some(2),
+            Some(5),
+            "backend `a` is missing required key `endpoints`"
+        )
     );
+    assert!(
+        found[1].2.contains("(did you mean `endpoints`?)") && found[1].0 == Some(3),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn every_unknown_key_and_bad_value_is_reported() {
+    let yaml = "\
+lisen: 0.0.0.0:80
+limits:
+  max_body_bytes: lots
+  max_metadata: 1
+discovery:
+  timeout: 5
+backends:
+  - name: a
+    endpoints: [h:1]
+    timeot: 1s
+    json:
+      strict: maybe
+  - name: a
+    endpoints: [\"nope\"]
+";
+    let errors = parse_str(yaml, Path::new("c.yaml")).unwrap_err();
+    let found: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            (
+                e.line.unwrap_or(0),
+                e.column.unwrap_or(0),
+                e.message.clone(),
+            )
+        })
+        .collect();
+    let lines: Vec<usize> = found.iter().map(|f| f.0).collect();
+    assert_eq!(lines, [1, 3, 4, 6, 10, 12, 13, 14], "{found:#?}");
+    assert!(found[0].2.contains("unknown key `lisen`"), "{found:#?}");
+    assert!(found[1].2.contains("whole number"), "{found:#?}");
+    assert!(
+        found[2].2.contains("unknown key `max_metadata`"),
+        "{found:#?}"
+    );
+    assert!(found[3].2.contains("missing unit"), "{found:#?}");
+    assert!(found[4].2.contains("unknown key `timeot`"), "{found:#?}");
+    assert!(found[5].2.contains("`true` or `false`"), "{found:#?}");
+    assert!(found[6].2.contains("duplicate backend name"), "{found:#?}");
+    assert!(found[7].2.contains("invalid endpoint"), "{found:#?}");
 }
 
 #[test]
@@ -388,6 +452,12 @@ fn bad_backend_names() {
 
 #[test]
 fn bad_durations() {
+    assert_error(
+        "limits:\n  max_metadata_bytes: 0\n",
+        2,
+        23,
+        "limits.max_metadata_bytes must be greater than 0",
+    );
     assert_error(
         "discovery:\n  timeout: 5\n",
         2,

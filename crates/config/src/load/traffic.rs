@@ -19,6 +19,7 @@ use crate::{
 pub(super) struct RawUpstream {
     connect_timeout: Option<Spanned<String>>,
     keepalive_interval: Option<Spanned<String>>,
+    keepalive_without_calls: Option<bool>,
     keepalive_timeout: Option<Spanned<String>>,
     dns: Option<RawDns>,
 }
@@ -152,6 +153,9 @@ impl Validator {
         UpstreamSettings {
             connect_timeout,
             keepalive_interval,
+            keepalive_without_calls: raw
+                .keepalive_without_calls
+                .unwrap_or(d.keepalive_without_calls),
             keepalive_timeout,
             dns_nameservers,
             dns_refresh: self.duration_or(
@@ -322,6 +326,7 @@ mod tests {
 upstream:
   connect_timeout: 1s
   keepalive_interval: 10s
+  keepalive_without_calls: true
   keepalive_timeout: 3s
   dns:
     nameservers: ["127.0.0.1:5353", "10.0.0.10"]
@@ -359,6 +364,7 @@ backends:
             UpstreamSettings {
                 connect_timeout: Duration::from_secs(1),
                 keepalive_interval: Duration::from_secs(10),
+                keepalive_without_calls: true,
                 keepalive_timeout: Duration::from_secs(3),
                 dns_nameservers: vec![
                     "127.0.0.1:5353".parse().unwrap(),
@@ -413,8 +419,8 @@ backends:
         let expected = [
             "/etc/sb.yaml:4:16: backend `a`: unknown balancing `fastest`: expected p2c_peak_ewma, least_request or round_robin",
             "/etc/sb.yaml:5:22: backend `a`: panic_threshold must be between 0 and 100, got 150",
-            "/etc/sb.yaml:8:17: backend `a`: health_check.interval must be greater than 0",
             "/etc/sb.yaml:7:28: backend `a`: health_check.unhealthy_threshold must be between 1 and 100, got 0",
+            "/etc/sb.yaml:8:17: backend `a`: health_check.interval must be greater than 0",
             "/etc/sb.yaml:11:26: backend `a`: outlier_detection.max_ejection_time must not be less than base_ejection_time",
             "/etc/sb.yaml:13:23: backend `a`: retries.budget_percent must be between 0 and 100, got 101",
         ];

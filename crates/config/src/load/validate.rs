@@ -11,7 +11,7 @@ use super::validator::Validator;
 use super::values::*;
 use super::{
     DEFAULT_ADMIN, DEFAULT_DISCOVERY_TIMEOUT, DEFAULT_LISTEN, DEFAULT_MAX_BODY_BYTES,
-    DEFAULT_RELOAD_DEBOUNCE,
+    DEFAULT_MAX_METADATA_BYTES, DEFAULT_RELOAD_DEBOUNCE,
 };
 use crate::{Backend, Config, DescriptorSource, HttpBinding, HttpRule, JsonOptions, ServiceFilter};
 
@@ -20,9 +20,10 @@ impl Validator {
         let listen = self.socket_addr("listen", raw.listen, DEFAULT_LISTEN);
         let admin = self.socket_addr("admin", raw.admin, DEFAULT_ADMIN);
 
-        let (max_body_bytes, listener_limits) = match raw.limits {
+        let (max_body_bytes, max_metadata_bytes, listener_limits) = match raw.limits {
             Some(l) => (
                 l.max_body_bytes,
+                l.max_metadata_bytes,
                 super::edge::RawListenerLimits {
                     max_connections: l.max_connections,
                     header_read_timeout: l.header_read_timeout,
@@ -31,6 +32,7 @@ impl Validator {
             ),
             None => (
                 None,
+                None,
                 super::edge::RawListenerLimits {
                     max_connections: None,
                     header_read_timeout: None,
@@ -38,17 +40,16 @@ impl Validator {
                 },
             ),
         };
-        let max_body_bytes = match max_body_bytes {
-            None => DEFAULT_MAX_BODY_BYTES as usize,
-            Some(n) if n.value == 0 => {
-                self.error(
-                    &n.referenced,
-                    "limits.max_body_bytes must be greater than 0",
-                );
-                0
-            }
-            Some(n) => usize::try_from(n.value).unwrap_or(usize::MAX),
-        };
+        let max_body_bytes = self.byte_limit(
+            "limits.max_body_bytes",
+            max_body_bytes,
+            DEFAULT_MAX_BODY_BYTES,
+        );
+        let max_metadata_bytes = self.byte_limit(
+            "limits.max_metadata_bytes",
+            max_metadata_bytes,
+            DEFAULT_MAX_METADATA_BYTES,
+        );
 
         let discovery_timeout = raw.discovery.and_then(|d| d.timeout);
         let discovery_timeout = self
@@ -95,6 +96,7 @@ impl Validator {
             listen,
             admin,
             max_body_bytes,
+            max_metadata_bytes,
             discovery_timeout,
             reload_debounce,
             upstream,
@@ -103,6 +105,18 @@ impl Validator {
             cors,
             http,
             edge,
+        }
+    }
+
+    /// A size limit in bytes: > 0, `default` when absent.
+    fn byte_limit(&mut self, key: &str, raw: Option<Spanned<u64>>, default: u64) -> usize {
+        match raw {
+            None => default as usize,
+            Some(n) if n.value == 0 => {
+                self.error(&n.referenced, format!("{key} must be greater than 0"));
+                0
+            }
+            Some(n) => usize::try_from(n.value).unwrap_or(usize::MAX),
         }
     }
 

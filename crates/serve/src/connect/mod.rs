@@ -63,9 +63,20 @@ pub(crate) struct Call<'a> {
     pub peer: Option<SocketAddr>,
     /// `limits.max_body_bytes`: the whole unary body, or each streamed message.
     pub max_message_bytes: usize,
+    /// `limits.max_metadata_bytes` (see `metadata_limit`).
+    pub max_metadata_bytes: usize,
 }
 
 impl Call<'_> {
+    /// RESOURCE_EXHAUSTED when the metadata to forward is over
+    /// `limits.max_metadata_bytes`: one request's oversized headers must not
+    /// reach the shared connection.
+    fn check_metadata(&self, md: &tonic::metadata::MetadataMap) -> Result<(), Status> {
+        let size = crate::metadata_limit::metadata_size(md);
+        crate::metadata_limit::check(size, self.max_metadata_bytes)
+            .map_err(Status::resource_exhausted)
+    }
+
     /// The plan, for a codec that needs one (JSON) or a shape check.
     fn plan(&self) -> Result<&Arc<switchboard_transcode::MethodPlan>, Status> {
         self.route.map(|r| &r.plan).ok_or_else(|| {
@@ -118,6 +129,7 @@ pub(crate) async fn handle(
         }
     };
     let backend = &snapshot.backends[index];
+    let applied = gateway.applied.get(&gateway.live);
     let call = Call {
         snapshot: &snapshot,
         backend,
@@ -125,7 +137,8 @@ pub(crate) async fn handle(
         route: default_route(&snapshot, &path, index),
         path: &path,
         peer,
-        max_message_bytes: gateway.applied.get(&gateway.live).max_body_bytes,
+        max_message_bytes: applied.max_body_bytes,
+        max_metadata_bytes: applied.max_metadata_bytes,
     };
     let response = match kind {
         Kind::Unary { codec } => unary::post(call, codec, req).await,

@@ -69,6 +69,7 @@ pub(super) async fn handle(
             .map(|a| a.as_str())
             .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()));
         let md = metadata::request_metadata(&parts.headers, authority, call.peer)?;
+        call.check_metadata(&md)?;
         let plan = match codec {
             Codec::Json => Some(call.plan()?.clone()),
             Codec::Proto => None,

@@ -172,6 +172,7 @@ async fn respond(
             .map(|a| a.as_str())
             .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()));
         let md = metadata::request_metadata(headers, authority, call.peer)?;
+        call.check_metadata(&md)?;
         let message = match codec {
             Codec::Proto => payload,
             Codec::Json => {

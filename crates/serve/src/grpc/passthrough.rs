@@ -108,6 +108,8 @@ fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
 pub(crate) struct Proxy {
     pub snapshot: Option<Arc<Snapshot>>,
     pub metrics: ServeMetrics,
+    /// `limits.max_metadata_bytes` (see `metadata_limit`).
+    pub max_metadata_bytes: usize,
     pub peer: Option<SocketAddr>,
     /// Which proxied protocol (`Grpc` or `GrpcWeb`): the metrics route label's prefix.
     pub protocol: Protocol,
@@ -170,6 +172,11 @@ impl Proxy {
         strip_hop_by_hop(&mut parts.headers);
         if let Some(peer) = self.peer {
             append_forwarded_for(&mut parts.headers, peer);
+        }
+        // One call's oversized metadata must not reach the shared connection.
+        let size = crate::metadata_limit::headers_size(&parts.headers);
+        if let Err(message) = crate::metadata_limit::check(size, self.max_metadata_bytes) {
+            return trailers_only(Status::resource_exhausted(message));
         }
         // Only the path travels; the upstream connection sets the endpoint's scheme and authority.
         let Some(path) = parts.uri.path_and_query().cloned() else {

@@ -19,7 +19,7 @@ use super::respond::{early_response, status_response_as, unary_response};
 use crate::body::Body;
 use crate::entry::Gateway;
 use crate::headers;
-use crate::metrics::{LatencyLabels, RequestLabels};
+use crate::metrics::RequestLabels;
 use crate::upload_drain::UploadBody;
 
 use super::{client_stream, server_stream as stream, websocket};
@@ -140,6 +140,14 @@ impl Gateway {
         });
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
+        // One request's oversized metadata must not reach the shared connection.
+        let size = crate::metadata_limit::metadata_size(&metadata);
+        crate::metadata_limit::check(size, self.applied.get(&self.live).max_metadata_bytes)
+            .map_err(|message| {
+                let mut e = Early::new(Code::ResourceExhausted, message);
+                e.http = crate::metadata_limit::HTTP_STATUS;
+                e
+            })?;
         let deadline = Deadline::for_call(client_timeout, backend.timeout);
         // Everything a streamed call carries, from this request.
         let stream_call = |metadata| stream::Call {
@@ -294,31 +302,21 @@ impl Gateway {
     }
 
     fn unmatched(&self, early: Early) -> Response<Body> {
-        self.metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                backend: "".into(),
-                route: "unmatched".into(),
-                status: early.http,
-            })
-            .inc();
+        self.metrics.count(RequestLabels {
+            backend: "".into(),
+            route: "unmatched".into(),
+            status: early.http,
+        });
         early_response(early)
     }
 
     fn record(&self, route: &Route, backend: &BackendRuntime, status: u16, started: Instant) {
+        self.metrics.count(RequestLabels {
+            backend: backend.name.clone(),
+            route: route.metrics_label.clone(),
+            status,
+        });
         self.metrics
-            .requests
-            .get_or_create(&RequestLabels {
-                backend: backend.name.clone(),
-                route: route.metrics_label.clone(),
-                status,
-            })
-            .inc();
-        self.metrics
-            .latency
-            .get_or_create(&LatencyLabels {
-                backend: backend.name.clone(),
-            })
-            .observe(started.elapsed().as_secs_f64());
+            .observe(backend.name.clone(), started.elapsed().as_secs_f64());
     }
 }

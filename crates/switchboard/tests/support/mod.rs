@@ -29,9 +29,9 @@ use tokio::sync::watch;
 pub mod balance;
 pub mod python;
 
-#[allow(unused_imports)] // only the Python tests use it
-pub use python::PythonBackend;
 pub mod pki;
+#[allow(unused_imports)] // only the Python tests use them
+pub use python::{PythonBackend, venv_python};
 
 /// Path of the switchboard binary under test.
 pub fn switchboard_bin() -> PathBuf {

@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 /// The third-party backend: `tests/python/inventory_server.py` (Python grpcio,
@@ -12,6 +12,21 @@ use std::process::{Child, Command, Stdio};
 pub struct PythonBackend {
     pub addr: SocketAddr,
     child: Child,
+}
+
+/// The test virtualenv's Python (made by `tests/python/setup.sh`), for tests
+/// that run a Python tool (prometheus-client's parsers). Panics when setup has
+/// not run, as [`PythonBackend::start`] does: such a test must not pass without
+/// running.
+pub fn venv_python() -> PathBuf {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        python.exists(),
+        "Python test virtualenv missing ({}); run tests/python/setup.sh, or leave these \
+         tests out with `--skip python`",
+        python.display()
+    );
+    python
 }
 
 impl PythonBackend {

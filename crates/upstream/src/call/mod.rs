@@ -139,13 +139,14 @@ impl Upstream {
     }
 
     fn begin(&self, ep: Arc<EndpointState>) -> Attempt {
-        let cached = ep
-            .handles
-            .get_or_init(|| Arc::new(self.metrics.handles(&self.name, &ep.addr)));
-        let metrics = if cached.backend == self.name {
-            cached.clone()
-        } else {
-            Arc::new(self.metrics.handles(&self.name, &ep.addr))
+        let metrics = match ep.handles.load_full() {
+            Some(cached) if cached.backend == self.name => cached,
+            Some(_) => Arc::new(self.metrics.handles(&self.name, &ep.addr)),
+            None => {
+                let fresh = Arc::new(self.metrics.handles(&self.name, &ep.addr));
+                ep.handles.store(Some(fresh.clone()));
+                fresh
+            }
         };
         metrics.in_flight.inc();
         Attempt {

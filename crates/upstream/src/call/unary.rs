@@ -130,6 +130,7 @@ pub(crate) async fn call(
     *request.uri_mut() = conn.uri(path);
     *request.headers_mut() = headers;
 
+    let _active = conn.call();
     let mut sender = conn.ready().await.map_err(|e| (transport(e), true))?;
     let (response, mut send) = sender
         .send_request(request, false)

@@ -1,0 +1,144 @@
+//! HTTP/2 keepalive PINGs as gRPC's keepalive proposal (A8) has clients send them.
+//!
+//! gRPC servers police pings: by default (grpcio, grpc-go, C-core) a ping on a
+//! connection without calls, or one sooner than 5 minutes after the previous
+//! (`min_recv_ping_interval_without_data`, `MinTime`), is a strike, and after two
+//! strikes the server closes the connection with GOAWAY ENHANCE_YOUR_CALM
+//! `too_many_pings`. A gateway that pinged every 30 s with nothing in flight lost
+//! every idle connection to a grpcio backend after about two minutes. So, as A8
+//! says: a connection is pinged only while it has calls in flight unless
+//! `keepalive_without_calls` asks otherwise; the default interval is the
+//! servers' default minimum; and a `too_many_pings` GOAWAY doubles the interval
+//! for that endpoint's later connections (and is logged: the configuration is
+//! more eager than the server allows).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tracing::warn;
+
+/// One endpoint's keepalive state, shared by its successive connections.
+#[derive(Debug)]
+pub(crate) struct Policy {
+    /// The interval for new connections, in milliseconds (doubled on
+    /// `too_many_pings`).
+    interval_ms: AtomicU64,
+    without_calls: bool,
+    timeout: Duration,
+    /// Calls in flight on the endpoint's connection.
+    active: Arc<AtomicUsize>,
+}
+
+/// Counts one call as in flight for as long as it lives.
+#[derive(Debug)]
+pub(crate) struct Active(Arc<AtomicUsize>);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Policy {
+    pub(crate) fn new(interval: Duration, without_calls: bool, timeout: Duration) -> Self {
+        Policy {
+            interval_ms: AtomicU64::new(millis(interval)),
+            without_calls,
+            timeout,
+            active: Arc::default(),
+        }
+    }
+
+    /// Marks a call as in flight until the returned guard is dropped.
+    pub(crate) fn call(&self) -> Active {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Active(self.active.clone())
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms.load(Ordering::Relaxed))
+    }
+
+    /// Whether a ping is due to be sent now (the interval has passed).
+    fn may_ping(&self) -> bool {
+        self.without_calls || self.active.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends keepalive PINGs on one connection until one goes unanswered; the
+    /// interval is the one in force when the connection opened. Resolves with why
+    /// the connection should be closed.
+    pub(crate) async fn run(&self, mut pings: h2::PingPong) -> String {
+        let every = self.interval();
+        loop {
+            tokio::time::sleep(every).await;
+            if !self.may_ping() {
+                continue;
+            }
+            match tokio::time::timeout(self.timeout, pings.ping(h2::Ping::opaque())).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return format!("keepalive PING failed: {e}"),
+                Err(_) => return format!("keepalive PING unanswered for {:?}", self.timeout),
+            }
+        }
+    }
+
+    /// Looks at how a connection ended: a GOAWAY `too_many_pings` doubles the
+    /// interval for the endpoint's next connections (A8).
+    pub(crate) fn connection_ended(&self, addr: &str, error: &h2::Error) {
+        if !is_too_many_pings(error) {
+            return;
+        }
+        let before = self.interval();
+        let doubled = self
+            .interval_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
+                Some(ms.saturating_mul(2))
+            })
+            .map(|ms| Duration::from_millis(ms.saturating_mul(2)))
+            .unwrap_or(before);
+        warn!(
+            endpoint = %addr,
+            from = ?before,
+            to = ?doubled,
+            "backend closed the connection with GOAWAY too_many_pings; keepalive interval doubled for this endpoint (raise upstream.keepalive_interval, or allow pings on the server)"
+        );
+    }
+}
+
+/// A GOAWAY ENHANCE_YOUR_CALM whose debug data is `too_many_pings`, as gRPC
+/// servers send it. h2 exposes the debug data only through `Display`.
+fn is_too_many_pings(error: &h2::Error) -> bool {
+    error.is_go_away()
+        && error.is_remote()
+        && error.reason() == Some(h2::Reason::ENHANCE_YOUR_CALM)
+        && error.to_string().contains("too_many_pings")
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pings_only_with_calls_in_flight_unless_asked() {
+        let p = Policy::new(Duration::from_secs(1), false, Duration::from_secs(1));
+        assert!(!p.may_ping());
+        let call = p.call();
+        assert!(p.may_ping());
+        drop(call);
+        assert!(!p.may_ping());
+        let p = Policy::new(Duration::from_secs(1), true, Duration::from_secs(1));
+        assert!(p.may_ping());
+    }
+
+    #[test]
+    fn other_errors_keep_the_interval() {
+        let p = Policy::new(Duration::from_secs(300), false, Duration::from_secs(1));
+        p.connection_ended("a:1", &h2::Error::from(h2::Reason::ENHANCE_YOUR_CALM));
+        assert_eq!(p.interval(), Duration::from_secs(300));
+    }
+}
