@@ -41,4 +41,4 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "==> tests"
 export SWITCHBOARD_REQUIRE_NODE=1
-cargo test --workspace --quiet "${extra[@]}"
+cargo test --workspace --quiet --no-fail-fast "${extra[@]}"

@@ -575,7 +575,12 @@ async fn early_answer_drains_the_upload() {
     let (head, _) = read_response(&mut s, &mut buf).await;
     assert!(head.starts_with("http/1.1 200"), "{head}");
 
-    // Beyond 256 KiB: the answer comes with Connection: close.
+    // Beyond 256 KiB: the answer comes with Connection: close, at once (the
+    // declared length says more than the drain limit is left). The rest is not
+    // sent before the answer: a client that had finished writing and then
+    // half-closed would make the connection end before any answer, as Go's
+    // server (and hyper's default) treat a read EOF mid-request as the client
+    // going away.
     let rest = 1024 * 1024;
     let mut s = TcpStream::connect(gw.http).await.unwrap();
     let head = format!(
@@ -584,26 +589,23 @@ async fn early_answer_drains_the_upload() {
     );
     s.write_all(head.as_bytes()).await.unwrap();
     s.write_all(first).await.unwrap();
-    let (mut reader, mut writer) = s.into_split();
-    let writing = tokio::spawn(async move {
-        // May fail once the gateway closes the connection.
-        let _ = writer.write_all(&vec![b' '; rest]).await;
-    });
     let mut buf = Vec::new();
     let mut head = String::new();
     while !head.contains("\r\n\r\n") {
         let mut chunk = [0u8; 4096];
-        let n = tokio::time::timeout(Duration::from_secs(20), reader.read(&mut chunk))
+        let n = tokio::time::timeout(Duration::from_secs(20), s.read(&mut chunk))
             .await
             .expect("an answer in time")
             .unwrap();
-        assert!(n > 0, "closed without an answer");
+        assert!(n > 0, "closed without an answer; log:\n{}", gw.log());
         buf.extend_from_slice(&chunk[..n]);
         head = String::from_utf8_lossy(&buf).to_ascii_lowercase();
     }
     assert!(head.starts_with("http/1.1 404"), "{head}");
     assert!(head.contains("connection: close"), "{head}");
-    writing.abort();
+    // A client still writing gets the end of the connection, not a hang: the
+    // write fails or the read sees the close (either is fine).
+    let _ = s.write_all(&vec![b' '; rest]).await;
 }
 
 #[tokio::test]

@@ -141,7 +141,11 @@ impl Gateway {
         let child = Command::new(switchboard_bin())
             .args(["serve", "--config"])
             .arg(&config)
-            .env("SWITCHBOARD_LOG", "info,switchboard=debug")
+            .env(
+                "SWITCHBOARD_LOG",
+                std::env::var("SWITCHBOARD_TEST_LOG")
+                    .unwrap_or_else(|_| "info,switchboard=debug".into()),
+            )
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
