@@ -14,6 +14,11 @@
 //! built (`json::dispatch`), Connect likewise (`connect`), the pass-through the
 //! headers it forwards (`grpc::passthrough`, which gRPC-Web goes through too);
 //! the rule and its wording live here.
+//!
+//! The limit is `limits.max_metadata_bytes`, or lower when a backend's
+//! endpoint advertised a smaller SETTINGS_MAX_HEADER_LIST_SIZE (read off its
+//! connection by the upstream stage), less [`CALL_HEADERS_RESERVE`] for the
+//! headers every call carries besides the forwarded metadata.
 
 use http::HeaderMap;
 use tonic::metadata::{KeyAndValueRef, MetadataMap};
@@ -23,6 +28,12 @@ pub(crate) const HTTP_STATUS: u16 = 431;
 
 /// Per-entry overhead HTTP/2 adds to a header list's size (RFC 9113 §6.5.2).
 const ENTRY_OVERHEAD: usize = 32;
+
+/// Room left in a backend's advertised header list for what the gateway adds
+/// to every call besides forwarded metadata: the pseudo-headers (`:path` is the
+/// long one), `te`, `content-type`, `grpc-timeout`, `user-agent`,
+/// `grpc-accept-encoding`, at 32 bytes of overhead each.
+pub(crate) const CALL_HEADERS_RESERVE: usize = 1024;
 
 /// The size of `md` as HTTP/2 counts it, binary values in their base64 wire form.
 pub(crate) fn metadata_size(md: &MetadataMap) -> usize {
@@ -43,14 +54,23 @@ pub(crate) fn headers_size(headers: &HeaderMap) -> usize {
         .sum()
 }
 
-/// `Err` with the message for the client when `size` is over `limit`.
-pub(crate) fn check(size: usize, limit: usize) -> Result<(), String> {
-    if size <= limit {
-        return Ok(());
+/// `Err` with the message for the client when `size` is over the configured
+/// `limit`, or over what the backend advertised (`peer`, its
+/// SETTINGS_MAX_HEADER_LIST_SIZE, when it sent one).
+pub(crate) fn check(size: usize, limit: usize, peer: Option<usize>) -> Result<(), String> {
+    let backend = peer.map(|p| p.saturating_sub(CALL_HEADERS_RESERVE));
+    match backend {
+        Some(backend) if backend < limit && size > backend => Err(format!(
+            "request metadata is {size} bytes, over the backend's limit of {backend} bytes (its \
+             HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE of {} bytes, less {CALL_HEADERS_RESERVE} for \
+             the call's own headers)",
+            peer.unwrap_or_default()
+        )),
+        _ if size > limit => Err(format!(
+            "request metadata is {size} bytes, over the gateway's limit of {limit} bytes (limits.max_metadata_bytes)"
+        )),
+        _ => Ok(()),
     }
-    Err(format!(
-        "request metadata is {size} bytes, over the gateway's limit of {limit} bytes (limits.max_metadata_bytes)"
-    ))
 }
 
 #[cfg(test)]
@@ -74,11 +94,30 @@ mod tests {
 
     #[test]
     fn the_limit_is_inclusive() {
-        assert!(check(8192, 8192).is_ok());
-        let e = check(8193, 8192).unwrap_err();
+        assert!(check(8192, 8192, None).is_ok());
+        let e = check(8193, 8192, None).unwrap_err();
         assert!(
             e.contains("8193") && e.contains("limits.max_metadata_bytes"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_smaller_backend_limit_wins() {
+        // 4 KiB advertised: 3 KiB of metadata fit, with the reserve.
+        assert!(check(3072, 8192, Some(4096)).is_ok());
+        let e = check(3073, 8192, Some(4096)).unwrap_err();
+        assert!(
+            e.contains("backend's limit of 3072")
+                && e.contains("SETTINGS_MAX_HEADER_LIST_SIZE of 4096"),
+            "{e}"
+        );
+        // A larger one changes nothing.
+        assert!(check(8192, 8192, Some(1 << 20)).is_ok());
+        assert!(
+            check(8193, 8192, Some(1 << 20))
+                .unwrap_err()
+                .contains("gateway's limit")
         );
     }
 }

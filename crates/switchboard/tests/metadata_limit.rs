@@ -17,7 +17,10 @@ use tonic::transport::Channel;
 /// The greeter backend (Greeter + Echo, one endpoint: one shared HTTP/2
 /// connection) behind a gateway with `limits` as its `limits:` section.
 async fn setup(limits: &str) -> (Backend, Gateway) {
-    let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
+    setup_with(Backend::greeter(Reflection::V1AndV1Alpha).await, limits).await
+}
+
+async fn setup_with(greeter: Backend, limits: &str) -> (Backend, Gateway) {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("switchboard.yaml");
     let http = format!("127.0.0.1:{}", free_port()).parse().unwrap();
@@ -204,4 +207,81 @@ async fn a_reload_changes_the_limit_without_a_restart() {
         "{}",
         status.body
     );
+}
+
+/// A backend that advertises a header list smaller than the gateway's limit
+/// (SETTINGS_MAX_HEADER_LIST_SIZE 2048) is held to its own: 7,900 bytes of
+/// metadata are under `limits.max_metadata_bytes` (8 KiB) but over four times
+/// the backend's limit, which makes hyper/h2 reset the whole connection. The
+/// gateway answers that request itself (431, naming the backend's limit) and
+/// the call in flight on the connection finishes; small calls still pass.
+#[tokio::test]
+async fn a_backends_advertised_header_list_size_is_respected() {
+    let greeter = Backend::greeter_with(switchboard_examples::BackendOptions {
+        max_header_list_size: Some(2048),
+        ..Default::default()
+    })
+    .await;
+    let (_b, gw) = setup_with(greeter, "").await;
+    let url = gw.url("/v1/echo");
+    // The first call opens (or finds) the connection and so learns its SETTINGS.
+    let r = post(&url, r#"{"stringValue":"first"}"#).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let slow = tokio::spawn({
+        let url = url.clone();
+        async move { post(&url, r#"{"delayMs":1500,"stringValue":"slow"}"#).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let big = "a".repeat(7900);
+    let r = request(
+        Method::POST,
+        &url,
+        &[("grpc-metadata-big", &big)],
+        Some(r#"{"stringValue":"big"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 431, "{}", r.body);
+    let body = r.json();
+    assert_eq!(body["code"], 8, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("backend's limit of 1024 bytes")
+            && message.contains("SETTINGS_MAX_HEADER_LIST_SIZE of 2048"),
+        "{body}"
+    );
+
+    // Native gRPC is held to it too.
+    let ch = Channel::from_shared(gw.url(""))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut req = tonic::Request::new(EchoRequest {
+        string_value: "grpc".into(),
+        ..Default::default()
+    });
+    req.metadata_mut()
+        .insert("x-big", "c".repeat(7900).parse().unwrap());
+    let err = EchoClient::new(ch).echo(req).await.unwrap_err();
+    assert_eq!(err.code(), Code::ResourceExhausted, "{err:?}");
+    assert!(err.message().contains("backend's limit"), "{err:?}");
+
+    let slow = slow.await.unwrap().expect("the call in flight completes");
+    assert_eq!(slow.status, 200, "{}", slow.body);
+    assert_eq!(slow.json()["request"]["stringValue"], "slow");
+
+    // Small metadata still goes through, on the same backend connection.
+    let r = request(
+        Method::POST,
+        &url,
+        &[("grpc-metadata-small", "x")],
+        Some(r#"{"stringValue":"small"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["metadata"]["small"], "x");
 }

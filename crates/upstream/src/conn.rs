@@ -84,6 +84,8 @@ struct Inner {
     /// Shared with the connection's driver, which must not keep `Inner` (and so
     /// the connection's sender) alive.
     keepalive: Arc<crate::keepalive::Policy>,
+    /// What the backend advertised in its SETTINGS (see `peer_settings`).
+    peer: Arc<crate::peer_settings::PeerSettings>,
 }
 
 impl Conn {
@@ -114,6 +116,7 @@ impl Conn {
                     settings.keepalive_without_calls,
                     settings.keepalive_timeout,
                 )),
+                peer: Arc::default(),
             }),
         })
     }
@@ -122,6 +125,12 @@ impl Conn {
     /// only connections with calls, see `keepalive`) until the guard drops.
     pub(crate) fn call(&self) -> crate::keepalive::Active {
         self.inner.keepalive.call()
+    }
+
+    /// The header list size the backend's connection accepts, when it said
+    /// (SETTINGS_MAX_HEADER_LIST_SIZE).
+    pub(crate) fn peer_max_header_list_size(&self) -> Option<usize> {
+        self.inner.peer.max_header_list_size()
     }
 
     /// The `:authority` calls carry.
@@ -214,7 +223,7 @@ impl Conn {
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
             .enable_push(false)
-            .handshake::<_, Bytes>(io);
+            .handshake::<_, Bytes>(crate::peer_settings::Sniffer::new(io, inner.peer.clone()));
         let (sender, connection) =
             match tokio::time::timeout(inner.settings.connect_timeout, handshake).await {
                 Err(_) => return Err(fail("HTTP/2 handshake ", &"timed out")),
@@ -267,7 +276,7 @@ impl Inner {
 /// Runs the connection and its keepalive PINGs until either ends, then forgets
 /// the connection (unless a newer one replaced it already).
 async fn drive(
-    mut connection: h2::client::Connection<Io, Bytes>,
+    mut connection: h2::client::Connection<crate::peer_settings::Sniffer<Io>, Bytes>,
     owner: std::sync::Weak<Inner>,
     generation: u64,
     policy: Arc<crate::keepalive::Policy>,

@@ -42,6 +42,7 @@ mod health;
 mod keepalive;
 mod metrics;
 mod outlier;
+mod peer_settings;
 mod registry;
 mod retry;
 mod settings;

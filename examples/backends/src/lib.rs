@@ -61,6 +61,9 @@ pub struct BackendOptions {
     pub reflection: Reflection,
     /// Serve `grpc.health.v1.Health`, with every service reported SERVING.
     pub health: bool,
+    /// The HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE to advertise; `None`: hyper's
+    /// default (16 KiB), like any tonic server.
+    pub max_header_list_size: Option<u32>,
 }
 
 impl Default for BackendOptions {
@@ -68,6 +71,7 @@ impl Default for BackendOptions {
         BackendOptions {
             reflection: Reflection::V1AndV1Alpha,
             health: true,
+            max_header_list_size: None,
         }
     }
 }

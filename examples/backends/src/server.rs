@@ -66,6 +66,7 @@ pub(crate) async fn serve(
     // delayed ACK (up to 40 ms) whenever the two writes are not coalesced.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        .http2_max_header_list_size(opts.max_header_list_size)
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

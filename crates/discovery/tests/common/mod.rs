@@ -33,6 +33,7 @@ pub(crate) async fn start(example: Example, reflection: Reflection) -> Running {
     let opts = BackendOptions {
         reflection,
         health: true,
+        ..BackendOptions::default()
     };
     let shutdown = async {
         let _ = stopped.await;

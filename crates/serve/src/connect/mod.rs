@@ -73,7 +73,8 @@ impl Call<'_> {
     /// reach the shared connection.
     fn check_metadata(&self, md: &tonic::metadata::MetadataMap) -> Result<(), Status> {
         let size = crate::metadata_limit::metadata_size(md);
-        crate::metadata_limit::check(size, self.max_metadata_bytes)
+        let peer = self.backend.upstream.peer_header_list_limit();
+        crate::metadata_limit::check(size, self.max_metadata_bytes, peer)
             .map_err(Status::resource_exhausted)
     }
 

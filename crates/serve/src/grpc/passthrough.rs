@@ -175,7 +175,8 @@ impl Proxy {
         }
         // One call's oversized metadata must not reach the shared connection.
         let size = crate::metadata_limit::headers_size(&parts.headers);
-        if let Err(message) = crate::metadata_limit::check(size, self.max_metadata_bytes) {
+        let peer = backend.upstream.peer_header_list_limit();
+        if let Err(message) = crate::metadata_limit::check(size, self.max_metadata_bytes, peer) {
             return trailers_only(Status::resource_exhausted(message));
         }
         // Only the path travels; the upstream connection sets the endpoint's scheme and authority.

@@ -142,7 +142,8 @@ impl Gateway {
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
         // One request's oversized metadata must not reach the shared connection.
         let size = crate::metadata_limit::metadata_size(&metadata);
-        crate::metadata_limit::check(size, self.applied.get(&self.live).max_metadata_bytes)
+        let limit = self.applied.get(&self.live).max_metadata_bytes;
+        crate::metadata_limit::check(size, limit, backend.upstream.peer_header_list_limit())
             .map_err(|message| {
                 let mut e = Early::new(Code::ResourceExhausted, message);
                 e.http = crate::metadata_limit::HTTP_STATUS;

@@ -62,15 +62,25 @@ impl Backend {
     }
 
     async fn start(greeter: bool, reflection: Reflection) -> Backend {
+        let opts = BackendOptions {
+            reflection,
+            health: true,
+            ..BackendOptions::default()
+        };
+        Self::start_with(greeter, opts).await
+    }
+
+    /// The greeter backend with `opts` (e.g. a small advertised header list).
+    pub async fn greeter_with(opts: BackendOptions) -> Backend {
+        Self::start_with(true, opts).await
+    }
+
+    async fn start_with(greeter: bool, opts: BackendOptions) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, mut rx) = watch::channel(false);
         let shutdown = async move {
             let _ = rx.wait_for(|s| *s).await;
-        };
-        let opts = BackendOptions {
-            reflection,
-            health: true,
         };
         if greeter {
             tokio::spawn(switchboard_examples::serve_greeter(

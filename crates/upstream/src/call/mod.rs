@@ -181,6 +181,17 @@ impl Upstream {
             .set(ep.ewma.estimate_ns(Instant::now()) / 1e9);
     }
 
+    /// The smallest header list any of the backend's endpoints advertised
+    /// (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE), if one did: a call may go to any
+    /// of them, so the serve stage keeps every call's metadata under it.
+    pub fn peer_header_list_limit(&self) -> Option<usize> {
+        let members = self.shared.members.load();
+        members
+            .iter()
+            .filter_map(|e| e.conn.peer_max_header_list_size())
+            .min()
+    }
+
     /// The backend's endpoints and their state, for `/backends`.
     pub fn report(&self) -> BackendReport {
         let members = self.shared.members.load();
