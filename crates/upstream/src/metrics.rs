@@ -11,8 +11,6 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::endpoint::EndpointState;
-
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
     pub backend: Arc<str>,
@@ -87,31 +85,37 @@ impl UpstreamMetrics {
         }
     }
 
-    /// Removes the series of `endpoint` under `backend` (the backend no longer
-    /// lists it), and the endpoint's cached handles if they are that backend's.
-    /// Calls still running on it count into handles nobody exports any more.
-    pub(crate) fn forget_endpoint(&self, backend: &Arc<str>, endpoint: &EndpointState) {
+    /// Removes the series of the endpoint at `addr` under `backend` (the backend
+    /// no longer lists it), and the endpoint's cached `handles` if they are that
+    /// backend's. Calls still running on it count into handles nobody exports
+    /// any more. (Given the endpoint's parts, not the endpoint: the endpoint
+    /// holds metric handles, so metrics stay a leaf below it.)
+    pub(crate) fn forget_endpoint(
+        &self,
+        backend: &Arc<str>,
+        addr: &Arc<str>,
+        handles: &arc_swap::ArcSwapOption<EndpointHandles>,
+    ) {
         let labels = EndpointLabels {
             backend: backend.clone(),
-            endpoint: endpoint.addr.clone(),
+            endpoint: addr.clone(),
         };
         for result in ["ok", "endpoint_failure"] {
             self.attempts.remove(&AttemptLabels {
                 backend: backend.clone(),
-                endpoint: endpoint.addr.clone(),
+                endpoint: addr.clone(),
                 result,
             });
         }
         self.in_flight.remove(&labels);
         self.latency_ewma.remove(&labels);
         self.ejections.remove(&labels);
-        if endpoint
-            .handles
+        if handles
             .load()
             .as_ref()
             .is_some_and(|h| h.backend == *backend)
         {
-            endpoint.handles.store(None);
+            handles.store(None);
         }
     }
 

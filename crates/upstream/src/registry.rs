@@ -187,7 +187,9 @@ impl ChannelCache {
         });
         for shared in removed {
             for ep in shared.members.load().iter() {
-                self.inner.metrics.forget_endpoint(&shared.name, ep);
+                self.inner
+                    .metrics
+                    .forget_endpoint(&shared.name, &ep.addr, &ep.handles);
             }
             self.inner.metrics.forget_backend(&shared.name);
         }
@@ -329,7 +331,8 @@ impl Inner {
             info!(backend = %shared.name, ?added, removed = ?gone, "endpoint set changed");
         }
         for ep in &removed {
-            self.metrics.forget_endpoint(&shared.name, ep);
+            self.metrics
+                .forget_endpoint(&shared.name, &ep.addr, &ep.handles);
         }
         let mut draining = lock(&shared.draining);
         draining.extend(removed);
