@@ -16,11 +16,13 @@ mod cors;
 pub mod edge;
 mod http;
 mod load;
+pub mod observability;
 mod schema_source;
 mod traffic;
 
 pub use cors::Cors;
 pub use http::{HttpOptions, UnescapingMode};
+pub use observability::{GrpcCompression, Observability};
 pub use load::{load_file, parse_bytes, parse_str, read_file};
 pub use schema_source::SchemaSource;
 pub use traffic::{
@@ -59,6 +61,9 @@ pub struct Config {
     /// TLS, JWT providers and listener connection limits (`tls:`,
     /// `jwt_providers:`, `limits.max_connections` and the listener timeouts).
     pub edge: edge::Edge,
+    /// Request IDs, access log, traces and compression (`request_id:`,
+    /// `access_log:`, `tracing:`, `compression:`).
+    pub observability: Observability,
 }
 
 /// One gRPC backend: a named set of endpoints serving the same API.
@@ -86,6 +91,8 @@ pub struct Backend {
     pub traffic: Traffic,
     /// TLS to the backend, authentication, rate and concurrency limits.
     pub edge: edge::BackendEdge,
+    /// How request messages are sent to this backend (`grpc_compression`).
+    pub grpc_compression: GrpcCompression,
 }
 
 /// One `google.api.HttpRule` written in the config instead of the proto.

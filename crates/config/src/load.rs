@@ -129,6 +129,7 @@ use validator::Validator;
 mod cors;
 mod edge;
 mod http;
+mod observability;
 mod raw;
 mod recover;
 mod report;

@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{cors, edge, http, traffic};
+use super::{cors, edge, http, observability, traffic};
 
 // Raw structs: the YAML shape, with locations. Everything is optional here so that
 // missing required keys are reported by the validator, pointing at the enclosing node
@@ -28,6 +28,11 @@ pub(super) struct RawConfig {
     // Secure edge (see `edge`).
     pub(super) tls: Option<Spanned<edge::RawTls>>,
     pub(super) jwt_providers: Option<Vec<Spanned<edge::RawJwtProvider>>>,
+    // Observability (see `observability`).
+    pub(super) request_id: Option<observability::RawRequestId>,
+    pub(super) access_log: Option<Spanned<observability::RawAccessLog>>,
+    pub(super) tracing: Option<Spanned<observability::RawTracing>>,
+    pub(super) compression: Option<observability::RawCompression>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +79,8 @@ pub(super) struct RawBackend {
     pub(super) auth: Option<Spanned<edge::RawAuth>>,
     pub(super) rate_limit: Option<Spanned<edge::RawRateLimit>>,
     pub(super) max_concurrent_requests: Option<Spanned<u64>>,
+    // Observability (see `observability`).
+    pub(super) grpc_compression: Option<Spanned<String>>,
 }
 
 /// One `google.api.HttpRule`, in the shape of grpc-gateway's

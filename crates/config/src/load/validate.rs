@@ -91,6 +91,12 @@ impl Validator {
 
         let cors = self.cors(raw.cors);
         let http = self.http(raw.http);
+        let observability = self.observability(super::observability::RawObservability {
+            request_id: raw.request_id,
+            access_log: raw.access_log,
+            tracing: raw.tracing,
+            compression: raw.compression,
+        });
 
         Config {
             listen,
@@ -105,6 +111,7 @@ impl Validator {
             cors,
             http,
             edge,
+            observability,
         }
     }
 
@@ -245,6 +252,7 @@ impl Validator {
                 max_concurrent_requests: raw.max_concurrent_requests,
             },
         );
+        let grpc_compression = self.grpc_compression(&who, raw.grpc_compression);
 
         Backend {
             name,
@@ -256,6 +264,7 @@ impl Validator {
             http_rules,
             traffic,
             edge,
+            grpc_compression,
         }
     }
 

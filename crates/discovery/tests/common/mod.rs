@@ -60,6 +60,7 @@ pub(crate) fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> 
         http_rules: Vec::new(),
         traffic: Default::default(),
         edge: Default::default(),
+        grpc_compression: Default::default(),
     }
 }
 
