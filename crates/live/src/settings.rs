@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use switchboard_config::observability::Compression;
 use switchboard_config::{Config, Cors, Shutdown};
 
 /// The live-applicable part of a [`Config`].
@@ -26,6 +27,10 @@ pub struct Settings {
     pub reload_debounce: Duration,
     /// `shutdown`: readiness delay and drain timeout.
     pub shutdown: Shutdown,
+    /// `request_id.header`: the request ID's header (lower case).
+    pub request_id_header: String,
+    /// `compression`: HTTP/JSON response compression.
+    pub compression: Compression,
 }
 
 impl Settings {
@@ -37,6 +42,8 @@ impl Settings {
             cors: config.cors.clone(),
             reload_debounce: config.reload_debounce,
             shutdown: config.shutdown,
+            request_id_header: config.observability.request_id.header.clone(),
+            compression: config.observability.compression,
         }
     }
 }

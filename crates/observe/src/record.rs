@@ -2,6 +2,7 @@
 //! upstream stage through a task-local (so no call shape passes it by hand),
 //! read once when the response ends.
 
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -21,10 +22,12 @@ pub fn current() -> Option<Arc<Call>> {
 }
 
 /// One request, from its arrival to the end of its response body.
-#[derive(Debug)]
 pub struct Call {
     /// When the request arrived.
     pub started: Instant,
+    /// Whether anything reads the facts beyond the code (an access log or
+    /// tracing is on); stages skip recording what only those need.
+    pub detailed: bool,
     /// The request ID header's name and the ID (kept or generated).
     pub request_id: (HeaderName, HeaderValue),
     /// The incoming `traceparent` / `tracestate`, forwarded unchanged when
@@ -33,6 +36,32 @@ pub struct Call {
     /// The request's server span and the tracer for its children, when traced.
     span: Option<(Context, Arc<Traces>)>,
     facts: Mutex<Facts>,
+    /// Run when the last holder lets go (see [`Call::defer`]).
+    deferred: Mutex<Option<Deferred>>,
+}
+
+type Deferred = Box<dyn FnOnce(&Call) + Send>;
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Call")
+            .field("request_id", &self.request_id)
+            .field("facts", &*self.facts())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let deferred = self
+            .deferred
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(f) = deferred {
+            f(self);
+        }
+    }
 }
 
 /// What the stages learned about the call.
@@ -79,16 +108,25 @@ impl Call {
         });
         Call {
             started: Instant::now(),
+            detailed: true,
             request_id,
             passthrough: if span.is_some() { None } else { incoming },
             span,
             facts: Mutex::new(Facts::default()),
+            deferred: Mutex::new(None),
         }
     }
 
     /// Runs `f` with this call as the task's current one.
     pub async fn scope<F: Future>(self: &Arc<Self>, f: F) -> F::Output {
         CURRENT.scope(self.clone(), f).await
+    }
+
+    /// Runs `f` when the last holder of this call lets go instead of now: a
+    /// WebSocket session holds its call until the session ends, after the
+    /// upgrade's answer has long been sent.
+    pub fn defer(&self, f: impl FnOnce(&Call) + Send + 'static) {
+        *self.deferred.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
     }
 
     /// The facts so far.

@@ -1,6 +1,6 @@
 //! Which changed config keys need a restart: those read once at startup (the
-//! listeners' addresses and the upstream channel settings every connection was
-//! built with). Everything else a reload applies; see
+//! listeners' addresses, the upstream channel settings every connection was
+//! built with, the access log writer and the trace exporter). Everything else a reload applies; see
 //! [`Settings`](switchboard_live::Settings) for the process-wide part.
 
 use switchboard_config::Config;
@@ -22,6 +22,13 @@ pub(crate) fn restart_required(
     }
     if crate::channel_settings(new) != *channels {
         keys.push("upstream".to_owned());
+    }
+    // The access log writer and the trace exporter are started once.
+    if new.observability.access_log != startup.observability.access_log {
+        keys.push("access_log".to_owned());
+    }
+    if new.observability.tracing != startup.observability.tracing {
+        keys.push("tracing".to_owned());
     }
     keys
 }
@@ -46,6 +53,13 @@ mod tests {
         assert_eq!(
             restart_required(&startup, &channels, &moved),
             ["listen", "admin", "upstream"]
+        );
+        let observed = parse(
+            "access_log: {to: stderr}\ntracing: {otlp_endpoint: \"http://127.0.0.1:4317\"}\nrequest_id: {header: x-trace}\ncompression: {min_bytes: 1}\n",
+        );
+        assert_eq!(
+            restart_required(&startup, &channels, &observed),
+            ["access_log", "tracing"]
         );
     }
 }

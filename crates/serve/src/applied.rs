@@ -27,6 +27,15 @@ pub(crate) struct Applied {
     /// `limits.max_metadata_bytes` (see `metadata_limit`).
     pub(crate) max_metadata_bytes: usize,
     pub(crate) cors: Option<Cors>,
+    /// `request_id.header`.
+    pub(crate) request_id: http::HeaderName,
+    /// `compression`.
+    pub(crate) compression: switchboard_config::observability::Compression,
+}
+
+/// `request_id.header` until a config is applied.
+fn default_request_id() -> http::HeaderName {
+    http::HeaderName::from_static("x-request-id")
 }
 
 /// The compiled form of the live settings, refreshed when they change.
@@ -48,6 +57,8 @@ impl AppliedCache {
                 max_body_bytes,
                 max_metadata_bytes,
                 cors: cors.map(Cors::new),
+                request_id: default_request_id(),
+                compression: Default::default(),
             }),
         }
     }
@@ -62,6 +73,8 @@ impl AppliedCache {
                 max_body_bytes: current.max_body_bytes,
                 max_metadata_bytes: limit,
                 cors: current.cors.clone(),
+                request_id: current.request_id.clone(),
+                compression: current.compression,
             }),
         }
     }
@@ -83,6 +96,10 @@ impl AppliedCache {
             max_body_bytes: settings.max_body_bytes,
             max_metadata_bytes: settings.max_metadata_bytes,
             cors: settings.cors.clone().map(Cors::new),
+            // Validated by the config loader.
+            request_id: http::HeaderName::try_from(settings.request_id_header.as_str())
+                .unwrap_or_else(|_| default_request_id()),
+            compression: settings.compression,
             source: Some(settings),
         });
         self.current.store(fresh.clone());

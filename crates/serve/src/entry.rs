@@ -30,6 +30,8 @@ pub struct Gateway {
     pub(crate) applied: crate::applied::AppliedCache,
     /// grpc-gateway's `ServeMux` options (`http:`; see `route_lookup`).
     pub(crate) http: switchboard_config::HttpOptions,
+    /// The access log and tracer (see `observed`).
+    pub(crate) observers: crate::observed::Observers,
 }
 
 async fn handle(
@@ -38,18 +40,6 @@ async fn handle(
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let applied = gateway.applied.get(&gateway.live);
-    let cors = applied.cors.as_ref();
-    let origin = cors.and_then(|c| c.allowed_origin(req.headers()));
-    if let Some(preflight) = cors.and_then(|c| c.preflight(req.method(), req.headers())) {
-        return preflight;
-    }
-    let proxy = |protocol| Proxy {
-        snapshot: gateway.live.snapshot(),
-        metrics: gateway.metrics.clone(),
-        max_metadata_bytes: applied.max_metadata_bytes,
-        peer,
-        protocol,
-    };
     // Connect is told apart first: its JSON POSTs share grpc-gateway's paths
     // and content type, and only its own headers and types say which it is.
     let connect = crate::connect::recognise(
@@ -63,6 +53,45 @@ async fn handle(
     let protocol = match connect {
         Some(_) => Protocol::Grpc,
         None => Protocol::of(req.headers()),
+    };
+    // Request ID, access log and trace: opened here, closed when the
+    // response body ends, for every answer below.
+    let label = crate::observed::protocol_label(
+        protocol,
+        connect.is_some(),
+        req.headers(),
+        req.method(),
+    );
+    let opened = crate::observed::open(&gateway.observers, &applied, &req, peer);
+    if protocol != Protocol::Http {
+        opened.grpc_method(req.uri().path());
+    }
+    let call = opened.call().clone();
+    let response = call
+        .scope(handle_call(gateway, &applied, req, peer, connect, protocol))
+        .await;
+    crate::observed::close(&gateway.observers, opened, label, response)
+}
+
+async fn handle_call(
+    gateway: &Gateway,
+    applied: &crate::applied::Applied,
+    req: Request<Incoming>,
+    peer: Option<SocketAddr>,
+    connect: Option<crate::connect::Kind>,
+    protocol: Protocol,
+) -> Response<Body> {
+    let cors = applied.cors.as_ref();
+    let origin = cors.and_then(|c| c.allowed_origin(req.headers()));
+    if let Some(preflight) = cors.and_then(|c| c.preflight(req.method(), req.headers())) {
+        return preflight;
+    }
+    let proxy = |protocol| Proxy {
+        snapshot: gateway.live.snapshot(),
+        metrics: gateway.metrics.clone(),
+        max_metadata_bytes: applied.max_metadata_bytes,
+        peer,
+        protocol,
     };
     // Secure edge: authentication and limits, once for every call shape.
     let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol, connect.is_some()) {
@@ -107,7 +136,15 @@ impl Gateway {
                 None,
             ),
             http: Default::default(),
+            observers: Default::default(),
         }
+    }
+
+    /// Sets the access log and tracer (`access_log:`, `tracing:`, read at
+    /// startup). Request IDs are always on (`request_id:` applies on reload).
+    pub fn with_observers(mut self, observers: crate::observed::Observers) -> Self {
+        self.observers = observers;
+        self
     }
 
     /// Sets the forwarded-metadata limit (`limits.max_metadata_bytes`; default

@@ -11,6 +11,7 @@
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
+mod observability;
 mod run;
 
 use std::path::PathBuf;

@@ -41,6 +41,8 @@ pub(crate) struct Running {
     stop: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     _watch: Option<watch::FileWatch>,
+    /// The trace exporter, flushed at the end of [`Running::stop`].
+    traces: Option<Arc<switchboard_observe::trace::Traces>>,
 }
 
 impl Running {
@@ -75,6 +77,10 @@ impl Running {
         for t in self.tasks {
             let _ = t.await;
         }
+        if let Some(traces) = self.traces {
+            // The SDK's exporter thread blocks on the flush.
+            let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+        }
     }
 }
 
@@ -106,6 +112,8 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
     let (mut reloader, handle) = Reloader::new(options, live.clone(), swap_metrics, channels);
     let forget = serve_metrics.clone();
     reloader.on_backend_removed(move |backend| forget.forget_backend(backend));
+    let observers = crate::observability::start(&config, &mut registry)?;
+    let traces = observers.traces.clone();
     let registry = Arc::new(registry);
     let first = reloader.reload_once(Trigger::Startup).await;
     if first.result == ReloadResult::Rejected {
@@ -152,7 +160,8 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
         Gateway::new(live.clone(), serve_metrics, config.max_body_bytes)
             .with_max_metadata_bytes(config.max_metadata_bytes)
             .with_cors(config.cors.clone())
-            .with_http(config.http),
+            .with_http(config.http)
+            .with_observers(observers),
     );
     let admin_state = Arc::new(Admin {
         live: live.clone(),
@@ -193,6 +202,7 @@ pub(crate) async fn start(config_path: &Path) -> anyhow::Result<Running> {
         stop,
         tasks,
         _watch: file_watch,
+        traces,
     })
 }
 

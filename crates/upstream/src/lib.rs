@@ -32,6 +32,7 @@ mod balance;
 mod call;
 mod checker;
 mod codec;
+mod code_watch;
 mod conn;
 mod deadline;
 mod dns;

@@ -110,6 +110,7 @@ impl Gateway {
             }
         };
         let backend = &snapshot.backends[route.backend];
+        crate::observed::route(route);
         let response = match self
             .call(&snapshot, route, backend, values, req, peer)
             .await

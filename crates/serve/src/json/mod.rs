@@ -8,7 +8,7 @@ mod client_stream;
 mod dispatch;
 mod respond;
 pub(crate) mod server_stream;
-mod sse;
+pub(crate) mod sse;
 pub(crate) mod websocket;
 
 use dispatch::Early;

@@ -52,6 +52,9 @@ pub(super) fn unary_response(
 
 pub(super) fn early_response(e: Early) -> Response<Body> {
     debug!(code = ?e.code, message = %e.message, "request rejected");
+    if let Some(call) = switchboard_observe::current() {
+        call.set_grpc_code(e.code as i32);
+    }
     if e.codec == transcode::Codec::Protobuf {
         let body = transcode::status_to_proto(e.code as i32, &e.message, None);
         return proto_response(e.http, body);

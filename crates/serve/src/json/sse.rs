@@ -30,7 +30,7 @@ pub(super) const CONTENT_TYPE: &str = "text/event-stream";
 
 /// Whether the `Accept` header lists `text/event-stream` (parameters and case
 /// ignored). Only an explicit request selects SSE; `*/*` keeps NDJSON.
-pub(super) fn accepts_event_stream(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_event_stream(headers: &HeaderMap) -> bool {
     headers
         .get_all(ACCEPT)
         .iter()

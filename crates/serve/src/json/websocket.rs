@@ -146,11 +146,20 @@ pub(super) fn upgrade(
     };
     // Secure edge: a concurrency slot (if any) lasts as long as the session.
     let edge_guard = extensions.remove::<switchboard_edge::Guard>();
+    // The session is the request's: its upstream call is recorded in the
+    // request's record, whose access log line is written when it ends.
+    let observed = switchboard_observe::current();
     tokio::spawn(async move {
         let _edge_guard = edge_guard;
-        match on_upgrade.await {
-            Ok(upgraded) => session.run(upgraded).await,
-            Err(e) => debug!(error = %e, "WebSocket upgrade failed"),
+        let session = async {
+            match on_upgrade.await {
+                Ok(upgraded) => session.run(upgraded).await,
+                Err(e) => debug!(error = %e, "WebSocket upgrade failed"),
+            }
+        };
+        match observed {
+            Some(call) => call.scope(session).await,
+            None => session.await,
         }
     });
 

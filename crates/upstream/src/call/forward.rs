@@ -34,13 +34,20 @@ impl Upstream {
     /// on as it is.
     pub async fn forward(
         &self,
-        request: http::Request<Body>,
+        mut request: http::Request<Body>,
     ) -> Result<http::Response<Body>, Status> {
         self.shared
             .budget
             .deposit(&self.config.retry, Instant::now());
-        let ep = self.pick(None).ok_or_else(no_endpoints)?;
-        let attempt = self.begin(ep);
+        let ep = match self.pick(None) {
+            Some(ep) => ep,
+            None => {
+                super::record_code(tonic::Code::Unavailable);
+                return Err(no_endpoints());
+            }
+        };
+        let mut attempt = self.begin(ep);
+        attempt.stamp(request.headers_mut());
         let unavailable = |e: &dyn std::error::Error| {
             let mut message = format!(
                 "backend {} endpoint {} unavailable: {e}",
@@ -79,7 +86,23 @@ impl Upstream {
             Ok(response) => Status::from_header_map(response.headers()),
             Err(status) => Some(status.clone()),
         };
-        self.finish(&attempt, outcome.as_ref().map_or(Ok(()), Err));
-        result
+        self.finish(&mut attempt, outcome.as_ref().map_or(Ok(()), Err));
+        // The call's code: a trailers-only answer's now, else its trailers'.
+        match (&result, switchboard_observe::current()) {
+            (Err(status), _) => super::record_code(status.code()),
+            (Ok(_), None) => {}
+            (Ok(_), Some(call)) => {
+                if let Some(status) = &outcome {
+                    call.set_grpc_code(status.code() as i32);
+                }
+            }
+        }
+        let call = switchboard_observe::current();
+        match (result, call) {
+            (Ok(response), Some(call)) if outcome.is_none() => {
+                Ok(response.map(|body| Body::new(crate::code_watch::CodeWatch::new(body, call))))
+            }
+            (result, _) => result,
+        }
     }
 }

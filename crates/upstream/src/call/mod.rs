@@ -51,18 +51,33 @@ pub struct StreamReply {
     pub headers: MetadataMap,
     stream: Streaming<Bytes>,
     deadline: Deadline,
+    /// Where the stream's final code is recorded (read after the entry's
+    /// task-local scope has ended, so held here).
+    call: Option<Arc<switchboard_observe::Call>>,
 }
 
 impl StreamReply {
     /// The next response message; `None` when the stream ended with OK, `Err`
     /// with the status that ended it otherwise.
     pub async fn message(&mut self) -> Result<Option<Bytes>, Status> {
-        self.deadline.run(self.stream.message()).await
+        let result = self.deadline.run(self.stream.message()).await;
+        if let Some(call) = &self.call {
+            match &result {
+                Ok(None) => call.set_grpc_code(0),
+                Err(status) => call.set_grpc_code(status.code() as i32),
+                Ok(Some(_)) => {}
+            }
+        }
+        result
     }
 
     /// The trailer metadata, once the messages have been read.
     pub async fn trailers(&mut self) -> Result<MetadataMap, Status> {
-        let trailers = self.deadline.run(self.stream.trailers()).await?;
+        let trailers = self.deadline.run(self.stream.trailers()).await;
+        if let (Some(call), Err(status)) = (&self.call, &trailers) {
+            call.set_grpc_code(status.code() as i32);
+        }
+        let trailers = trailers?;
         Ok(trailers.unwrap_or_default())
     }
 }
@@ -82,9 +97,38 @@ pub struct BackendReport {
 /// records the outcome when finished.
 struct Attempt {
     ep: Arc<EndpointState>,
+    /// The request's record and the attempt's span (see `switchboard_observe`);
+    /// `None` outside a request (health checks, tests).
+    trace: Option<switchboard_observe::AttemptTrace>,
     _guard: InFlight,
     metrics: Arc<metrics::EndpointHandles>,
     started: Instant,
+}
+
+impl Attempt {
+    /// Adds the request ID and trace context to the attempt's request headers.
+    fn stamp(&self, headers: &mut http::HeaderMap) {
+        if let Some(trace) = &self.trace {
+            trace.stamp(headers);
+        }
+    }
+
+    /// Adds the request ID and trace context to the attempt's metadata.
+    fn stamp_metadata(&self, metadata: MetadataMap) -> MetadataMap {
+        if self.trace.is_none() {
+            return metadata;
+        }
+        let mut headers = metadata.into_headers();
+        self.stamp(&mut headers);
+        MetadataMap::from_headers(headers)
+    }
+}
+
+/// Records the gRPC code a call ended with in the request's record.
+pub(crate) fn record_code(code: tonic::Code) {
+    if let Some(call) = switchboard_observe::current() {
+        call.set_grpc_code(code as i32);
+    }
 }
 
 impl Drop for Attempt {
@@ -149,7 +193,9 @@ impl Upstream {
             }
         };
         metrics.in_flight.inc();
+        let trace = switchboard_observe::current().map(|call| call.attempt(&self.name, &ep.addr));
         Attempt {
+            trace,
             _guard: ep.start(),
             ep,
             metrics,
@@ -158,7 +204,13 @@ impl Upstream {
     }
 
     /// Records how an attempt ended, for the balancer, outlier detection and metrics.
-    fn finish(&self, attempt: &Attempt, result: Result<(), &Status>) {
+    fn finish(&self, attempt: &mut Attempt, result: Result<(), &Status>) {
+        if let Some(trace) = attempt.trace.take() {
+            match result {
+                Ok(()) => trace.end(None, None),
+                Err(s) => trace.end(Some(s.code() as i32), Some(s.message())),
+            }
+        }
         let rtt = attempt.started.elapsed();
         let ep = &attempt.ep;
         let failure = match result {

@@ -57,8 +57,15 @@ impl Upstream {
         self.shared
             .budget
             .deposit(&self.config.retry, Instant::now());
-        let ep = self.pick(None).ok_or_else(no_endpoints)?;
-        let attempt = self.begin(ep);
+        let ep = match self.pick(None) {
+            Some(ep) => ep,
+            None => {
+                super::record_code(tonic::Code::Unavailable);
+                return Err(no_endpoints());
+            }
+        };
+        let mut attempt = self.begin(ep);
+        let metadata = attempt.stamp_metadata(metadata);
         // Connection failures surface from the call as statuses with a source
         // (transport failures, see `retry`), mapped to UNAVAILABLE below.
         let mut grpc = tonic::client::Grpc::new(conn::ConnService(attempt.ep.conn.clone()));
@@ -77,9 +84,13 @@ impl Upstream {
                 headers,
                 stream,
                 deadline,
+                call: switchboard_observe::current(),
             }
         });
-        self.finish(&attempt, result.as_ref().map(|_| ()));
+        if let Err(status) = &result {
+            super::record_code(status.code());
+        }
+        self.finish(&mut attempt, result.as_ref().map(|_| ()));
         result
     }
 }

@@ -83,7 +83,9 @@ impl Upstream {
                 .await
                 .map_err(|(status, _)| status)
         };
-        deadline.run(call).await
+        let result = deadline.run(call).await;
+        super::record_code(result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok));
+        result
     }
 
     /// One unary attempt on `ep`. The error says whether it is retryable (the
@@ -96,9 +98,10 @@ impl Upstream {
         metadata: MetadataMap,
         deadline: Deadline,
     ) -> Result<UnaryReply, (Status, bool)> {
-        let attempt = self.begin(ep);
+        let mut attempt = self.begin(ep);
+        let metadata = attempt.stamp_metadata(metadata);
         let result = call(&attempt.ep.conn, path, message, metadata, deadline).await;
-        self.finish(&attempt, result.as_ref().map(|_| ()).map_err(|(s, _)| s));
+        self.finish(&mut attempt, result.as_ref().map(|_| ()).map_err(|(s, _)| s));
         result
     }
 }
