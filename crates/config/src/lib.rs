@@ -22,8 +22,8 @@ mod traffic;
 
 pub use cors::Cors;
 pub use http::{HttpOptions, UnescapingMode};
-pub use observability::{GrpcCompression, Observability};
 pub use load::{load_file, parse_bytes, parse_str, read_file};
+pub use observability::{GrpcCompression, Observability};
 pub use schema_source::SchemaSource;
 pub use traffic::{
     Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,

@@ -54,7 +54,9 @@ impl Entry {
         let opt = |v: &Option<String>| v.clone().map_or(Value::Null, Value::String);
         m.insert(
             "time".into(),
-            Value::String(crate::time::rfc3339(self.time.unwrap_or_else(SystemTime::now))),
+            Value::String(crate::time::rfc3339(
+                self.time.unwrap_or_else(SystemTime::now),
+            )),
         );
         m.insert("request_id".into(), Value::String(self.request_id.clone()));
         m.insert("peer".into(), opt(&self.peer));
@@ -130,7 +132,9 @@ fn logfmt(json: &Value) -> String {
         match v {
             Value::Null => out.push('-'),
             Value::String(s)
-                if s.is_empty() || s.contains([' ', '"', '=', '\\']) || s.contains(char::is_control) =>
+                if s.is_empty()
+                    || s.contains([' ', '"', '=', '\\'])
+                    || s.contains(char::is_control) =>
             {
                 out.push_str(&Value::String(s.clone()).to_string())
             }
@@ -252,7 +256,9 @@ fn write_loop(rx: Receiver<Entry>, mut sink: Sink, format: LogFormat, reopen: Ar
             let _ = f.flush();
             match append(path) {
                 Ok(file) => *f = BufWriter::new(file),
-                Err(e) => tracing::error!(path = %path.display(), error = %e, "cannot reopen the access log"),
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "cannot reopen the access log")
+                }
             }
         }
         let mut next = Some(first);
@@ -297,7 +303,10 @@ mod tests {
         assert_eq!(v["backend"], Value::Null);
         assert_eq!(v["grpc_code"], 0);
         let t = entry().line(LogFormat::Text);
-        assert!(t.starts_with("time=1970-01-01T00:00:00.000Z request_id=r1 "), "{t}");
+        assert!(
+            t.starts_with("time=1970-01-01T00:00:00.000Z request_id=r1 "),
+            "{t}"
+        );
         assert!(t.contains(" backend=- "), "{t}");
         assert!(t.contains(" user_agent=\"curl/8 x\" "), "{t}");
     }

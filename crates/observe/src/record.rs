@@ -187,7 +187,10 @@ impl Call {
         let Some((cx, _)) = &self.span else { return };
         let span = cx.span();
         use opentelemetry::KeyValue;
-        span.set_attribute(KeyValue::new("http.response.status_code", http_status as i64));
+        span.set_attribute(KeyValue::new(
+            "http.response.status_code",
+            http_status as i64,
+        ));
         span.set_attribute(KeyValue::new(
             "request_id",
             String::from_utf8_lossy(self.request_id.1.as_bytes()).into_owned(),
@@ -266,7 +269,10 @@ impl AttemptTrace {
         let Some(cx) = self.span else { return };
         let span = cx.span();
         if let Some(c) = code {
-            span.set_attribute(opentelemetry::KeyValue::new("rpc.grpc.status_code", c as i64));
+            span.set_attribute(opentelemetry::KeyValue::new(
+                "rpc.grpc.status_code",
+                c as i64,
+            ));
         }
         if let Some(e) = error {
             span.set_status(SpanStatus::error(e.to_owned()));

@@ -63,10 +63,7 @@ impl Traces {
             .with_resource(
                 Resource::builder()
                     .with_service_name(config.service_name.clone())
-                    .with_attribute(KeyValue::new(
-                        "service.version",
-                        env!("CARGO_PKG_VERSION"),
-                    ))
+                    .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
                     .build(),
             )
             .build();

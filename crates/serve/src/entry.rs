@@ -56,12 +56,8 @@ async fn handle(
     };
     // Request ID, access log and trace: opened here, closed when the
     // response body ends, for every answer below.
-    let label = crate::observed::protocol_label(
-        protocol,
-        connect.is_some(),
-        req.headers(),
-        req.method(),
-    );
+    let label =
+        crate::observed::protocol_label(protocol, connect.is_some(), req.headers(), req.method());
     let opened = crate::observed::open(&gateway.observers, &applied, &req, peer);
     if protocol != Protocol::Http {
         opened.grpc_method(req.uri().path());

@@ -142,7 +142,10 @@ pub(crate) fn route(route: &switchboard_routes::Route) {
         return;
     }
     let mut f = call.facts();
-    f.route = Some(Arc::from(format!("{} {}", route.http_method, route.template)));
+    f.route = Some(Arc::from(format!(
+        "{} {}",
+        route.http_method, route.template
+    )));
     f.grpc_method = Some(Arc::from(route.grpc_path.trim_start_matches('/')));
     f.backend = Some(route.backend_name.clone());
 }

@@ -31,8 +31,8 @@
 mod balance;
 mod call;
 mod checker;
-mod codec;
 mod code_watch;
+mod codec;
 mod conn;
 mod deadline;
 mod dns;

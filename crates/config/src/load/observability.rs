@@ -71,8 +71,7 @@ impl Validator {
         let name = header.value.trim().to_ascii_lowercase();
         // Pseudo-headers and hop-by-hop names cannot carry it end to end.
         let reserved = ["connection", "te", "transfer-encoding", "upgrade", "host"];
-        if !is_http_token(&name) || reserved.contains(&name.as_str()) || name.starts_with("grpc-")
-        {
+        if !is_http_token(&name) || reserved.contains(&name.as_str()) || name.starts_with("grpc-") {
             self.error(
                 &header.referenced,
                 format!(
@@ -95,7 +94,9 @@ impl Validator {
                 other => {
                     self.error(
                         &f.referenced,
-                        format!("access_log.format: unknown format `{other}`; expected json or text"),
+                        format!(
+                            "access_log.format: unknown format `{other}`; expected json or text"
+                        ),
                     );
                     LogFormat::Json
                 }
@@ -183,17 +184,19 @@ impl Validator {
     ) -> GrpcCompression {
         match raw {
             None => GrpcCompression::Identity,
-            Some(c) => match c.value.as_str() {
-                "gzip" => GrpcCompression::Gzip,
-                "identity" | "none" => GrpcCompression::Identity,
-                other => {
-                    self.error(
+            Some(c) => {
+                match c.value.as_str() {
+                    "gzip" => GrpcCompression::Gzip,
+                    "identity" | "none" => GrpcCompression::Identity,
+                    other => {
+                        self.error(
                         &c.referenced,
                         format!("{who}: grpc_compression: unknown `{other}`; expected gzip or identity"),
                     );
-                    GrpcCompression::Identity
+                        GrpcCompression::Identity
+                    }
                 }
-            },
+            }
         }
     }
 }
@@ -256,12 +259,34 @@ mod tests {
         let e = errors(
             "request_id: {header: \"bad header\"}\naccess_log: {format: xml}\ntracing: {otlp_endpoint: \"localhost:4317\", sample_ratio: 2}\nbackends:\n  - {name: a, endpoints: [\"h:1\"], grpc_compression: br}\n",
         );
-        assert!(e.iter().any(|e| e.contains("1:22") && e.contains("request_id.header")), "{e:?}");
-        assert!(e.iter().any(|e| e.contains("2:22") && e.contains("unknown format `xml`")), "{e:?}");
-        assert!(e.iter().any(|e| e.contains("tracing.otlp_endpoint")), "{e:?}");
-        assert!(e.iter().any(|e| e.contains("tracing.sample_ratio")), "{e:?}");
-        assert!(e.iter().any(|e| e.contains("grpc_compression: unknown `br`")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.contains("1:22") && e.contains("request_id.header")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.contains("2:22") && e.contains("unknown format `xml`")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|e| e.contains("tracing.otlp_endpoint")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter().any(|e| e.contains("tracing.sample_ratio")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.contains("grpc_compression: unknown `br`")),
+            "{e:?}"
+        );
         let e = errors("tracing: {sample_ratio: 1}\n");
-        assert!(e.iter().any(|e| e.contains("missing required key `otlp_endpoint`")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|e| e.contains("missing required key `otlp_endpoint`")),
+            "{e:?}"
+        );
     }
 }

@@ -84,7 +84,11 @@ impl Upstream {
                 .map_err(|(status, _)| status)
         };
         let result = deadline.run(call).await;
-        super::record_code(result.as_ref().map_or_else(|s| s.code(), |_| tonic::Code::Ok));
+        super::record_code(
+            result
+                .as_ref()
+                .map_or_else(|s| s.code(), |_| tonic::Code::Ok),
+        );
         result
     }
 
@@ -101,7 +105,10 @@ impl Upstream {
         let mut attempt = self.begin(ep);
         let metadata = attempt.stamp_metadata(metadata);
         let result = call(&attempt.ep.conn, path, message, metadata, deadline).await;
-        self.finish(&mut attempt, result.as_ref().map(|_| ()).map_err(|(s, _)| s));
+        self.finish(
+            &mut attempt,
+            result.as_ref().map(|_| ()).map_err(|(s, _)| s),
+        );
         result
     }
 }
