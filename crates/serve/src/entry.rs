@@ -62,11 +62,27 @@ async fn handle(
     if protocol != Protocol::Http {
         opened.grpc_method(req.uri().path());
     }
+    // Response compression: HTTP/JSON only (the other protocols compress per
+    // message themselves).
+    let accept = (applied.compression.enabled && matches!(label, "json" | "sse"))
+        .then(|| accept_encoding(req.headers()));
     let call = opened.call().clone();
-    let response = call
+    let mut response = call
         .scope(handle_call(gateway, &applied, req, peer, connect, protocol))
         .await;
+    if let Some(accept) = accept {
+        response = crate::compression::respond(&applied.compression, &accept, response);
+    }
     crate::observed::close(&gateway.observers, opened, label, response)
+}
+
+/// The request's `Accept-Encoding` values alone (kept past the request).
+fn accept_encoding(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::new();
+    for v in headers.get_all(http::header::ACCEPT_ENCODING) {
+        out.append(http::header::ACCEPT_ENCODING, v.clone());
+    }
+    out
 }
 
 async fn handle_call(

@@ -12,6 +12,7 @@
 
 mod applied;
 pub mod body;
+mod compression;
 mod connect;
 mod cors;
 mod edge;

@@ -1,20 +1,16 @@
 //! Connect's compression: `Content-Encoding` / `Accept-Encoding` for unary
 //! calls, `Connect-Content-Encoding` / `Connect-Accept-Encoding` (with the
 //! envelope's compressed flag per message) for streams. gzip is the codec every
-//! Connect implementation ships; `identity` is no compression.
+//! Connect implementation ships; `identity` is no compression. The codec itself
+//! is the gateway's one (`crate::compression`); this module is Connect's
+//! negotiation and error mapping.
 //!
 //! Responses are compressed only from [`MIN_BYTES`] up: below that gzip's
 //! header and the CPU cost more than they save (connect-go's
 //! `WithCompressMinBytes`, nginx's `gzip_min_length`, Envoy's
 //! `min_content_length` make the same trade).
 
-use std::io::Read as _;
-use std::io::Write as _;
-
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use http::HeaderMap;
 use tonic::{Code, Status};
 
@@ -102,28 +98,18 @@ pub(crate) fn decompress(encoding: Encoding, data: Bytes, limit: usize) -> Resul
     match encoding {
         Encoding::Identity => Ok(data),
         Encoding::Gzip => {
-            let mut out = Vec::with_capacity(data.len().saturating_mul(2).min(limit));
-            GzDecoder::new(&data[..])
-                .take(limit as u64 + 1)
-                .read_to_end(&mut out)
-                .map_err(|e| Status::invalid_argument(format!("decompress: {e}")))?;
-            if out.len() > limit {
-                return Err(Status::resource_exhausted(format!(
+            use crate::compression::{Coding, DecodeError, decompress};
+            decompress(Coding::Gzip, &data, limit).map_err(|e| match e {
+                DecodeError::TooLarge => Status::resource_exhausted(format!(
                     "message exceeds the {limit}-byte limit once decompressed"
-                )));
-            }
-            Ok(out.into())
+                )),
+                DecodeError::Corrupt(why) => Status::invalid_argument(format!("decompress: {why}")),
+            })
         }
     }
 }
 
 /// Compresses `data` (gzip's default level).
 pub(crate) fn gzip(data: &[u8]) -> Bytes {
-    let mut encoder = GzEncoder::new(
-        Vec::with_capacity(data.len() / 2 + 32),
-        Compression::default(),
-    );
-    // Writing to a Vec cannot fail.
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default().into()
+    crate::compression::compress(crate::compression::Coding::Gzip, data)
 }

@@ -162,6 +162,21 @@ impl Gateway {
             http_body_delimiter: !self.http.raw_http_body_streams,
         };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
+        // `Content-Encoding`: whole bodies are decoded (`read_body`); a
+        // streamed upload is read message by message and is not.
+        let coding = match crate::compression::request_coding(&parts.headers) {
+            Ok(Some(_)) if websocket || plan.method.is_client_streaming() => {
+                return Err(unsupported_encoding(
+                    "a compressed body is not supported for streamed requests",
+                ));
+            }
+            Ok(coding) => coding,
+            Err(name) => {
+                return Err(unsupported_encoding(&format!(
+                    "unsupported Content-Encoding {name:?}: supported are gzip, br, zstd"
+                )));
+            }
+        };
         if websocket || plan.method.is_client_streaming() {
             // The request messages are a stream: WebSocket messages, or the body
             // read as it arrives.
@@ -194,7 +209,7 @@ impl Gateway {
                 .map(HeaderValue::as_bytes),
         );
         let body = self
-            .read_body(&parts.headers, body)
+            .read_body(&parts.headers, body, coding)
             .await
             .map_err(|e| e.written_as(codecs.outbound))?;
         let content_type = parts
@@ -276,7 +291,12 @@ impl Gateway {
     }
 
     /// Reads the whole body, bounded by the configured limit.
-    async fn read_body(&self, headers: &HeaderMap, body: UploadBody) -> Result<Bytes, Early> {
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: UploadBody,
+        coding: Option<crate::compression::Coding>,
+    ) -> Result<Bytes, Early> {
         let limit = self.applied.get(&self.live).max_body_bytes;
         let declared = headers
             .get(CONTENT_LENGTH)
@@ -293,8 +313,22 @@ impl Gateway {
         if declared.is_some_and(|n| n > limit as u64) {
             return Err(too_large());
         }
-        match Limited::new(body, limit).collect().await {
-            Ok(collected) => Ok(collected.to_bytes()),
+        let read = Limited::new(body, limit).collect().await;
+        match read {
+            Ok(collected) => match coding {
+                None => Ok(collected.to_bytes()),
+                // The limit holds for the decoded body too.
+                Some(coding) => {
+                    crate::compression::decompress(coding, &collected.to_bytes(), limit).map_err(
+                        |e| match e {
+                            crate::compression::DecodeError::TooLarge => too_large(),
+                            crate::compression::DecodeError::Corrupt(why) => {
+                                Early::new(Code::InvalidArgument, format!("cannot decode {why}"))
+                            }
+                        },
+                    )
+                }
+            },
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
             Err(e) => Err(Early::new(
                 Code::InvalidArgument,
@@ -321,4 +355,12 @@ impl Gateway {
         self.metrics
             .observe(backend.name.clone(), started.elapsed().as_secs_f64());
     }
+}
+
+/// 415 with an UNIMPLEMENTED status: a `Content-Encoding` this request cannot
+/// be read with (RFC 9110 §15.5.16).
+fn unsupported_encoding(message: &str) -> Early {
+    let mut e = Early::new(Code::Unimplemented, message);
+    e.http = 415;
+    e
 }
