@@ -519,6 +519,8 @@ impl Reloader {
                     tls: backend_tls
                         .get(&backend.name)
                         .map(|t| crate::settings::upstream_tls(&backend.edge, t)),
+                    gzip_requests: backend.grpc_compression
+                        == switchboard_config::GrpcCompression::Gzip,
                     ..crate::upstream_config(&backend.traffic)
                 },
             ) {

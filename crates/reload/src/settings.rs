@@ -51,6 +51,8 @@ pub fn upstream_config(t: &Traffic) -> UpstreamConfig {
         },
         // Set from the edge's prepared TLS clients when the table is published.
         tls: None,
+        // Set from `backends[].grpc_compression` when the table is built.
+        gzip_requests: false,
     }
 }
 

@@ -15,7 +15,6 @@
 //! Connect's gzip (`connect::compress`) encodes and decodes through this
 //! module too.
 
-use std::io::{Read as _, Write as _};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -28,51 +27,7 @@ use http_body::{Body as _, Frame, SizeHint};
 use http_body_util::BodyExt;
 
 use crate::body::Body;
-
-/// A content coding this gateway reads and writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Coding {
-    Gzip,
-    Br,
-    Zstd,
-}
-
-/// Brotli quality for dynamic content: 11 (the library default) costs tens
-/// of times the CPU of 4 for a few percent of size; CDNs use 4-5 on the fly.
-const BROTLI_QUALITY: u32 = 4;
-/// Brotli window (log2 bytes), the library's recommended default.
-const BROTLI_LGWIN: u32 = 22;
-/// zstd's default level.
-const ZSTD_LEVEL: i32 = 3;
-
-impl Coding {
-    /// Parses a `Content-Encoding` / `Accept-Encoding` token (`x-gzip` is
-    /// gzip, RFC 9110 §8.4.1.3).
-    pub(crate) fn named(name: &str) -> Option<Coding> {
-        let name = name.trim();
-        if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
-            Some(Coding::Gzip)
-        } else if name.eq_ignore_ascii_case("br") {
-            Some(Coding::Br)
-        } else if name.eq_ignore_ascii_case("zstd") {
-            Some(Coding::Zstd)
-        } else {
-            None
-        }
-    }
-
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Coding::Gzip => "gzip",
-            Coding::Br => "br",
-            Coding::Zstd => "zstd",
-        }
-    }
-
-    fn header(self) -> HeaderValue {
-        HeaderValue::from_static(self.name())
-    }
-}
+pub(crate) use switchboard_codings::{Coding, DecodeError, Encoder, compress, decompress};
 
 /// Server preference among equally weighted codings.
 const PREFERENCE: [Coding; 3] = [Coding::Zstd, Coding::Br, Coding::Gzip];
@@ -133,45 +88,6 @@ fn index(c: Coding) -> usize {
     }
 }
 
-/// Why a compressed body could not be read.
-#[derive(Debug)]
-pub(crate) enum DecodeError {
-    /// More than the limit once decoded.
-    TooLarge,
-    /// Not valid data for the coding.
-    Corrupt(String),
-}
-
-/// Decodes `data`, producing at most `limit` bytes.
-pub(crate) fn decompress(coding: Coding, data: &[u8], limit: usize) -> Result<Bytes, DecodeError> {
-    let mut out = Vec::with_capacity(data.len().saturating_mul(3).min(limit));
-    let cap = limit as u64 + 1;
-    let read = match coding {
-        Coding::Gzip => flate2::read::MultiGzDecoder::new(data)
-            .take(cap)
-            .read_to_end(&mut out),
-        Coding::Br => brotli::Decompressor::new(data, 8192)
-            .take(cap)
-            .read_to_end(&mut out),
-        Coding::Zstd => {
-            zstd::stream::read::Decoder::new(data).and_then(|d| d.take(cap).read_to_end(&mut out))
-        }
-    };
-    read.map_err(|e| DecodeError::Corrupt(format!("{} body: {e}", coding.name())))?;
-    if out.len() > limit {
-        return Err(DecodeError::TooLarge);
-    }
-    Ok(out.into())
-}
-
-/// Encodes `data` whole.
-pub(crate) fn compress(coding: Coding, data: &[u8]) -> Bytes {
-    let mut e = Encoder::new(coding);
-    let mut out = e.chunk(data).to_vec();
-    out.extend_from_slice(&e.finish());
-    out.into()
-}
-
 /// The request body's coding (`Content-Encoding`): `Ok(None)` for identity,
 /// `Err` with the coding's name when it is not one this gateway reads.
 pub(crate) fn request_coding(headers: &HeaderMap) -> Result<Option<Coding>, String> {
@@ -183,67 +99,6 @@ pub(crate) fn request_coding(headers: &HeaderMap) -> Result<Option<Coding>, Stri
         return Ok(None);
     }
     Coding::named(v).map(Some).ok_or_else(|| v.to_owned())
-}
-
-/// A streaming encoder whose every chunk is flushed (decodable on arrival).
-enum Encoder {
-    Gzip(flate2::write::GzEncoder<Vec<u8>>),
-    Br(Box<brotli::CompressorWriter<Vec<u8>>>),
-    Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
-}
-
-impl Encoder {
-    fn new(coding: Coding) -> Encoder {
-        match coding {
-            Coding::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
-                Vec::new(),
-                flate2::Compression::default(),
-            )),
-            Coding::Br => Encoder::Br(Box::new(brotli::CompressorWriter::new(
-                Vec::new(),
-                4096,
-                BROTLI_QUALITY,
-                BROTLI_LGWIN,
-            ))),
-            Coding::Zstd => match zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL) {
-                Ok(e) => Encoder::Zstd(e),
-                // Only an allocation failure in the C library; gzip always works.
-                Err(_) => Encoder::new(Coding::Gzip),
-            },
-        }
-    }
-
-    /// Encodes `data` and flushes: the returned bytes decode to all of it.
-    fn chunk(&mut self, data: &[u8]) -> Bytes {
-        // Writing into a Vec cannot fail.
-        let out = match self {
-            Encoder::Gzip(e) => {
-                let _ = e.write_all(data);
-                let _ = e.flush();
-                e.get_mut()
-            }
-            Encoder::Br(e) => {
-                let _ = e.write_all(data);
-                let _ = e.flush();
-                e.get_mut()
-            }
-            Encoder::Zstd(e) => {
-                let _ = e.write_all(data);
-                let _ = e.flush();
-                e.get_mut()
-            }
-        };
-        std::mem::take(out).into()
-    }
-
-    /// Ends the stream (trailer, checksum).
-    fn finish(self) -> Bytes {
-        match self {
-            Encoder::Gzip(e) => e.finish().unwrap_or_default().into(),
-            Encoder::Br(e) => e.into_inner().into(),
-            Encoder::Zstd(e) => e.finish().unwrap_or_default().into(),
-        }
-    }
 }
 
 /// Whether a response of this content type is worth compressing: JSON,
@@ -408,32 +263,11 @@ mod tests {
         );
     }
 
-    #[test]
-    fn round_trips_and_bounds_decoded_size() {
-        let data = b"{\"hello\":\"world\"}".repeat(100);
-        for c in PREFERENCE {
-            let z = compress(c, &data);
-            assert!(z.len() < data.len(), "{c:?}");
-            assert_eq!(
-                &decompress(c, &z, data.len()).unwrap()[..],
-                &data[..],
-                "{c:?}"
-            );
-            assert!(matches!(
-                decompress(c, &z, data.len() - 1),
-                Err(DecodeError::TooLarge)
-            ));
-            assert!(matches!(
-                decompress(c, b"not compressed at all", 100),
-                Err(DecodeError::Corrupt(_))
-            ));
-        }
-    }
-
     #[tokio::test]
     async fn streams_are_flushed_per_frame() {
         use futures_util::stream;
         use http_body_util::StreamBody;
+        use std::io::Read as _;
         let frames = vec![
             Ok::<_, std::convert::Infallible>(Frame::data(Bytes::from_static(b"{\"a\":1}\n"))),
             Ok(Frame::data(Bytes::from_static(b"{\"a\":2}\n"))),

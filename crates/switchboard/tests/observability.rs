@@ -404,3 +404,268 @@ async fn traces_continue_the_client_trace_and_reach_the_backend() {
     );
     let _ = Duration::ZERO;
 }
+
+fn decode(coding: &str, data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    match coding {
+        "gzip" => {
+            flate2::read::GzDecoder::new(data)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "br" => {
+            brotli::Decompressor::new(data, 4096)
+                .read_to_end(&mut out)
+                .unwrap();
+        }
+        "zstd" => out = zstd::decode_all(data).unwrap(),
+        other => panic!("unexpected coding {other}"),
+    }
+    out
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[tokio::test]
+async fn responses_are_compressed_as_accepted_and_requests_decoded() {
+    let (_b, gw) = setup("").await;
+    let long = "compressible ".repeat(200);
+    let body = format!(r#"{{"stringValue":"{long}"}}"#);
+    let (plain, _) = support::request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[],
+        body.clone().into_bytes(),
+    )
+    .await
+    .unwrap();
+    assert!(plain.header("content-encoding").is_none());
+    assert_eq!(plain.header("vary"), Some("accept-encoding"));
+    let expected: Value = plain.json();
+    assert_eq!(expected["request"]["stringValue"], long.as_str());
+    for (accept, coding) in [
+        ("gzip", "gzip"),
+        ("br", "br"),
+        ("zstd", "zstd"),
+        ("gzip;q=0.5, br;q=0.9", "br"),
+        ("gzip, br, zstd", "zstd"),
+    ] {
+        let (r, raw) = support::request_bytes(
+            Method::POST,
+            &gw.url("/v1/echo"),
+            &[("accept-encoding", accept)],
+            body.clone().into_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), Some(coding), "{accept}");
+        assert_eq!(r.header("vary"), Some("accept-encoding"));
+        assert!(raw.len() < plain.body.len(), "{accept}: not smaller");
+        let decoded: Value = serde_json::from_slice(&decode(coding, &raw)).unwrap();
+        // The same JSON, except the per-request ID the backend echoes.
+        let strip = |mut v: Value| {
+            v["metadata"] = Value::Null;
+            v
+        };
+        assert_eq!(strip(decoded), strip(expected.clone()), "{accept}");
+    }
+    // Small answers stay as they are.
+    let r = request(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("accept-encoding", "gzip")],
+        Some("{}"),
+    )
+    .await
+    .unwrap();
+    assert!(r.header("content-encoding").is_none());
+
+    // A server stream: compressed, every line there once decoded.
+    let (r, raw) = support::request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo:stream"),
+        &[("accept-encoding", "gzip")],
+        br#"{"count":3,"request":{"stringValue":"s"}}"#.to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    let text = String::from_utf8(decode("gzip", &raw)).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert_eq!(lines[2]["result"]["request"]["stringValue"], "s");
+
+    // Native gRPC is never touched (its frames have their own compression).
+    let ch = Channel::from_shared(gw.url(""))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let reply = EchoClient::new(ch)
+        .echo(EchoRequest {
+            string_value: long.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(reply.metadata().get("content-encoding").is_none());
+    assert_eq!(reply.get_ref().request.as_ref().unwrap().string_value, long);
+
+    // A gzip request body.
+    let (r, _) = support::request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[
+            ("content-encoding", "gzip"),
+            ("content-type", "application/json"),
+        ],
+        gzip(body.as_bytes()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["request"]["stringValue"], long.as_str());
+
+    // A bomb: 64 MiB of zeros in ~64 KiB, against the 4 MiB default limit.
+    let bomb = gzip(&vec![b' '; 64 << 20]);
+    assert!(bomb.len() < 1 << 20);
+    let (r, _) = support::request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("content-encoding", "gzip")],
+        bomb,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert_eq!(r.json()["code"], 8);
+    assert!(
+        r.json()["message"].as_str().unwrap().contains("limit"),
+        "{}",
+        r.body
+    );
+
+    // Corrupt data and unknown codings are the request's own error.
+    let (r, _) = support::request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("content-encoding", "gzip")],
+        b"not gzip".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.json()["code"], 3);
+    let (r, _) = support::request_bytes(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("content-encoding", "compress")],
+        b"{}".to_vec(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 415, "{}", r.body);
+    assert_eq!(r.json()["code"], 12);
+}
+
+#[tokio::test]
+async fn compression_can_be_switched_off() {
+    let (_b, gw) = setup("compression:\n  enabled: false\n").await;
+    let body = format!(r#"{{"stringValue":"{}"}}"#, "x".repeat(5000));
+    let r = request(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("accept-encoding", "gzip")],
+        Some(&body),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-encoding").is_none());
+    assert!(r.header("vary").is_none());
+}
+
+#[tokio::test]
+async fn compressed_grpc_replies_are_read_and_grpc_compression_sends_gzip() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, mut rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(switchboard_examples::serve_echo_gzip(
+        listener,
+        Default::default(),
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        },
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    let http = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let admin = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let yaml = Gateway::render(http, admin, &backend_yaml("plain", addr, ""));
+    std::fs::write(&config, yaml).unwrap();
+    let gw = Gateway::start_with(dir, config.clone(), http, admin).await;
+
+    // The backend compresses every reply: unary and stream are understood.
+    let r = post(&gw.url("/v1/echo"), r#"{"stringValue":"zipped"}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}\n{}", r.body, gw.log());
+    assert_eq!(r.json()["request"]["stringValue"], "zipped");
+    assert!(
+        r.json()["metadata"]["grpc-accept-encoding"]
+            .as_str()
+            .unwrap()
+            .contains("gzip")
+    );
+    assert!(r.json()["metadata"].get("grpc-encoding").is_none());
+    let r = post(
+        &gw.url("/v1/echo:stream"),
+        r#"{"count":2,"request":{"stringValue":"z"}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body.lines().count(), 2, "{}", r.body);
+    assert!(r.body.contains(r#""stringValue":"z""#), "{}", r.body);
+
+    // `grpc_compression: gzip`: the backend receives gzip messages.
+    let before = gw.version().await;
+    support::rename_save(
+        &config,
+        &Gateway::render(
+            http,
+            admin,
+            &backend_yaml("plain", addr, "grpc_compression: gzip"),
+        ),
+    );
+    gw.wait_version_after(before).await;
+    let r = post(&gw.url("/v1/echo"), r#"{"stringValue":"sent zipped"}"#)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["metadata"]["grpc-encoding"], "gzip");
+    assert_eq!(r.json()["request"]["stringValue"], "sent zipped");
+    let r = post(
+        &gw.url("/v1/echo:stream"),
+        r#"{"count":1,"request":{"stringValue":"y"}}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    let line: Value = serde_json::from_str(r.body.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        line["result"]["metadata"]["grpc-encoding"], "gzip",
+        "{}",
+        r.body
+    );
+}

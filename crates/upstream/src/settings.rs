@@ -52,6 +52,10 @@ pub struct UpstreamConfig {
     pub retry: RetryConfig,
     /// TLS to the endpoints (`backends[].tls`); `None`: plaintext h2c.
     pub tls: Option<std::sync::Arc<crate::tls::UpstreamTls>>,
+    /// `backends[].grpc_compression: gzip`: request messages of transcoded
+    /// calls are sent gzip-compressed (`grpc-encoding: gzip`). Replies are
+    /// accepted compressed (gzip, zstd) whatever this says.
+    pub gzip_requests: bool,
 }
 
 impl Default for UpstreamConfig {
@@ -63,6 +67,7 @@ impl Default for UpstreamConfig {
             health_check: None,
             retry: RetryConfig::default(),
             tls: None,
+            gzip_requests: false,
         }
     }
 }

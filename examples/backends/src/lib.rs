@@ -144,3 +144,34 @@ pub async fn serve_library(
     )
     .await
 }
+
+/// [`serve_greeter`]'s `switchboard.testing.v1.Echo` alone, gzip both ways:
+/// every reply message is sent compressed (`grpc-encoding: gzip`) and
+/// compressed requests are accepted, so tests can check a gateway reads
+/// compressed replies and sends compressed requests.
+pub async fn serve_echo_gzip(
+    listener: tokio::net::TcpListener,
+    opts: BackendOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    use pb::switchboard::testing::v1::echo_server::EchoServer;
+    use tonic::codec::CompressionEncoding;
+
+    let mut routes = tonic::service::RoutesBuilder::default();
+    routes.add_service(
+        EchoServer::new(EchoService)
+            .send_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Gzip),
+    );
+    let services = [<EchoServer<EchoService> as tonic::server::NamedService>::NAME];
+    server::serve(
+        listener,
+        opts,
+        shutdown,
+        GREETER_DESCRIPTOR_SET,
+        routes,
+        &services,
+        None,
+    )
+    .await
+}

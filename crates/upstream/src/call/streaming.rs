@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use http::uri::PathAndQuery;
+use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
@@ -68,7 +69,12 @@ impl Upstream {
         let metadata = attempt.stamp_metadata(metadata);
         // Connection failures surface from the call as statuses with a source
         // (transport failures, see `retry`), mapped to UNAVAILABLE below.
-        let mut grpc = tonic::client::Grpc::new(conn::ConnService(attempt.ep.conn.clone()));
+        let mut grpc = tonic::client::Grpc::new(conn::ConnService(attempt.ep.conn.clone()))
+            .accept_compressed(CompressionEncoding::Gzip)
+            .accept_compressed(CompressionEncoding::Zstd);
+        if self.config.gzip_requests {
+            grpc = grpc.send_compressed(CompressionEncoding::Gzip);
+        }
         let mut request = Request::from_parts(metadata, extensions, messages);
         if let Some(t) = deadline.remaining() {
             request.set_timeout(t);

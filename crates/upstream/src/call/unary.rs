@@ -18,6 +18,8 @@ use http::{HeaderValue, Method};
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
+use switchboard_codings::{Coding, DecodeError};
+
 use super::{UnaryReply, Upstream};
 use crate::conn::{Conn, ConnError};
 use crate::deadline::Deadline;
@@ -104,7 +106,15 @@ impl Upstream {
     ) -> Result<UnaryReply, (Status, bool)> {
         let mut attempt = self.begin(ep);
         let metadata = attempt.stamp_metadata(metadata);
-        let result = call(&attempt.ep.conn, path, message, metadata, deadline).await;
+        let result = call(
+            &attempt.ep.conn,
+            path,
+            message,
+            metadata,
+            deadline,
+            self.config.gzip_requests,
+        )
+        .await;
         self.finish(
             &mut attempt,
             result.as_ref().map(|_| ()).map_err(|(s, _)| s),
@@ -115,6 +125,9 @@ impl Upstream {
 
 /// The largest response message accepted: tonic's default decoding limit.
 const MAX_RESPONSE_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// The codings accepted in replies (`grpc-accept-encoding`).
+static ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("gzip,zstd");
 
 static USER_AGENT_VALUE: HeaderValue =
     HeaderValue::from_static(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
@@ -127,8 +140,17 @@ pub(crate) async fn call(
     message: Bytes,
     metadata: MetadataMap,
     deadline: Deadline,
+    gzip: bool,
 ) -> Result<UnaryReply, (Status, bool)> {
     let mut headers = metadata.into_headers();
+    // Replies may come compressed whatever we send (see `first_message`).
+    headers.insert("grpc-accept-encoding", ACCEPT_ENCODING.clone());
+    let (flag, message) = if gzip {
+        headers.insert("grpc-encoding", HeaderValue::from_static("gzip"));
+        (1, switchboard_codings::compress(Coding::Gzip, &message))
+    } else {
+        (0, message)
+    };
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
     headers.insert(TE, HeaderValue::from_static("trailers"));
     headers.insert(USER_AGENT, USER_AGENT_VALUE.clone());
@@ -146,7 +168,7 @@ pub(crate) async fn call(
         .send_request(request, false)
         .map_err(|e| (transport(h2_error(conn, &e)), true))?;
     let mut frame = BytesMut::with_capacity(5 + message.len());
-    frame.put_u8(0);
+    frame.put_u8(flag);
     frame.put_u32(message.len() as u32);
     frame.put(message);
     send.send_data(frame.freeze(), true)
@@ -234,7 +256,12 @@ async fn read_reply(
         Some(m) => m.freeze(),
         None => first.unwrap_or_default(),
     };
-    let message = first_message(data)?;
+    let encoding = head
+        .headers
+        .get("grpc-encoding")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let message = first_message(data, encoding.as_deref())?;
     Ok(UnaryReply {
         headers: MetadataMap::from_headers(head.headers),
         message,
@@ -242,8 +269,9 @@ async fn read_reply(
     })
 }
 
-/// The first length-prefixed message of a response body.
-fn first_message(mut data: Bytes) -> Result<Bytes, Status> {
+/// The first length-prefixed message of a response body, decompressed as
+/// the response's `grpc-encoding` says when its flag is set.
+fn first_message(mut data: Bytes, encoding: Option<&str>) -> Result<Bytes, Status> {
     if data.is_empty() {
         return Err(Status::internal("backend sent no response message"));
     }
@@ -252,18 +280,37 @@ fn first_message(mut data: Bytes) -> Result<Bytes, Status> {
     }
     let compressed = data.get_u8();
     let len = data.get_u32() as usize;
-    if compressed != 0 {
-        return Err(Status::internal(
-            "backend sent a compressed message although none was accepted",
-        ));
-    }
     if len > data.len() {
         return Err(Status::internal(format!(
             "truncated gRPC message: {len} bytes announced, {} received",
             data.len()
         )));
     }
-    Ok(data.split_to(len))
+    let message = data.split_to(len);
+    if compressed == 0 {
+        return Ok(message);
+    }
+    // As tonic's client: a compressed message needs a coding we accept.
+    let coding = match encoding.map(str::trim) {
+        Some("gzip") => Coding::Gzip,
+        Some("zstd") => Coding::Zstd,
+        Some(other) => {
+            return Err(Status::unimplemented(format!(
+                "backend compressed its reply with {other:?}; accepted are gzip, zstd"
+            )));
+        }
+        None => {
+            return Err(Status::internal(
+                "backend sent a compressed message without grpc-encoding",
+            ));
+        }
+    };
+    switchboard_codings::decompress(coding, &message, MAX_RESPONSE_MESSAGE).map_err(|e| match e {
+        DecodeError::TooLarge => Status::resource_exhausted(format!(
+            "response message larger than {MAX_RESPONSE_MESSAGE} bytes once decompressed"
+        )),
+        DecodeError::Corrupt(why) => Status::internal(format!("cannot decompress reply: {why}")),
+    })
 }
 
 fn h2_error(conn: &Conn, e: &h2::Error) -> ConnError {
@@ -281,14 +328,35 @@ mod tests {
     #[test]
     fn first_message_checks_its_prefix() {
         let ok = Bytes::from_static(&[0, 0, 0, 0, 2, 8, 1]);
-        assert_eq!(first_message(ok).unwrap(), Bytes::from_static(&[8, 1]));
-        let empty_message = Bytes::from_static(&[0, 0, 0, 0, 0]);
-        assert!(first_message(empty_message).unwrap().is_empty());
         assert_eq!(
-            first_message(Bytes::new()).unwrap_err().message(),
+            first_message(ok, None).unwrap(),
+            Bytes::from_static(&[8, 1])
+        );
+        let empty_message = Bytes::from_static(&[0, 0, 0, 0, 0]);
+        assert!(first_message(empty_message, None).unwrap().is_empty());
+        assert_eq!(
+            first_message(Bytes::new(), None).unwrap_err().message(),
             "backend sent no response message"
         );
-        assert!(first_message(Bytes::from_static(&[1, 0, 0, 0, 0])).is_err());
-        assert!(first_message(Bytes::from_static(&[0, 0, 0, 0, 9, 1])).is_err());
+        assert!(first_message(Bytes::from_static(&[1, 0, 0, 0, 0]), None).is_err());
+        assert!(first_message(Bytes::from_static(&[0, 0, 0, 0, 9, 1]), None).is_err());
+    }
+
+    #[test]
+    fn compressed_replies_are_decoded() {
+        let z = switchboard_codings::compress(Coding::Gzip, &[8, 1]);
+        let mut frame = vec![1u8];
+        frame.extend_from_slice(&(z.len() as u32).to_be_bytes());
+        frame.extend_from_slice(&z);
+        let frame = Bytes::from(frame);
+        assert_eq!(
+            first_message(frame.clone(), Some("gzip")).unwrap(),
+            Bytes::from_static(&[8, 1])
+        );
+        assert_eq!(
+            first_message(frame.clone(), Some("br")).unwrap_err().code(),
+            tonic::Code::Unimplemented
+        );
+        assert!(first_message(frame, None).is_err());
     }
 }
