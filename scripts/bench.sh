@@ -44,6 +44,11 @@
 #        figure is TLS record cost, not handshakes) and through one verifying
 #        an RS256 JWT on every request (the key in a JWKS file), alternating
 #        with the plaintext gateway in the same runs.
+#      - observability: CPU per small request (and req/s) at $CONC through a
+#        gateway writing the JSON access log to a file and tracing 100 % of
+#        requests (sample_ratio 1.0) to an in-bench OTLP sink
+#        (`switchboard-loadgen otlp-sink`, which decodes and counts spans),
+#        alternating with the plain gateway (both off) in the same runs.
 #   5. prints a markdown table and writes target/bench/results.csv (plus a
 #      timestamped copy and runs.csv with every individual run).
 #
@@ -55,6 +60,9 @@
 #   PROTOCOLS=1 adds the protocol comparison (about RUNS x 4 x DUR seconds more).
 #   BENCH_ONLY=edge runs only the secure-edge figures (plaintext vs TLS vs JWT
 #   CPU per request) and prints their table; EDGE=0 skips them in a full run.
+#   BENCH_ONLY=observability runs only the observability figures (access log +
+#   100 % tracing vs both off, CPU per request) and prints their table;
+#   OBSERVABILITY=0 skips them in a full run.
 # Requires: cargo, curl, awk; wrk (installed if missing); Linux /proc;
 #   openssl and perl for the edge figures' certificate and token.
 set -euo pipefail
@@ -81,6 +89,9 @@ TLS_PORT=$((PORT_BASE + 6))
 TLS_ADMIN_PORT=$((PORT_BASE + 7))
 JWT_PORT=$((PORT_BASE + 8))
 JWT_ADMIN_PORT=$((PORT_BASE + 9))
+OTLP_PORT=$((PORT_BASE + 10))
+OBS_PORT=$((PORT_BASE + 11))
+OBS_ADMIN_PORT=$((PORT_BASE + 12))
 GW=http://127.0.0.1:$GW_PORT
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 FLOOR=http://127.0.0.1:$FLOOR_PORT
@@ -213,7 +224,7 @@ declare -A M # figure name -> space-separated per-run values
 # Plaintext, TLS-listener and JWT-verifying gateways, alternating within each
 # run, CPU per request from each process's own /proc counters.
 EDGE_ROWS=()
-if [[ ${EDGE:-1} == 1 && $HAVE_WRK == 1 ]] && command -v openssl >/dev/null && command -v perl >/dev/null; then
+if [[ ${EDGE:-1} == 1 && ${BENCH_ONLY:-} != observability && $HAVE_WRK == 1 ]] && command -v openssl >/dev/null && command -v perl >/dev/null; then
     b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
         -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
@@ -307,6 +318,76 @@ print_edge() {
 }
 if [[ ${BENCH_ONLY:-} == edge ]]; then
     print_edge
+    echo
+    echo "Every run: $RAW."
+    exit 0
+fi
+
+# ---------------------------------------------------------------- observability
+# The plain gateway (no access log, no tracing) and one with the JSON access
+# log written to a file and every request traced to the OTLP sink, alternating
+# within each run; CPU per request from each gateway's own /proc counters.
+OBS_ROWS=()
+if [[ ${OBSERVABILITY:-1} == 1 && $HAVE_WRK == 1 ]]; then
+    "$LG" otlp-sink --listen "127.0.0.1:$OTLP_PORT" >"$WORK/otlp.log" 2>&1 &
+    OTLP_PID=$!
+    PIDS+=("$OTLP_PID")
+    for _ in $(seq 100); do grep -q 'listening on' "$WORK/otlp.log" && break; sleep 0.1; done
+    cat >"$WORK/observed.yaml" <<YAML
+listen: 127.0.0.1:$OBS_PORT
+admin: 127.0.0.1:$OBS_ADMIN_PORT
+access_log: {format: json, to: $WORK/access.log}
+tracing: {otlp_endpoint: "http://127.0.0.1:$OTLP_PORT", sample_ratio: 1.0, service_name: bench}
+backends:
+  - name: greeter
+    endpoints: ["$BACKEND_ADDR"]
+YAML
+    log "starting observed gateway on :$OBS_PORT (access log + 100 % tracing to :$OTLP_PORT)"
+    SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/observed.yaml" >"$WORK/observed.log" 2>&1 &
+    OBS_PID=$!
+    PIDS+=("$OBS_PID")
+    wait_http "http://127.0.0.1:$OBS_ADMIN_PORT/readyz"
+    OBS_URL=http://127.0.0.1:$OBS_PORT
+    curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$OBS_URL/v1/echo" >/dev/null ||
+        { log "observed gateway does not answer: $(cat "$WORK/observed.log")"; exit 1; }
+    wrk_run "$OBS_URL/v1/echo" "$WORK/small.json" 4 1 >/dev/null
+    log "observability: $RUNS x (${DUR}s both off, ${DUR}s access log + tracing), wrk c=$CONC"
+    for r in $(seq "$RUNS"); do
+        cpu_run "$GW_PID" wrk_run "$GW/v1/echo" "$WORK/small.json" "$CONC" "$DUR"
+        raw observability off "$r" "$LINE"
+        M[obs_off_cpu]+=" $CPU_US"
+        M[obs_off_rps]+=" $(kv "$LINE" rps)"
+        M[obs_off_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+        cpu_run "$OBS_PID" wrk_run "$OBS_URL/v1/echo" "$WORK/small.json" "$CONC" "$DUR"
+        raw observability on "$r" "$LINE"
+        M[obs_on_cpu]+=" $CPU_US"
+        M[obs_on_rps]+=" $(kv "$LINE" rps)"
+        M[obs_on_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+    done
+    sleep 6 # the exporter's last batch and the sink's count
+    lines=$(wc -l <"$WORK/access.log")
+    spans=$(grep -o 'spans=[0-9]*' "$WORK/otlp.log" | tail -1 | cut -d= -f2)
+    kill "$OBS_PID" "$OTLP_PID" 2>/dev/null || true
+    omed() { median ${M[$1]:-}; }
+    osum() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[$1]:-0}"; }
+    off=$(omed obs_off_cpu)
+    OBS_ROWS+=("| CPU per small request, access log and tracing off (c=$CONC) | µs | $off | $(omed obs_off_rps) | | $(osum obs_off_fail) |")
+    OBS_ROWS+=("| CPU per small request, JSON access log to a file + 100 % tracing (c=$CONC) | µs | $(omed obs_on_cpu) | $(omed obs_on_rps) | +$(calc "$(omed obs_on_cpu) - $off" 1) | $(osum obs_on_fail) |")
+    OBS_ROWS+=("| access log lines written / spans received by the sink | count | $lines / ${spans:-0} | | | |")
+else
+    log "observability figures skipped (OBSERVABILITY=0, or wrk missing)"
+fi
+print_observability() {
+    [[ ${#OBS_ROWS[@]} -gt 0 ]] || return 0
+    echo
+    echo "### Observability ($RUNS runs of ${DUR}s each, medians, one run; wrk keep-alive)"
+    echo
+    echo "| figure | unit | gateway | req/s | vs off (µs) | failed |"
+    echo "|---|---|---:|---:|---:|---:|"
+    printf '%s\n' "${OBS_ROWS[@]}"
+}
+if [[ ${BENCH_ONLY:-} == observability ]]; then
+    print_observability
     echo
     echo "Every run: $RAW."
     exit 0
@@ -534,5 +615,6 @@ echo "| figure | unit | gateway | direct gRPC | gateway/direct | target | met |"
 echo "|---|---|---:|---:|---:|---|---|"
 printf '%s\n' "${ROWS[@]}"
 print_edge
+print_observability
 echo
 echo "CSV: $CSV (also results.csv); every run: $RAW. Route table version after the storm: ${VERSION:-?}; gateway RSS now $GW_RSS KiB."

@@ -9,6 +9,7 @@
 //! switchboard-loadgen floor --listen HOST:PORT --backend HOST:PORT --path /pkg.Svc/Method --body FILE
 //! switchboard-loadgen synth --backends 100 --methods 2000 --out DIR
 //! switchboard-loadgen table --dir DIR [--iters 10]
+//! switchboard-loadgen otlp-sink --listen HOST:PORT
 //! ```
 //!
 //! - `grpc` calls a backend directly over one tonic channel (one HTTP/2
@@ -23,6 +24,8 @@
 //! - `floor` is not a client but the cheapest HTTP/1.1 -> gRPC proxy: every
 //!   request becomes one unary call with a fixed protobuf body, answered with
 //!   `{"len":N}` (see [`floor`]). It runs until killed.
+//! - `otlp-sink` is an OTLP/gRPC trace collector that counts and drops spans
+//!   (see [`otlp_sink`]), for the gateway's tracing-on figures.
 //! - `synth` writes one encoded `FileDescriptorSet` per synthetic backend
 //!   (`bN.pb`, protox-compiled from generated proto text with `google.api.http`
 //!   rules); `table` decodes them, times `RouteTable::build` and prints VmRSS.
@@ -31,6 +34,8 @@
 //! errors, secs, rps, p50_us, p99_us; or msgs and msgs_per_s) for the script
 //! to parse. Workers run on a current-thread runtime by default (`--threads`),
 //! comparable to `wrk -t1`.
+
+mod otlp_sink;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -723,6 +728,7 @@ fn main() -> Result<()> {
         "http" => runtime.block_on(http_unary(&flags)),
         "http-stream" => runtime.block_on(http_stream(&flags)),
         "floor" => runtime.block_on(floor(&flags)),
+        "otlp-sink" => runtime.block_on(otlp_sink::run(flags.str("listen")?)),
         other => bail!("unknown command {other:?}: {USAGE}"),
     }
 }
