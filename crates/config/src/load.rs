@@ -51,6 +51,13 @@
 //!   path_length_fallback: true  # form POST to a GET-only path is served as the GET
 //!   method_override: true     # X-HTTP-Method-Override on such a POST
 //!   raw_http_body_streams: false  # true: no "\n" after each streamed HttpBody
+//! request_id: {header: x-request-id}  # see config::observability; applies on reload
+//! access_log: {format: json, to: stdout}  # or text; stderr or a file path; restart
+//! tracing:                    # OTLP/gRPC export; read at startup (restart)
+//!   otlp_endpoint: http://127.0.0.1:4317  # required
+//!   sample_ratio: 1.0         # 0.0..=1.0, parent-based
+//!   service_name: switchboard
+//! compression: {enabled: true, min_bytes: 1024}  # HTTP/JSON responses; reload
 //! backends:                   # may be empty or absent: an empty gateway is valid
 //!   - name: greeter           # required, unique, [A-Za-z0-9_.-]+
 //!     endpoints: ["127.0.0.1:50051"]  # required, >= 1, host:port; host is a hostname,
@@ -83,6 +90,7 @@
 //!     auth: {jwt: corp, exempt: ["pkg.Svc/Login"]}  # provider name; open method globs
 //!     rate_limit: {per_second: 10, burst: 20, key: client_ip}  # | header NAME | claim NAME
 //!     max_concurrent_requests: 100  # in flight; beyond it 503 at once
+//!     grpc_compression: gzip  # or identity (default): request messages
 //!     json:                   # defaults: see JsonOptions::default()
 //!       emit_unpopulated: true
 //!       strict: false
