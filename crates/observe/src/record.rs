@@ -177,6 +177,12 @@ impl Call {
         }
     }
 
+    /// Counts request body bytes read (for requests without a
+    /// `Content-Length`, whose size is known only once read).
+    pub fn count_in(&self, n: usize) {
+        self.facts().bytes_in += n as u64;
+    }
+
     /// Records the gRPC code the call ended with (the last one recorded wins).
     pub fn set_grpc_code(&self, code: i32) {
         self.facts().grpc_code = Some(code);

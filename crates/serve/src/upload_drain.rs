@@ -48,6 +48,9 @@ pub(crate) struct FullDuplex;
 #[derive(Debug)]
 pub(crate) struct UploadBody {
     slot: Arc<Mutex<Option<Incoming>>>,
+    /// Where the bytes read are counted for the access log, when the request
+    /// declared no length (see `switchboard_observe::Call::count_in`).
+    counted: Option<Arc<switchboard_observe::Call>>,
 }
 
 /// The handle that settles a request's unread body once it is answered.
@@ -77,7 +80,12 @@ impl Upload {
             http1,
             expect_continue,
         };
-        (Request::from_parts(parts, UploadBody { slot }), upload)
+        let counted = switchboard_observe::current()
+            .filter(|c| c.detailed && !parts.headers.contains_key(http::header::CONTENT_LENGTH));
+        (
+            Request::from_parts(parts, UploadBody { slot, counted }),
+            upload,
+        )
     }
 
     /// Drains what the handler left of the body before `response` is written
@@ -137,10 +145,16 @@ impl http_body::Body for UploadBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        match lock(&self.slot).as_mut() {
+        let polled = match lock(&self.slot).as_mut() {
             Some(body) => Pin::new(body).poll_frame(cx),
             None => Poll::Ready(None),
+        };
+        if let (Some(call), Poll::Ready(Some(Ok(frame)))) = (&self.counted, &polled)
+            && let Some(data) = frame.data_ref()
+        {
+            call.count_in(data.len());
         }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {

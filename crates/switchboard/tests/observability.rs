@@ -132,6 +132,37 @@ async fn request_ids_are_kept_or_generated_forwarded_and_echoed() {
         .unwrap();
     assert!(is_uuid_v4(id));
     assert_eq!(reply.get_ref().metadata["x-request-id"], id);
+
+    // Connect and gRPC-Web.
+    let r = request(
+        Method::POST,
+        &gw.url("/switchboard.testing.v1.Echo/Echo"),
+        &[
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+            ("x-request-id", "connect-1"),
+        ],
+        Some(r#"{"stringValue":"c"}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.header("x-request-id"), Some("connect-1"));
+    assert_eq!(r.json()["metadata"]["x-request-id"], "connect-1");
+    let (r, _) = support::request_bytes(
+        Method::POST,
+        &gw.url("/switchboard.testing.v1.Echo/Echo"),
+        &[("content-type", "application/grpc-web+proto")],
+        vec![0, 0, 0, 0, 0],
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status, 200);
+    assert!(
+        is_uuid_v4(r.header("x-request-id").unwrap()),
+        "{:?}",
+        r.headers
+    );
 }
 
 #[tokio::test]
@@ -279,6 +310,8 @@ async fn access_log_lines_are_json_with_the_documented_keys() {
 
     let l = by_id(&grpc_id);
     assert_eq!(l["protocol"], "grpc");
+    // An empty EchoRequest: the 5-byte frame prefix alone.
+    assert_eq!(l["bytes_in"], 5);
     assert_eq!(l["grpc_method"], "switchboard.testing.v1.Echo/Echo");
     assert_eq!(l["backend"], "echo");
     assert_eq!(l["endpoint"], endpoint.as_str());

@@ -1,6 +1,7 @@
-//! A pass-through response body that records the `grpc-status` of its
-//! trailers in the request's record (see `switchboard_observe`), for native
-//! gRPC and gRPC-Web calls whose status arrives after the head.
+//! Pass-through bodies that feed the request's record (see
+//! `switchboard_observe`) for native gRPC and gRPC-Web calls: [`CodeWatch`]
+//! records the `grpc-status` of a response's trailers (the status arrives
+//! after the head), [`Counted`] the request bytes forwarded.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -50,6 +51,44 @@ impl http_body::Body for CodeWatch {
         {
             // The backend's stream broke mid-response.
             call.set_grpc_code(tonic::Code::Unavailable as i32);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A forwarded request body, its bytes counted into the request's record.
+pub(crate) struct Counted {
+    inner: Body,
+    call: Arc<Call>,
+}
+
+impl Counted {
+    pub(crate) fn new(inner: Body, call: Arc<Call>) -> Self {
+        Counted { inner, call }
+    }
+}
+
+impl http_body::Body for Counted {
+    type Data = Bytes;
+    type Error = tonic::Status;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.call.count_in(data.len());
         }
         polled
     }

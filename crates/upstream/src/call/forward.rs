@@ -48,6 +48,12 @@ impl Upstream {
         };
         let mut attempt = self.begin(ep);
         attempt.stamp(request.headers_mut());
+        // A gRPC request declares no length: count what is forwarded.
+        if let Some(call) = switchboard_observe::current().filter(|c| c.detailed)
+            && !request.headers().contains_key(http::header::CONTENT_LENGTH)
+        {
+            request = request.map(|body| Body::new(crate::code_watch::Counted::new(body, call)));
+        }
         let unavailable = |e: &dyn std::error::Error| {
             let mut message = format!(
                 "backend {} endpoint {} unavailable: {e}",
