@@ -308,6 +308,30 @@ async fn access_log_lines_are_json_with_the_documented_keys() {
     assert_eq!(l["endpoint"], endpoint.as_str());
     assert_eq!(l["bytes_out"], stream.body.len());
 
+    // logrotate: the file moved away, SIGHUP, and the next line goes to a new file.
+    let rotated = gw.dir.path().join("access.log.1");
+    std::fs::rename(&path, &rotated).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &gw.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(
+        eventually(|| async {
+            let _ = get(&gw.url("/after/rotation")).await;
+            !log_lines(&path).is_empty()
+        })
+        .await,
+        "no line in the reopened file\n{}",
+        gw.log()
+    );
+    assert!(
+        log_lines(&path)
+            .iter()
+            .all(|l| l["path"] == "/after/rotation")
+    );
+    assert_eq!(log_lines(&rotated).len(), lines.len());
+
     let l = by_id(&grpc_id);
     assert_eq!(l["protocol"], "grpc");
     // An empty EchoRequest: the 5-byte frame prefix alone.
@@ -382,6 +406,26 @@ async fn traces_continue_the_client_trace_and_reach_the_backend() {
     );
     assert_eq!(parts[3], "01");
 
+    // An unsampled parent is followed: nothing exported, the decision passed on.
+    let unsampled = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    let r = request(
+        Method::POST,
+        &gw.url("/v1/echo"),
+        &[("traceparent", unsampled)],
+        Some("{}"),
+    )
+    .await
+    .unwrap();
+    let seen_unsampled = r.json()["metadata"]["traceparent"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        seen_unsampled.starts_with("00-0af7651916cd43dd8448eb211c80319c-")
+            && seen_unsampled.ends_with("-00"),
+        "{seen_unsampled}"
+    );
+
     let spans = || collector.spans.lock().unwrap().clone();
     assert!(
         eventually(|| async { spans().len() >= 2 }).await,
@@ -426,6 +470,13 @@ async fn traces_continue_the_client_trace_and_reach_the_backend() {
     assert!(
         attr(client, "endpoint").contains("127.0.0.1:"),
         "{client:?}"
+    );
+
+    assert!(
+        !spans
+            .iter()
+            .any(|s| hex(&s.trace_id) == "0af7651916cd43dd8448eb211c80319c"),
+        "an unsampled trace was exported"
     );
 
     // The access log line names the trace.
