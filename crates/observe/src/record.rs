@@ -193,6 +193,12 @@ impl Call {
         let Some((cx, _)) = &self.span else { return };
         let span = cx.span();
         use opentelemetry::KeyValue;
+        // Low-cardinality names, as OpenTelemetry's conventions ask: the
+        // route template (`POST /v1/{name=shelves/*}`) or the gRPC method,
+        // once known, instead of the raw path.
+        if let Some(name) = facts.route.as_ref().or(facts.grpc_method.as_ref()) {
+            span.update_name(name.to_string());
+        }
         span.set_attribute(KeyValue::new(
             "http.response.status_code",
             http_status as i64,

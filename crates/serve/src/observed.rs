@@ -85,8 +85,10 @@ pub(crate) fn open(
 ) -> Opened {
     let id = request_id::of(&applied.request_id, req.headers());
     let detailed = observers.access_log.is_some() || observers.traces.is_some();
+    // Renamed to the route or gRPC method once known (see `Call::end_span`);
+    // a raw path would make one span name per URL.
     let span_name = if observers.traces.is_some() {
-        format!("{} {}", req.method(), req.uri().path())
+        req.method().to_string()
     } else {
         String::new()
     };
