@@ -21,6 +21,7 @@ mod codec;
 mod detail;
 mod fieldmask;
 mod form;
+pub mod onepass;
 mod parse;
 mod plan;
 mod query;
@@ -95,6 +96,8 @@ pub struct MethodPlan {
     /// The method is marked `idempotency_level = NO_SIDE_EFFECTS`, so protocols
     /// with cacheable reads (Connect's unary GET) may call it with a GET.
     pub no_side_effects: bool,
+    /// The one-pass transcoder's program for this route ([`onepass`]).
+    pub(crate) onepass: onepass::Slot,
 }
 
 /// A plan that cannot be built: the rule names a field the message lacks, etc.
