@@ -21,7 +21,7 @@ mod codec;
 mod detail;
 mod fieldmask;
 mod form;
-pub mod onepass;
+mod onepass;
 mod parse;
 mod plan;
 mod query;
@@ -45,6 +45,15 @@ pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
 pub use plan::is_json_well_known;
 pub use response::civil_from_days;
 pub use split::JsonSplitter;
+
+/// Hooks for the differential fuzz target (`fuzz/fuzz_targets/onepass.rs`;
+/// feature `fuzzing`, never enabled by the gateway): the random descriptor and
+/// message generator, and both response paths side by side.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::onepass::differential;
+    pub use crate::onepass::generate::{Source, descriptors, message};
+}
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
 pub use switchboard_config::JsonOptions;

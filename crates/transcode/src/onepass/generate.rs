@@ -11,6 +11,10 @@
 //! unknown fields, wrong wire types, overlong varints, invalid UTF-8,
 //! out-of-range well-known values and truncated bytes mixed in.
 
+// Public through `crate::fuzzing` with the `fuzzing` feature; crate-private
+// in test builds without it.
+#![allow(unreachable_pub)]
+
 use prost::encoding::{WireType, encode_key, encode_varint};
 use prost_reflect::{DescriptorPool, Kind, MessageDescriptor};
 use prost_types::field_descriptor_proto::{Label, Type};
@@ -28,6 +32,11 @@ pub struct Source<'a> {
 impl<'a> Source<'a> {
     pub fn new(data: &'a [u8]) -> Self {
         Source { data, pos: 0 }
+    }
+
+    /// What is left unread.
+    pub fn rest(&self) -> &'a [u8] {
+        self.data.get(self.pos..).unwrap_or(&[])
     }
 
     pub fn byte(&mut self) -> u8 {

@@ -25,7 +25,7 @@
 //! does the same on fuzzed descriptors and inputs.
 
 #[cfg(any(test, feature = "fuzzing"))]
-pub mod generate;
+pub(crate) mod generate;
 pub(crate) mod print;
 pub(crate) mod program;
 #[cfg(test)]
@@ -87,6 +87,7 @@ pub(crate) fn assert_same_as_reference(
 /// bailed) and the reference result. For the differential tests and fuzz
 /// target; the one-pass output, when there is one, must equal the reference's.
 #[cfg(any(test, feature = "fuzzing"))]
+#[allow(unreachable_pub)] // public through `crate::fuzzing` with the feature only
 pub fn differential(
     desc: &prost_reflect::MessageDescriptor,
     opts: &JsonOptions,

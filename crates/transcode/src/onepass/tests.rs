@@ -44,8 +44,14 @@ fn generated_corpus_agrees_with_the_reference() {
         let Some((_pool, root)) = descriptors(&mut src) else {
             continue;
         };
-        for _ in 0..4 {
-            let proto = message(&mut src, &root, 0);
+        for i in 0..4 {
+            // Mostly generated messages; raw bytes too, as the fuzz target does.
+            let proto = if i == 3 {
+                let rest = src.rest();
+                rest[..rest.len().min((seed % 40) as usize)].to_vec()
+            } else {
+                message(&mut src, &root, 0)
+            };
             for o in &opts[..] {
                 cases += 1;
                 let (one, reference) = differential(&root, o, &proto);
@@ -72,7 +78,7 @@ fn generated_corpus_agrees_with_the_reference() {
     eprintln!("{cases} cases, {one_pass} in one pass, {both_failed} failed on both paths");
     // Not vacuous: most cases really ran in one pass, and errors were exercised.
     assert!(cases > 50_000, "{cases} cases");
-    assert!(one_pass * 2 > cases, "{one_pass} of {cases} in one pass");
+    assert!(one_pass * 3 > cases, "{one_pass} of {cases} in one pass");
     assert!(both_failed > 1000, "{both_failed} failures");
 }
 
