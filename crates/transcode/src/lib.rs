@@ -51,8 +51,8 @@ pub use split::JsonSplitter;
 /// message generator, and both response paths side by side.
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing {
-    pub use crate::onepass::differential;
-    pub use crate::onepass::generate::{Source, descriptors, message};
+    pub use crate::onepass::generate::{Source, descriptors, json, message};
+    pub use crate::onepass::{differential, differential_request, same_request};
 }
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.

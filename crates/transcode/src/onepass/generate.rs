@@ -489,3 +489,86 @@ fn element(src: &mut Source<'_>, kind: &Kind, number: u32, out: &mut Vec<u8>, de
         }
     }
 }
+
+/// A JSON rendering of a random message of type `desc`, as a client might
+/// send it: prost-reflect's JSON (proto or JSON names, 64-bit integers as
+/// strings or numbers, enums as names or numbers), then values swapped for
+/// odd ones (nulls, numbers as strings, floats for integers, unknown enum
+/// names, wrong types), unknown keys added and a key duplicated. `None` when
+/// the random wire bytes do not decode.
+pub fn json(src: &mut Source<'_>, desc: &MessageDescriptor) -> Option<Vec<u8>> {
+    use prost_reflect::{DynamicMessage, SerializeOptions};
+    let wire = message(src, desc, 0);
+    let msg = DynamicMessage::decode(desc.clone(), wire.as_slice()).ok()?;
+    let opts = SerializeOptions::new()
+        .use_proto_field_name(src.chance(2))
+        .stringify_64_bit_integers(src.chance(2))
+        .use_enum_numbers(src.chance(3))
+        .skip_default_fields(src.chance(2));
+    let mut ser = serde_json::Serializer::new(Vec::new());
+    msg.serialize_with_options(&mut ser, &opts).ok()?;
+    let mut value: serde_json::Value = serde_json::from_slice(&ser.into_inner()).ok()?;
+    mutate(src, &mut value, 0);
+    let mut text = serde_json::to_vec(&value).ok()?;
+    if let serde_json::Value::Object(m) = &value
+        && let Some((k, v)) = m.iter().next()
+        && src.chance(4)
+    {
+        // A duplicate key, first (the later one wins, or a oneof clashes).
+        let dup = format!("{{{}:{},", serde_json::to_string(k).ok()?, weird(src, v));
+        text.splice(0..1, dup.into_bytes());
+    }
+    Some(text)
+}
+
+fn mutate(src: &mut Source<'_>, v: &mut serde_json::Value, depth: u32) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for child in m.values_mut() {
+                if src.chance(8) {
+                    let w = weird(src, child);
+                    *child = serde_json::from_str(&w).unwrap_or(serde_json::Value::Null);
+                } else if depth < 8 {
+                    mutate(src, child, depth + 1);
+                }
+            }
+            if src.chance(10) {
+                m.insert("noSuchField".into(), serde_json::json!({"x": [1, null]}));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items.iter_mut() {
+                if src.chance(10) {
+                    let w = weird(src, item);
+                    *item = serde_json::from_str(&w).unwrap_or(serde_json::Value::Null);
+                } else if depth < 8 {
+                    mutate(src, item, depth + 1);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An odd replacement for a JSON value, as JSON text.
+fn weird(src: &mut Source<'_>, v: &serde_json::Value) -> String {
+    let same = serde_json::to_string(v).unwrap_or_default();
+    match src.below(16) {
+        0 => "null".into(),
+        1 => format!("\"{}\"", same.trim_matches('"')),
+        2 => "1.0".into(),
+        3 => "1e2".into(),
+        4 => "-1".into(),
+        5 => "\"NaN\"".into(),
+        6 => "\"-Infinity\"".into(),
+        7 => "[]".into(),
+        8 => "{}".into(),
+        9 => "true".into(),
+        10 => "4294967296".into(),
+        11 => "\"E0_V1\"".into(),
+        12 => "\"no_such_value\"".into(),
+        13 => "1.5".into(),
+        14 => "\"aGk=\"".into(),
+        _ => same,
+    }
+}
