@@ -63,13 +63,23 @@
 #   BENCH_ONLY=observability runs only the observability figures (access log +
 #   100 % tracing vs both off, CPU per request) and prints their table;
 #   OBSERVABILITY=0 skips them in a full run.
+#   BENCH_ONLY=memory runs only the fleet memory figures (no load, no CPU
+#   figures): a gateway serving `switchboard-loadgen fleet` (100 backends x 20
+#   methods, descriptor sets as `protoc --include_imports` writes them, each
+#   with its google/api and google/protobuf imports): steady RSS, the peak
+#   during a SIGHUP reload that rebuilds every backend (VmHWM after resetting
+#   it through /proc/PID/clear_refs), and the table build for those 2,000
+#   methods. PROFILE=debug measures a debug build (no release build needed;
+#   RSS is then larger than an operator's). FLEET_BACKENDS / FLEET_METHODS
+#   size the fleet (100 / 20). A full run adds the same rows to its table.
 # Requires: cargo, curl, awk; wrk (installed if missing); Linux /proc;
 #   openssl and perl for the edge figures' certificate and token.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-BIN=$TARGET/release
+PROFILE=${PROFILE:-release}
+BIN=$TARGET/$PROFILE
 OUT=$ROOT/target/bench
 RUNS=${RUNS:-5}
 DUR=${DUR:-5}
@@ -104,8 +114,8 @@ log() { printf '[bench] %s\n' "$*" >&2; }
 
 # ---------------------------------------------------------------- build + tools
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
-    log "building release binaries into $TARGET"
-    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build --release -q \
+    log "building $PROFILE binaries into $TARGET"
+    (cd "$ROOT" && CARGO_TARGET_DIR=$TARGET cargo build $([[ $PROFILE == release ]] && echo --release) -q \
         -p switchboard -p switchboard-examples -p switchboard-loadgen)
 fi
 for b in switchboard example-backend switchboard-loadgen; do
@@ -113,7 +123,9 @@ for b in switchboard example-backend switchboard-loadgen; do
 done
 
 HAVE_WRK=1
-if ! command -v wrk >/dev/null; then
+if [[ ${BENCH_ONLY:-} == memory ]]; then
+    : # no load in the memory figures
+elif ! command -v wrk >/dev/null; then
     log "wrk not found; trying apt-get -y install wrk"
     if ! { apt-get -y install wrk >/dev/null 2>&1 || sudo -n apt-get -y install wrk >/dev/null 2>&1; }; then
         log "cannot install wrk: the wrk-based figures (gateway req/s at concurrency $CONC, reload storm) are skipped"
@@ -183,6 +195,88 @@ wrk_run() {
     WRK_BODY=$2 WRK_CONTENT_TYPE=${5:-application/json} WRK_HEADERS=${6:-} wrk -t1 -c"$3" -d"$4"s --latency -s "$WORK/post.lua" "$1" 2>&1 | grep '^WRK ' ||
         echo "WRK requests=0 non2xx=0 socket_errors=1 rps=0 p50_us=nan p99_us=nan"
 }
+
+# ---------------------------------------------------------------- fleet memory
+FLEET_BACKENDS=${FLEET_BACKENDS:-100}
+FLEET_METHODS=${FLEET_METHODS:-20}
+FLEET_PORT=$((PORT_BASE + 10))
+FLEET_ADMIN_PORT=$((PORT_BASE + 11))
+# fleet_memory: sets FLEET_STEADY_KIB, FLEET_PEAK_KIB, FLEET_AFTER_KIB,
+# FLEET_ROUTES and FLEET_TABLE (the `table` line for the fleet's sets).
+fleet_memory() {
+    local dir=$WORK/fleet admin=http://127.0.0.1:$FLEET_ADMIN_PORT pid v0 v1
+    log "fleet memory: $FLEET_BACKENDS backends x $FLEET_METHODS methods (protoc --include_imports sets)"
+    "$LG" fleet --backends "$FLEET_BACKENDS" --methods "$FLEET_METHODS" --out "$dir" --generation 1 >/dev/null
+    FLEET_TABLE=$("$LG" table --dir "$dir" --iters 10)
+    raw fleet table 1 "$FLEET_TABLE"
+    {
+        echo "listen: 127.0.0.1:$FLEET_PORT"
+        echo "admin: 127.0.0.1:$FLEET_ADMIN_PORT"
+        echo "backends:"
+        for i in $(seq 0 $((FLEET_BACKENDS - 1))); do
+            echo "  - name: b$i"
+            # Nothing listens there: the figures are the gateway's own.
+            echo "    endpoints: [\"127.0.0.1:$((PORT_BASE + 200 + i))\"]"
+            echo "    descriptor_set: $dir/b$i.pb"
+        done
+    } >"$WORK/fleet.yaml"
+    SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/fleet.yaml" >"$WORK/fleet.log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_http "$admin/readyz"
+    FLEET_ROUTES=$(curl -s "$admin/routes" | grep -o '"grpc_method"' | wc -l || true)
+    sleep 1
+    FLEET_STEADY_KIB=$(proc_kib "$pid" VmRSS)
+    # Rewrite every set (one field more per message), reset the peak, reload.
+    "$LG" fleet --backends "$FLEET_BACKENDS" --methods "$FLEET_METHODS" --out "$dir" --generation 2 >/dev/null
+    v0=$(curl -s "$admin/readyz" | grep -o '"version":[0-9]*' | cut -d: -f2 || true)
+    echo 5 >"/proc/$pid/clear_refs"
+    kill -HUP "$pid"
+    for _ in $(seq 600); do
+        v1=$(curl -s "$admin/readyz" | grep -o '"version":[0-9]*' | cut -d: -f2 || true)
+        [[ -n $v1 && $v1 != "$v0" ]] && break
+        sleep 0.1
+    done
+    [[ ${v1:-} != "${v0:-}" ]] || log "fleet reload did not publish a new table (version ${v0:-?})"
+    sleep 1
+    FLEET_PEAK_KIB=$(proc_kib "$pid" VmHWM)
+    FLEET_AFTER_KIB=$(proc_kib "$pid" VmRSS)
+    raw fleet gateway_rss 1 "steady_kib=$FLEET_STEADY_KIB reload_peak_kib=$FLEET_PEAK_KIB after_kib=$FLEET_AFTER_KIB routes=$FLEET_ROUTES versions=${v0:-?}->${v1:-?}"
+    kill "$pid" 2>/dev/null || true
+}
+# fleet_rows: the memory figures as table rows (row() is defined below).
+fleet_rows() {
+    local steady peak after build
+    steady=$(calc "$FLEET_STEADY_KIB / 1024" 1)
+    peak=$(calc "$FLEET_PEAK_KIB / 1024" 1)
+    after=$(calc "$FLEET_AFTER_KIB / 1024" 1)
+    build=$(kv "$FLEET_TABLE" build_ms_median)
+    row "fleet: RSS steady, $FLEET_BACKENDS backends / $(kv "$FLEET_TABLE" methods) methods, protoc sets ($PROFILE)" MiB "$steady" "" "<= 30" "$(verdict le "$steady" 30)" "" ""
+    row "fleet: peak RSS during a reload rebuilding every backend (x steady)" MiB "$peak" "" "<= 1.5x ($(ratio "$peak" "$steady")x)" "$(verdict le "$(ratio "$peak" "$steady")" 1.5)" "" ""
+    row "fleet: RSS after the reload" MiB "$after" "" "" "" "" ""
+    row "fleet: table build, $(kv "$FLEET_TABLE" methods) methods / $(kv "$FLEET_TABLE" routes) routes ($PROFILE)" ms "$build" "" "<= 50" "$(verdict le "$build" 50)" "" 10
+}
+
+if [[ ${BENCH_ONLY:-} == memory ]]; then
+    STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+    CSV=$OUT/memory-$STAMP.csv
+    echo "metric,unit,gateway,direct,ratio,target,met,nproc,runs,secs,conc" >"$CSV"
+    ROWS=()
+    ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.2f", a / b }'; }
+    row() { echo "$1,$2,$3,$4,,\"$5\",$6,$NPROC,1,$8,$7" >>"$CSV"; ROWS+=("| $1 | $2 | $3 | $5 | $6 |"); }
+    verdict() { if "$@"; then echo yes; else echo NO; fi; }
+    fleet_memory
+    fleet_rows
+    echo
+    echo "### Fleet memory ($STAMP, $PROFILE build, nproc=$NPROC)"
+    echo
+    echo "| figure | unit | value | target | met |"
+    echo "|---|---|---:|---|---|"
+    printf '%s\n' "${ROWS[@]}"
+    echo
+    echo "CSV: $CSV; every run: $RAW."
+    exit 0
+fi
 
 # ---------------------------------------------------------------- start
 log "starting example backend on $BACKEND_ADDR"
@@ -546,6 +640,8 @@ BIG_HWM=$(proc_kib "$BIG_PID" VmHWM)
 raw table gateway_rss 1 "rss_kib=$BIG_RSS hwm_kib=$BIG_HWM routes=$BIG_ROUTES"
 kill "$BIG_PID" 2>/dev/null || true
 
+fleet_memory
+
 # ---------------------------------------------------------------- report
 med() { median ${M[$1]:-}; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.2f", a / b }'; }
@@ -598,6 +694,7 @@ row "table build, 100 backends / $(kv "$table_line" methods) methods / $(kv "$ta
 row "RSS of switchboard-loadgen table (pools + table)" KiB "$(kv "$table_line" rss_kib)" "" "" "" "" ""
 big_mib=$(calc "$BIG_RSS / 1024" 1)
 row "RSS of a gateway serving 100 backends / 2,000 methods" MiB "$big_mib" "" "<= 30" "$(verdict le "$big_mib" 30)" "" ""
+fleet_rows
 if [[ $HAVE_WRK == 1 ]]; then
     storm_fail=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[rl_storm_fail]}")
     steady=$(med rl_steady_p99)

@@ -21,6 +21,7 @@ mod codec;
 mod detail;
 mod fieldmask;
 mod form;
+mod onepass;
 mod parse;
 mod plan;
 mod query;
@@ -44,6 +45,15 @@ pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
 pub use plan::is_json_well_known;
 pub use response::civil_from_days;
 pub use split::JsonSplitter;
+
+/// Hooks for the differential fuzz target (`fuzz/fuzz_targets/onepass.rs`;
+/// feature `fuzzing`, never enabled by the gateway): the random descriptor and
+/// message generator, and both response paths side by side.
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::onepass::generate::{Source, descriptors, json, message};
+    pub use crate::onepass::{differential, differential_request, same_request};
+}
 
 /// Per-backend JSON options; defined by the config stage, which owns their defaults.
 pub use switchboard_config::JsonOptions;
@@ -95,6 +105,8 @@ pub struct MethodPlan {
     /// The method is marked `idempotency_level = NO_SIDE_EFFECTS`, so protocols
     /// with cacheable reads (Connect's unary GET) may call it with a GET.
     pub no_side_effects: bool,
+    /// The one-pass transcoder's program for this route ([`onepass`]).
+    pub(crate) onepass: onepass::Slot,
 }
 
 /// A plan that cannot be built: the rule names a field the message lacks, etc.

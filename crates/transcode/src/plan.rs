@@ -142,6 +142,7 @@ impl MethodPlan {
             raw_request,
             raw_response,
             no_side_effects,
+            onepass: Default::default(),
         })
     }
 }

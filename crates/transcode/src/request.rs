@@ -24,6 +24,27 @@ pub(crate) fn request_to_proto(
     path_values: &[String],
     query: Option<&str>,
 ) -> Result<Bytes, TranscodeError> {
+    if let Some(one) = crate::onepass::request_to_proto(plan, opts, &body, path_values, query) {
+        // Every unit test of this crate doubles as a differential test.
+        #[cfg(test)]
+        crate::onepass::assert_same_request(
+            &plan.input,
+            &one,
+            reference_request_to_proto(plan, opts, body, path_values, query).as_deref(),
+        );
+        return Ok(one);
+    }
+    reference_request_to_proto(plan, opts, body, path_values, query)
+}
+
+/// The reference path: a `DynamicMessage` built by prost-reflect, then encoded.
+pub(crate) fn reference_request_to_proto(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    body: RequestBody<'_>,
+    path_values: &[String],
+    query: Option<&str>,
+) -> Result<Bytes, TranscodeError> {
     if path_values.len() != plan.path_fields.len() {
         return Err(TranscodeError(format!(
             "expected {} path values, got {}",
@@ -62,6 +83,24 @@ pub(crate) fn request_to_proto(
 /// grpc-gateway's streaming handlers decode it (no path variables, no query
 /// parameters, whatever the rule's `body` says).
 pub(crate) fn message_from_json(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    json: &[u8],
+) -> Result<Bytes, TranscodeError> {
+    if let Some(one) = crate::onepass::message_from_json(plan, opts, json) {
+        #[cfg(test)]
+        crate::onepass::assert_same_request(
+            &plan.input,
+            &one,
+            reference_message_from_json(plan, opts, json).as_deref(),
+        );
+        return Ok(one);
+    }
+    reference_message_from_json(plan, opts, json)
+}
+
+/// The reference path for one streamed message.
+pub(crate) fn reference_message_from_json(
     plan: &MethodPlan,
     opts: &JsonOptions,
     json: &[u8],

@@ -35,18 +35,55 @@ use prost_reflect::{
 use crate::parse::MAX_DURATION_SECONDS;
 use crate::{JsonOptions, MethodPlan, TranscodeError};
 
+/// The route's plan decides the path: the one-pass printer (wire bytes straight
+/// to JSON, see [`crate::onepass`]) when the route has a compiled program and the
+/// bytes stay within what it handles, else the reference path below, which also
+/// writes every error (so both paths fail with the same message).
 pub(crate) fn response_to_json(
     plan: &MethodPlan,
     opts: &JsonOptions,
     proto: &[u8],
 ) -> Result<Vec<u8>, TranscodeError> {
-    let msg = DynamicMessage::decode(plan.output.clone(), proto)
-        .map_err(|e| TranscodeError(format!("invalid response message: {e}")))?;
+    if let Some(json) = crate::onepass::response_to_json(plan, opts, proto) {
+        // Every unit test of this crate doubles as a differential test.
+        #[cfg(test)]
+        crate::onepass::assert_same_as_reference(plan, opts, proto, &json);
+        return Ok(json);
+    }
+    reference_response_to_json(plan, opts, proto)
+}
+
+/// The reference path: decode a `DynamicMessage` through prost-reflect, then
+/// print it. The one-pass printer must agree with it byte for byte.
+pub(crate) fn reference_response_to_json(
+    plan: &MethodPlan,
+    opts: &JsonOptions,
+    proto: &[u8],
+) -> Result<Vec<u8>, TranscodeError> {
+    let msg = decode_output(&plan.output, proto)?;
     let mut w = Writer::new(opts, proto.len() * 2 + 16);
     match &plan.response_body {
         None => w.message(&msg)?,
         Some(field) => w.response_body(&msg, field)?,
     }
+    Ok(w.out)
+}
+
+fn decode_output(desc: &MessageDescriptor, proto: &[u8]) -> Result<DynamicMessage, TranscodeError> {
+    DynamicMessage::decode(desc.clone(), proto)
+        .map_err(|e| TranscodeError(format!("invalid response message: {e}")))
+}
+
+/// The reference path for a whole message of type `desc` (no `response_body`).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn reference_message_json(
+    desc: &MessageDescriptor,
+    opts: &JsonOptions,
+    proto: &[u8],
+) -> Result<Vec<u8>, TranscodeError> {
+    let msg = decode_output(desc, proto)?;
+    let mut w = Writer::new(opts, proto.len() * 2 + 16);
+    w.message(&msg)?;
     Ok(w.out)
 }
 
@@ -60,7 +97,7 @@ fn fail(msg: String) -> Res {
 /// A JSON writer over a byte buffer, carrying the output options.
 pub(crate) struct Writer<'a> {
     pub(crate) out: Vec<u8>,
-    opts: &'a JsonOptions,
+    pub(crate) opts: &'a JsonOptions,
 }
 
 impl<'a> Writer<'a> {
@@ -320,6 +357,11 @@ impl<'a> Writer<'a> {
 
     fn timestamp(&mut self, msg: &DynamicMessage) -> Res {
         let (secs, nanos) = secs_nanos(msg);
+        self.timestamp_parts(secs, nanos)
+    }
+
+    /// A Timestamp from its two fields (shared with the one-pass printer).
+    pub(crate) fn timestamp_parts(&mut self, secs: i64, nanos: i32) -> Res {
         if !(-62_135_596_800..=253_402_300_799).contains(&secs) {
             return fail(format!(
                 "google.protobuf.Timestamp: seconds out of range {secs}"
@@ -347,6 +389,11 @@ impl<'a> Writer<'a> {
 
     fn duration(&mut self, msg: &DynamicMessage) -> Res {
         let (secs, nanos) = secs_nanos(msg);
+        self.duration_parts(secs, nanos)
+    }
+
+    /// A Duration from its two fields (shared with the one-pass printer).
+    pub(crate) fn duration_parts(&mut self, secs: i64, nanos: i32) -> Res {
         if !(-MAX_DURATION_SECONDS..=MAX_DURATION_SECONDS).contains(&secs) {
             return fail(format!(
                 "google.protobuf.Duration: seconds out of range {secs}"
@@ -524,21 +571,21 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    fn display(&mut self, n: &dyn std::fmt::Display) {
+    pub(crate) fn display(&mut self, n: &dyn std::fmt::Display) {
         let _ = write!(self.out, "{n}");
     }
 
-    fn quoted_display(&mut self, n: &dyn std::fmt::Display) {
+    pub(crate) fn quoted_display(&mut self, n: &dyn std::fmt::Display) {
         let _ = write!(self.out, "\"{n}\"");
     }
 
-    fn raw_quoted(&mut self, s: &str) {
+    pub(crate) fn raw_quoted(&mut self, s: &str) {
         self.out.push(b'"');
         self.out.extend_from_slice(s.as_bytes());
         self.out.push(b'"');
     }
 
-    fn base64(&mut self, b: &[u8]) {
+    pub(crate) fn base64(&mut self, b: &[u8]) {
         self.out.push(b'"');
         let start = self.out.len();
         let len = base64::encoded_len(b.len(), true).unwrap_or(0);
@@ -553,7 +600,7 @@ impl<'a> Writer<'a> {
     /// Go's `strconv.AppendFloat(n, 'f' or 'e', -1, bits)` as protojson uses it:
     /// `'e'` below 1e-6 and from 1e21 up, exponent at least two digits with sign,
     /// then protojson trims `e-0X` to `e-X`. NaN and infinities are strings.
-    fn float(&mut self, f: f64, is_f32: bool) {
+    pub(crate) fn float(&mut self, f: f64, is_f32: bool) {
         if f.is_nan() {
             self.out.extend_from_slice(b"\"NaN\"");
             return;

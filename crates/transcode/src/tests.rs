@@ -107,7 +107,7 @@ impl protox::file::FileResolver for Files {
     }
 }
 
-fn pool() -> &'static DescriptorPool {
+pub(crate) fn pool() -> &'static DescriptorPool {
     static POOL: OnceLock<DescriptorPool> = OnceLock::new();
     POOL.get_or_init(|| {
         let mut c = protox::Compiler::with_file_resolver(Files);
@@ -118,7 +118,7 @@ fn pool() -> &'static DescriptorPool {
     })
 }
 
-fn method(name: &str) -> MethodDescriptor {
+pub(crate) fn method(name: &str) -> MethodDescriptor {
     let (svc, m) = name.rsplit_once('/').unwrap();
     pool()
         .get_service_by_name(svc)

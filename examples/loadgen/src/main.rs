@@ -10,6 +10,7 @@
 //! switchboard-loadgen synth --backends 100 --methods 2000 --out DIR
 //! switchboard-loadgen table --dir DIR [--iters 10]
 //! switchboard-loadgen otlp-sink --listen HOST:PORT
+//! switchboard-loadgen fleet --backends 100 --methods 20 --out DIR [--generation N]
 //! ```
 //!
 //! - `grpc` calls a backend directly over one tonic channel (one HTTP/2
@@ -29,6 +30,9 @@
 //! - `synth` writes one encoded `FileDescriptorSet` per synthetic backend
 //!   (`bN.pb`, protox-compiled from generated proto text with `google.api.http`
 //!   rules); `table` decodes them, times `RouteTable::build` and prints VmRSS.
+//! - `fleet` writes descriptor sets shaped like real services' (each with its
+//!   google/api and google/protobuf imports, as `protoc --include_imports`
+//!   writes them): the memory figures' fleet (see [`fleet`]).
 //!
 //! Every load subcommand prints one line of `key=value` pairs (requests,
 //! errors, secs, rps, p50_us, p99_us; or msgs and msgs_per_s) for the script
@@ -36,6 +40,7 @@
 //! comparable to `wrk -t1`.
 
 mod otlp_sink;
+mod fleet;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -723,6 +728,7 @@ fn main() -> Result<()> {
         "payload" => payload(&flags),
         "synth" => synth(&flags),
         "table" => table(&flags),
+        "fleet" => fleet::fleet(&flags),
         "grpc" => runtime.block_on(grpc_unary(&flags)),
         "grpc-stream" => runtime.block_on(grpc_stream(&flags)),
         "http" => runtime.block_on(http_unary(&flags)),
