@@ -39,8 +39,8 @@
 //! to parse. Workers run on a current-thread runtime by default (`--threads`),
 //! comparable to `wrk -t1`.
 
-mod otlp_sink;
 mod fleet;
+mod otlp_sink;
 
 use std::collections::HashMap;
 use std::convert::Infallible;

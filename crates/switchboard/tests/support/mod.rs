@@ -40,10 +40,46 @@ pub fn switchboard_bin() -> PathBuf {
 
 /// A free loopback port (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    // Below Linux's ephemeral range (32768..60999 by default): a port the
+    // kernel handed out for `:0` is soon handed out again, to some test's
+    // outgoing connection, before the gateway binds it. Random, so parallel
+    // test processes rarely pick the same one; the gateway start retries on
+    // the rare clash (see `Gateway::start_with`).
+    for _ in 0..1000 {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
+}
+
+/// Waits until the gateway at `admin` answers `/readyz` 200 (true) or its
+/// process ends first (false).
+async fn wait_ready_or_exit(admin: SocketAddr, child: &mut Child, log: &Path) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = get(&format!("http://{admin}/readyz")).await
+            && r.status == 200
+        {
+            return true;
+        }
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway not ready; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// An in-process tonic example backend; stops when dropped.
@@ -141,35 +177,56 @@ impl Gateway {
 
     /// Starts the gateway on a config the caller already wrote (e.g. behind a
     /// Kubernetes-style symlink) whose listeners are `http` and `admin`.
+    ///
+    /// A listener port taken between the test choosing it and the gateway
+    /// binding it (another test's connection got it) is chosen again, and the
+    /// config rewritten with the new one, a few times.
     pub async fn start_with(
         dir: tempfile::TempDir,
         config: PathBuf,
-        http: SocketAddr,
-        admin: SocketAddr,
+        mut http: SocketAddr,
+        mut admin: SocketAddr,
     ) -> Gateway {
         let log = dir.path().join("gateway.log");
-        let child = Command::new(switchboard_bin())
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env(
-                "SWITCHBOARD_LOG",
-                std::env::var("SWITCHBOARD_TEST_LOG")
-                    .unwrap_or_else(|_| "info,switchboard=debug".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("spawn switchboard");
-        let gw = Gateway {
-            dir,
-            config,
-            http,
-            admin,
-            child,
-            log,
-        };
-        gw.wait_ready().await;
-        gw
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let mut child = Command::new(switchboard_bin())
+                .args(["serve", "--config"])
+                .arg(&config)
+                .env(
+                    "SWITCHBOARD_LOG",
+                    std::env::var("SWITCHBOARD_TEST_LOG")
+                        .unwrap_or_else(|_| "info,switchboard=debug".into()),
+                )
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("spawn switchboard");
+            if wait_ready_or_exit(admin, &mut child, &log).await {
+                return Gateway {
+                    dir,
+                    config,
+                    http,
+                    admin,
+                    child,
+                    log,
+                };
+            }
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                attempts < 5 && text.contains("Address already in use"),
+                "gateway exited before it was ready; log:\n{text}"
+            );
+            let config_text = std::fs::read_to_string(&config).unwrap();
+            let new_http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let new_admin: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let config_text = config_text
+                .replace(&http.to_string(), &new_http.to_string())
+                .replace(&admin.to_string(), &new_admin.to_string());
+            std::fs::write(&config, config_text).unwrap();
+            (http, admin) = (new_http, new_admin);
+        }
     }
 
     /// The full config text for these listeners and backends.
