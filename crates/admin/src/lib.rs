@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
-use hyper::body::Incoming;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use switchboard_live::{Live, ReloadHandle, ReloadResult, Trigger};
@@ -62,7 +61,10 @@ impl Admin {
         json(200, &value)
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Answers one admin request. The body is never read (`POST /reload`
+    /// takes none), so any body type will do: hyper's listener and a tower
+    /// stack call the same function.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body> {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/healthz") => json_response(200, r#"{"status":"ok"}"#),
             (&Method::GET, "/readyz") => {

@@ -22,7 +22,7 @@ mod traffic;
 
 pub use cors::Cors;
 pub use http::{HttpOptions, UnescapingMode};
-pub use load::{load_file, parse_bytes, parse_str, read_file};
+pub use load::{IN_CODE, load_file, parse_bytes, parse_str, read_file};
 pub use observability::{GrpcCompression, Observability};
 pub use schema_source::SchemaSource;
 pub use traffic::{

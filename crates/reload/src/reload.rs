@@ -34,6 +34,10 @@ pub struct ReloaderOptions {
     /// The secure edge (TLS, JWT, limits): prepared with every config, made
     /// live with every publish.
     pub edge: switchboard_edge::Edge,
+    /// A config held in code: when set, reloads read it instead of the file,
+    /// and `config_path` only labels errors and `/status` (and is where
+    /// relative paths resolve from).
+    pub config_value: Option<crate::ConfigValue>,
 }
 
 impl ReloaderOptions {
@@ -44,6 +48,7 @@ impl ReloaderOptions {
             retry_max: Duration::from_secs(30),
             refresh_interval: Some(Duration::from_secs(60)),
             edge: switchboard_edge::Edge::default(),
+            config_value: None,
         }
     }
 }
@@ -191,7 +196,7 @@ impl Reloader {
         // re-reads the file.
         let (config, file_hash) = match (trigger, &self.applied) {
             (Trigger::Retry | Trigger::Refresh, Some((config, hash))) => (config.clone(), *hash),
-            _ => match read_config(path) {
+            _ => match self.opts.config_value.as_ref().map_or_else(|| read_config(path), |v| v.read(path)) {
                 Ok(pair) => pair,
                 Err(errors) => return self.reject(trigger, errors),
             },

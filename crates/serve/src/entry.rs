@@ -12,9 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
-
-use crate::body::Body;
+use crate::body::{Body, BoxError, RequestBody};
 use crate::grpc::{Protocol, Proxy};
 use switchboard_live::Live;
 
@@ -36,7 +34,7 @@ pub struct Gateway {
 
 async fn handle(
     gateway: &Gateway,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let applied = gateway.applied.get(&gateway.live);
@@ -138,6 +136,9 @@ async fn handle_call(
 }
 
 impl Gateway {
+    /// A gateway serving whatever `live` publishes. `max_body_bytes` is the
+    /// body limit until the reloader applies a config (whose
+    /// `limits.max_body_bytes` then takes over).
     pub fn new(live: Arc<Live>, metrics: ServeMetrics, max_body_bytes: usize) -> Self {
         Gateway {
             live,
@@ -167,11 +168,19 @@ impl Gateway {
         self
     }
 
-    /// Handles one request on the public listener: CORS first, then native gRPC
-    /// and gRPC-Web are proxied by content type (see [`handle`]), everything else is
-    /// HTTP/JSON ([`Self::handle_json`]).
-    pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
-        handle(self, req, peer).await
+    /// Handles one request, whatever carried it (the public listener, a tower
+    /// stack, an axum router): the body is boxed here, once, so every caller
+    /// takes the same path. CORS first, then native gRPC and gRPC-Web are
+    /// proxied by content type (see [`handle`]), everything else is HTTP/JSON
+    /// ([`Self::handle_json`]). `peer` is the client's address, appended to
+    /// `X-Forwarded-For` and used by `client_ip` rate limits.
+    pub async fn handle<B>(&self, req: Request<B>, peer: Option<SocketAddr>) -> Response<Body>
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        handle(self, req.map(crate::body::request_body), peer).await
     }
 
     /// Enables CORS on the public listener (`cors:` in the config); `None`, the

@@ -40,7 +40,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
-use hyper::body::Incoming;
+use crate::body::RequestBody;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{GrpcLookup, Lookup, Route, RouteSource};
 use tonic::Status;
@@ -105,7 +105,7 @@ impl Call<'_> {
 pub(crate) async fn handle(
     gateway: &Gateway,
     kind: Kind,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let started = Instant::now();
