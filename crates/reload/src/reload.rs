@@ -196,7 +196,12 @@ impl Reloader {
         // re-reads the file.
         let (config, file_hash) = match (trigger, &self.applied) {
             (Trigger::Retry | Trigger::Refresh, Some((config, hash))) => (config.clone(), *hash),
-            _ => match self.opts.config_value.as_ref().map_or_else(|| read_config(path), |v| v.read(path)) {
+            _ => match self
+                .opts
+                .config_value
+                .as_ref()
+                .map_or_else(|| read_config(path), |v| v.read(path))
+            {
                 Ok(pair) => pair,
                 Err(errors) => return self.reject(trigger, errors),
             },

@@ -56,7 +56,10 @@ mod tests {
             .push(switchboard_config::Backend::new("", ["127.0.0.1:1"]));
         value.replace(bad);
         let errors = value.read(label).unwrap_err();
-        assert!(errors[0].message.contains("must not be empty"), "{errors:?}");
+        assert!(
+            errors[0].message.contains("must not be empty"),
+            "{errors:?}"
+        );
         value.replace(Config::default());
         assert_ne!(value.read(label).unwrap().1, first);
     }

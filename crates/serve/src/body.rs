@@ -12,11 +12,30 @@ use http_body_util::{BodyExt, Full};
 /// reported, boxed (hyper's `Incoming` reports `hyper::Error`).
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Why a request body failed (the client reset the stream, the connection
+/// broke): the caller's body error, as it said it. A concrete type rather than
+/// a bare [`BoxError`], so that futures reading a body stay `Send` for every
+/// lifetime (a boxed trait object's `From` is not general enough there).
+#[derive(Debug)]
+pub struct BodyError(BoxError);
+
+impl std::fmt::Display for BodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for BodyError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
 /// Every request body as the handlers read it. A caller's body is boxed once
 /// at the entry ([`request_body`]), so hyper's `Incoming`, axum's `Body` and a
 /// test's `Full` all take one code path: no handler is generic over the body,
 /// and none is written twice.
-pub type RequestBody = UnsyncBoxBody<Bytes, BoxError>;
+pub type RequestBody = UnsyncBoxBody<Bytes, BodyError>;
 
 /// Every response body: a whole buffer or a stream of frames. Errors are written
 /// in-band (grpc-gateway's `{"error": ...}` chunk), so the body itself never fails.
@@ -32,7 +51,7 @@ where
     B::Error: Into<BoxError>,
 {
     body.map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining())))
-        .map_err(Into::into)
+        .map_err(|e| BodyError(e.into()))
         .boxed_unsync()
 }
 

@@ -16,12 +16,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use crate::body::RequestBody;
 use switchboard_edge::{Carrier, Guard, Rejection};
 use switchboard_routes::{GrpcLookup, Lookup};
 use switchboard_transcode as transcode;

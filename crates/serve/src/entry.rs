@@ -11,9 +11,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Request, Response};
 use crate::body::{Body, BoxError, RequestBody};
 use crate::grpc::{Protocol, Proxy};
+use http::{Request, Response};
 use switchboard_live::Live;
 
 use crate::metrics::ServeMetrics;
@@ -174,13 +174,19 @@ impl Gateway {
     /// proxied by content type (see [`handle`]), everything else is HTTP/JSON
     /// ([`Self::handle_json`]). `peer` is the client's address, appended to
     /// `X-Forwarded-For` and used by `client_ip` rate limits.
-    pub async fn handle<B>(&self, req: Request<B>, peer: Option<SocketAddr>) -> Response<Body>
+    pub fn handle<B>(
+        &self,
+        req: Request<B>,
+        peer: Option<SocketAddr>,
+    ) -> impl Future<Output = Response<Body>> + Send + '_
     where
         B: http_body::Body + Send + 'static,
         B::Data: Send,
         B::Error: Into<BoxError>,
     {
-        handle(self, req.map(crate::body::request_body), peer).await
+        // Boxed before the future is built: the future is then one concrete
+        // type whatever `B` was.
+        handle(self, req.map(crate::body::request_body), peer)
     }
 
     /// Enables CORS on the public listener (`cors:` in the config); `None`, the

@@ -24,11 +24,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{CONNECTION, HeaderValue};
 use http::{Request, Response, Version};
 use http_body::{Body as _, Frame, SizeHint};
-use crate::body::RequestBody;
 
 use crate::body::Body;
 
@@ -139,12 +139,12 @@ async fn discard(body: &mut RequestBody) -> bool {
 
 impl http_body::Body for UploadBody {
     type Data = Bytes;
-    type Error = crate::body::BoxError;
+    type Error = crate::body::BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BoxError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BodyError>>> {
         let polled = match lock(&self.slot).as_mut() {
             Some(body) => Pin::new(body).poll_frame(cx),
             None => Poll::Ready(None),

@@ -37,10 +37,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
-use crate::body::RequestBody;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{GrpcLookup, Lookup, Route, RouteSource};
 use tonic::Status;

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use futures_util::Stream;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue};
@@ -22,7 +23,6 @@ use http::{Request, Response};
 use http_body::Body as _;
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
-use crate::body::RequestBody;
 use switchboard_live::Snapshot;
 use switchboard_transcode as transcode;
 use switchboard_upstream::{Deadline, StreamReply};

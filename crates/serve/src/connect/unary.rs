@@ -8,12 +8,12 @@
 //! unary Connect response has no HTTP trailers). An error is Connect's JSON
 //! error body with the spec's HTTP status, the error's metadata as headers.
 
+use crate::body::RequestBody;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt as _, Limited};
-use crate::body::RequestBody;
 use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
 use tonic::Status;

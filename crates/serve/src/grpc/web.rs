@@ -23,12 +23,12 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use crate::body::RequestBody;
 use tower::{Layer, ServiceExt};
 use tracing::debug;
 
@@ -96,12 +96,12 @@ struct UnknownSize(RequestBody);
 
 impl http_body::Body for UnknownSize {
     type Data = Bytes;
-    type Error = crate::body::BoxError;
+    type Error = crate::body::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BoxError>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BodyError>>> {
         Pin::new(&mut self.0).poll_frame(cx)
     }
 

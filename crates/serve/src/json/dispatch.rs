@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Limited};
-use crate::body::RequestBody;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{Lookup, Route};
 use switchboard_transcode as transcode;
