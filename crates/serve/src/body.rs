@@ -50,9 +50,47 @@ where
     B::Data: Send,
     B::Error: Into<BoxError>,
 {
-    body.map_frame(|frame| frame.map_data(|mut data| data.copy_to_bytes(data.remaining())))
-        .map_err(|e| BodyError(e.into()))
-        .boxed_unsync()
+    AsBytes { inner: body }.boxed_unsync()
+}
+
+pin_project_lite::pin_project! {
+    /// A body with its chunks as [`Bytes`] and its error as [`BodyError`].
+    /// Unlike `map_frame`, it keeps the body's size hint and end-of-stream
+    /// flag, which the body limit reads (a declared `Content-Length` over
+    /// the limit is answered before any byte is read).
+    struct AsBytes<B> {
+        #[pin]
+        inner: B,
+    }
+}
+
+impl<B> http_body::Body for AsBytes<B>
+where
+    B: http_body::Body,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, BodyError>>> {
+        self.project().inner.poll_frame(cx).map(|frame| {
+            frame.map(|f| {
+                f.map(|f| f.map_data(|mut data| data.copy_to_bytes(data.remaining())))
+                    .map_err(|e| BodyError(e.into()))
+            })
+        })
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A whole-buffer response body (error bodies, unary answers).
@@ -74,7 +112,7 @@ pub fn json_response(status: u16, body: impl Into<Bytes>) -> http::Response<Body
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http_body_util::BodyExt;
+    use http_body::Body as _;
 
     #[tokio::test]
     async fn any_body_reads_the_same_once_boxed() {
@@ -84,6 +122,10 @@ mod tests {
             Ok(http_body::Frame::data(&b"cd"[..])),
         ]));
         let collected = request_body(chunks).collect().await.unwrap().to_bytes();
+        // What the body limit reads before any byte: kept through the box.
+        let sized = request_body(Full::new(Bytes::from_static(b"12345")));
+        assert_eq!(sized.size_hint().exact(), Some(5));
+        assert!(request_body(http_body_util::Empty::<Bytes>::new()).is_end_stream());
         assert_eq!(&collected[..], b"abcd");
         let broken = http_body_util::StreamBody::new(futures_util::stream::iter([Err::<
             http_body::Frame<Bytes>,

@@ -86,7 +86,7 @@ fn accept_encoding(headers: &http::HeaderMap) -> http::HeaderMap {
 async fn handle_call(
     gateway: &Gateway,
     applied: &crate::applied::Applied,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
     connect: Option<crate::connect::Kind>,
     protocol: Protocol,
