@@ -23,8 +23,11 @@ pub use openapi_cache::OpenApiCache;
 
 /// Everything the admin endpoints read.
 pub struct Admin {
+    /// What is live: the table `/routes` lists, the status `/status` shows, readiness.
     pub live: Arc<Live>,
+    /// Where `POST /reload` sends its request (and waits for the outcome).
     pub reload: ReloadHandle,
+    /// Every stage's metrics, encoded by `/metrics`.
     pub registry: Arc<Registry>,
     /// The generated OpenAPI documents of the live table version.
     pub openapi: OpenApiCache,

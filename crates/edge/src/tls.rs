@@ -164,14 +164,14 @@ impl ResolvesServerCert for SwapResolver {
 }
 
 impl ListenerTls {
-    /// Loads the listener's files. With `previous` built from the same
-    /// `client_ca`, its config and resolver are reused (a rotation: the new
-    /// pair goes live in [`Self::activate`]); otherwise a new config is built.
     /// Makes this pair the one new handshakes get (see [`Self::load`]).
     pub(crate) fn activate(&self) {
         self.resolver.0.store(self.key.clone());
     }
 
+    /// Loads the listener's files. With `previous` built from the same
+    /// `client_ca`, its config and resolver are reused (a rotation: the new
+    /// pair goes live in [`Self::activate`]); otherwise a new config is built.
     pub fn load(
         files: &switchboard_config::edge::ListenerTls,
         previous: Option<&ListenerTls>,
@@ -242,6 +242,7 @@ fn digest(path: &Path) -> Option<u64> {
 /// A backend's TLS client settings, resolved from its `tls:` block.
 #[derive(Debug, Clone)]
 pub struct BackendTlsClient {
+    /// The rustls client configuration (roots, client certificate, ALPN `h2`).
     pub config: Arc<ClientConfig>,
     /// SNI and the verified name; `None`: each endpoint's own host.
     pub server_name: Option<String>,
@@ -279,9 +280,11 @@ pub fn client_config(
 /// What `switchboard check` reports about a certificate/key pair.
 #[derive(Debug, Clone)]
 pub struct PairReport {
+    /// The certificate file the report is about.
     pub cert: PathBuf,
     /// Seconds until the leaf certificate expires (negative: expired).
     pub expires_in: Option<i64>,
+    /// The leaf certificate's `notAfter`.
     pub not_after: Option<SystemTime>,
 }
 

@@ -24,9 +24,11 @@ use switchboard_live::{
 /// Knobs of the reload loop that are not part of the config file.
 #[derive(Debug, Clone)]
 pub struct ReloaderOptions {
+    /// The config file; with `config_value` set, only its label.
     pub config_path: PathBuf,
     /// First retry delay for a backend whose discovery failed; doubles up to `retry_max`.
     pub retry_min: Duration,
+    /// The longest retry delay.
     pub retry_max: Duration,
     /// Re-discover every backend this often, picking up API changes made without a
     /// config change. `None` disables it.
@@ -41,6 +43,8 @@ pub struct ReloaderOptions {
 }
 
 impl ReloaderOptions {
+    /// The defaults `switchboard serve` runs with: retries from 1 s to 30 s, re-discovery
+    /// every 60 s.
     pub fn new(config_path: PathBuf) -> Self {
         ReloaderOptions {
             config_path,
@@ -87,6 +91,8 @@ pub struct Reloader {
 }
 
 impl Reloader {
+    /// A reloader publishing into `live`, and the handle that asks it for reloads.
+    /// Nothing runs until [`Reloader::run`] (or a first [`Reloader::reload_once`]).
     pub fn new(
         opts: ReloaderOptions,
         live: Arc<Live>,

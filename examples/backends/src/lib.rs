@@ -58,6 +58,7 @@ pub enum Reflection {
 /// How an example backend is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackendOptions {
+    /// Which reflection protocols the backend offers.
     pub reflection: Reflection,
     /// Serve `grpc.health.v1.Health`, with every service reported SERVING.
     pub health: bool,

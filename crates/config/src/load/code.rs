@@ -93,13 +93,13 @@ impl Config {
                     error(format!("{who}: invalid endpoint `{ep}`: {why}"));
                 }
             }
-            if let Some(auth) = &b.edge.auth {
-                if !self.edge.jwt_providers.iter().any(|p| p.name == auth.jwt) {
-                    error(format!(
-                        "{who}: auth.jwt `{}` names no jwt_providers entry",
-                        auth.jwt
-                    ));
-                }
+            if let Some(auth) = &b.edge.auth
+                && !self.edge.jwt_providers.iter().any(|p| p.name == auth.jwt)
+            {
+                error(format!(
+                    "{who}: auth.jwt `{}` names no jwt_providers entry",
+                    auth.jwt
+                ));
             }
         }
         if errors.is_empty() {
@@ -129,14 +129,16 @@ mod tests {
 
     #[test]
     fn validate_reports_every_problem_the_loader_would() {
-        let mut config = Config::default();
-        config.backends = vec![
-            Backend::new("a", ["127.0.0.1:1"]),
-            Backend::new("a", ["dns:///svc.ns:50051"]),
-            Backend::new("b c", Vec::<String>::new()),
-            Backend::new("d", ["no-port", "h:0"]),
-        ];
-        config.max_body_bytes = 0;
+        let mut config = Config {
+            backends: vec![
+                Backend::new("a", ["127.0.0.1:1"]),
+                Backend::new("a", ["dns:///svc.ns:50051"]),
+                Backend::new("b c", Vec::<String>::new()),
+                Backend::new("d", ["no-port", "h:0"]),
+            ],
+            max_body_bytes: 0,
+            ..Config::default()
+        };
         let errors: Vec<String> = config
             .validate(Path::new(IN_CODE))
             .unwrap_err()
