@@ -171,7 +171,7 @@ impl ListenerTls {
 
     /// Loads the listener's files. With `previous` built from the same
     /// `client_ca`, its config and resolver are reused (a rotation: the new
-    /// pair goes live in [`Self::activate`]); otherwise a new config is built.
+    /// pair goes live in `activate`); otherwise a new config is built.
     pub fn load(
         files: &switchboard_config::edge::ListenerTls,
         previous: Option<&ListenerTls>,

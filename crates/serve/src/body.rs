@@ -17,7 +17,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// a bare [`BoxError`], so that futures reading a body stay `Send` for every
 /// lifetime (a boxed trait object's `From` is not general enough there).
 #[derive(Debug)]
-pub struct BodyError(BoxError);
+pub(crate) struct BodyError(BoxError);
 
 impl std::fmt::Display for BodyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +35,7 @@ impl std::error::Error for BodyError {
 /// at the entry ([`request_body`]), so hyper's `Incoming`, axum's `Body` and a
 /// test's `Full` all take one code path: no handler is generic over the body,
 /// and none is written twice.
-pub type RequestBody = UnsyncBoxBody<Bytes, BodyError>;
+pub(crate) type RequestBody = UnsyncBoxBody<Bytes, BodyError>;
 
 /// Every response body: a whole buffer or a stream of frames. Errors are written
 /// in-band (grpc-gateway's `{"error": ...}` chunk), so the body itself never fails.
@@ -44,7 +44,7 @@ pub type Body = UnsyncBoxBody<Bytes, Infallible>;
 /// Boxes any request body as [`RequestBody`], its data chunks as [`Bytes`]
 /// (free for bodies whose chunks already are `Bytes`, as hyper's and axum's
 /// are).
-pub fn request_body<B>(body: B) -> RequestBody
+pub(crate) fn request_body<B>(body: B) -> RequestBody
 where
     B: http_body::Body + Send + 'static,
     B::Data: Send,

@@ -3,7 +3,7 @@
 //! Each request is dispatched by its content type: `application/grpc[+...]` is
 //! proxied natively (`grpc`), `application/grpc-web[-text][+proto]` is translated
 //! and proxied (`grpc_web`), anything else is HTTP/JSON, transcoded
-//! ([`Gateway::handle_json`]). CORS (`cors`), when configured, answers preflights
+//! (`Gateway::handle_json`). CORS (`cors`), when configured, answers preflights
 //! before any of that and decorates whatever answer comes back. The secure edge
 //! (`edge`: authentication, rate and concurrency limits) runs next, before the
 //! request is dispatched, so every call shape gets the same policy.
@@ -171,9 +171,9 @@ impl Gateway {
     /// Handles one request, whatever carried it (the public listener, a tower
     /// stack, an axum router): the body is boxed here, once, so every caller
     /// takes the same path. CORS first, then native gRPC and gRPC-Web are
-    /// proxied by content type (see [`handle`]), everything else is HTTP/JSON
-    /// ([`Self::handle_json`]). `peer` is the client's address, appended to
-    /// `X-Forwarded-For` and used by `client_ip` rate limits.
+    /// proxied by content type, everything else is HTTP/JSON. `peer` is the
+    /// client's address, appended to `X-Forwarded-For` and used by
+    /// `client_ip` rate limits.
     pub fn handle<B>(
         &self,
         req: Request<B>,

@@ -28,7 +28,8 @@ pub use library::LibraryStore;
 
 /// Generated message types and tonic stubs for every example proto.
 pub mod pb {
-    #![allow(clippy::all, missing_docs)]
+    // Generated from the example protos, whose comments are not rustdoc.
+    #![allow(clippy::all, missing_docs, rustdoc::invalid_html_tags)]
     include!(concat!(env!("OUT_DIR"), "/protos.rs"));
 }
 
