@@ -54,3 +54,9 @@ pub use switchboard_live::{BackendState, BackendStatus, Outcome, ReloadResult, R
 /// (streams, SSE, gRPC), which never fails.
 pub use switchboard_serve::body::Body;
 pub use switchboard_serve::body::BoxError;
+
+// The README's Rust examples (its "Embedding" section) are compiled as doc
+// tests of this crate, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
