@@ -292,7 +292,7 @@ impl Switchboard {
             // The SDK's exporter thread blocks on the flush.
             let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
         }
-        info!("drained");
+        info!("drained; the gateway is stopped");
     }
 }
 

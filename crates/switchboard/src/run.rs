@@ -16,7 +16,7 @@ pub(crate) async fn serve(config_path: PathBuf) -> anyhow::Result<ExitCode> {
     let running = start(&config_path).await?;
     shutdown_signal().await;
     tokio::select! {
-        () = running.gateway.shutdown() => {}
+        () = running.gateway.shutdown() => info!("drained; exiting"),
         () = shutdown_signal() => warn!("second signal: exiting without waiting for the drain"),
     }
     Ok(ExitCode::SUCCESS)
