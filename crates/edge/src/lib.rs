@@ -682,7 +682,7 @@ impl Edge {
 
     /// Re-reads the live listener's TLS files now; keeps the current pair if
     /// the new one is bad. Whether the new one went live.
-    pub fn reload_listener_tls(&self) -> bool {
+    pub(crate) fn reload_listener_tls(&self) -> bool {
         let current = self.listener();
         let Some(tls) = current.tls.as_deref() else {
             return false;
@@ -789,7 +789,7 @@ pub fn check_files(config: &Config) -> FileCheck {
 
 /// The TLS name a backend's `dns:///NAME:port` endpoint stands for, when the
 /// config names none: certificates name the service, not its addresses.
-pub fn default_server_name(endpoints: &[String]) -> Option<String> {
+pub(crate) fn default_server_name(endpoints: &[String]) -> Option<String> {
     endpoints.iter().find_map(|e| {
         let rest = e.strip_prefix("dns:///")?;
         let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);

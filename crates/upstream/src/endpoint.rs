@@ -131,7 +131,7 @@ impl EndpointState {
         self.outlier.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn is_ejected(&self, now: Instant) -> bool {
+    pub(crate) fn is_ejected(&self, now: Instant) -> bool {
         self.outlier().is_ejected(now)
     }
 
