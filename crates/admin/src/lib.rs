@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, Response};
-use hyper::body::Incoming;
 use prometheus_client::registry::Registry;
 use serde::Serialize;
 use switchboard_live::{Live, ReloadHandle, ReloadResult, Trigger};
@@ -24,8 +23,11 @@ pub use openapi_cache::OpenApiCache;
 
 /// Everything the admin endpoints read.
 pub struct Admin {
+    /// What is live: the table `/routes` lists, the status `/status` shows, readiness.
     pub live: Arc<Live>,
+    /// Where `POST /reload` sends its request (and waits for the outcome).
     pub reload: ReloadHandle,
+    /// Every stage's metrics, encoded by `/metrics`.
     pub registry: Arc<Registry>,
     /// The generated OpenAPI documents of the live table version.
     pub openapi: OpenApiCache,
@@ -62,7 +64,10 @@ impl Admin {
         json(200, &value)
     }
 
-    pub async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    /// Answers one admin request. The body is never read (`POST /reload`
+    /// takes none), so any body type will do: hyper's listener and a tower
+    /// stack call the same function.
+    pub async fn handle<B>(&self, req: Request<B>) -> Response<Body> {
         match (req.method(), req.uri().path()) {
             (&Method::GET, "/healthz") => json_response(200, r#"{"status":"ok"}"#),
             (&Method::GET, "/readyz") => {

@@ -16,8 +16,11 @@ use http::HeaderValue;
 /// A content coding this gateway reads and writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
+    /// `gzip` (RFC 1952): what every client accepts.
     Gzip,
+    /// `br` (Brotli, RFC 7932): smaller text, for browsers.
     Br,
+    /// `zstd` (RFC 8878): fast at a good ratio.
     Zstd,
 }
 
@@ -45,6 +48,7 @@ impl Coding {
         }
     }
 
+    /// The coding's token, as `Content-Encoding` and `grpc-encoding` write it.
     pub fn name(self) -> &'static str {
         match self {
             Coding::Gzip => "gzip",
@@ -100,8 +104,11 @@ pub fn compress(coding: Coding, data: &[u8]) -> Bytes {
 
 /// A streaming encoder whose every chunk is flushed (decodable on arrival).
 pub enum Encoder {
+    /// A gzip stream being written.
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
+    /// A Brotli stream being written (boxed: its state is large).
     Br(Box<brotli::CompressorWriter<Vec<u8>>>),
+    /// A zstd frame being written.
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
 }
 

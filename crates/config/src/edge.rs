@@ -64,6 +64,7 @@ pub struct BackendTls {
     pub ca: Option<PathBuf>,
     /// A client certificate chain for mTLS (with `key`).
     pub cert: Option<PathBuf>,
+    /// The private key of `cert`; required with it.
     pub key: Option<PathBuf>,
     /// SNI and the name verified; `None`: the endpoint's host.
     pub server_name: Option<String>,
@@ -72,11 +73,13 @@ pub struct BackendTls {
 /// One `jwt_providers[]` entry, as Envoy's jwt_authn provider.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JwtProvider {
+    /// Unique; what `backends[].auth.jwt` names.
     pub name: String,
     /// Required `iss`; `None`: not checked.
     pub issuer: Option<String>,
     /// `aud` must contain one of these; empty: not checked.
     pub audiences: Vec<String>,
+    /// Where the verification keys come from.
     pub jwks: JwksSource,
     /// Claim name -> metadata key the claim's value is forwarded as. A client's
     /// own metadata with those keys is always removed first.
@@ -93,10 +96,20 @@ pub struct JwtProvider {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwksSource {
     /// A JWKS JSON file, re-read when it changes (checked every `refresh`).
-    File { path: PathBuf, refresh: Duration },
+    File {
+        /// The JWKS file.
+        path: PathBuf,
+        /// How often its modification stamp is checked.
+        refresh: Duration,
+    },
     /// An `http://` or `https://` URL, fetched at load and every `refresh`; a
     /// failed refresh keeps the last good keys.
-    Url { url: String, refresh: Duration },
+    Url {
+        /// The JWKS document's URL.
+        url: String,
+        /// How often it is fetched again (key rotation).
+        refresh: Duration,
+    },
 }
 
 /// `backends[].auth`.
@@ -117,6 +130,7 @@ pub struct RateLimit {
     /// Bucket size: requests allowed at once after a quiet period. Default:
     /// `per_second` rounded up (at least 1).
     pub burst: u32,
+    /// Which requests share a bucket.
     pub key: RateLimitKey,
     /// Distinct keys remembered at once (bounded memory); keys beyond it share
     /// one bucket until old ones expire. Default 100000.
@@ -140,8 +154,11 @@ pub enum RateLimitKey {
 /// The edge keys of one backend.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BackendEdge {
+    /// TLS to the backend (`tls:`); `None`: plaintext h2c.
     pub tls: Option<BackendTls>,
+    /// JWT authentication of callers (`auth:`); `None`: open.
     pub auth: Option<Auth>,
+    /// A token bucket per key (`rate_limit:`); `None`: unlimited.
     pub rate_limit: Option<RateLimit>,
     /// Requests (streams included) in flight at once; beyond it 503 at once.
     pub max_concurrent_requests: Option<u32>,

@@ -35,7 +35,7 @@ impl UnescapingMode {
     ];
 
     /// Parses the config spelling.
-    pub fn from_name(name: &str) -> Option<UnescapingMode> {
+    pub(crate) fn from_name(name: &str) -> Option<UnescapingMode> {
         Some(match name {
             "legacy" => UnescapingMode::Legacy,
             "all_except_reserved" => UnescapingMode::AllExceptReserved,

@@ -22,7 +22,7 @@ mod traffic;
 
 pub use cors::Cors;
 pub use http::{HttpOptions, UnescapingMode};
-pub use load::{load_file, parse_bytes, parse_str, read_file};
+pub use load::{IN_CODE, load_file, parse_bytes, parse_str, read_file};
 pub use observability::{GrpcCompression, Observability};
 pub use schema_source::SchemaSource;
 pub use traffic::{
@@ -131,7 +131,9 @@ pub enum DescriptorSource {
     /// `.proto` files compiled at load time (protox). Relative paths are resolved against
     /// the config file's directory.
     Protos {
+        /// The files to compile; each must lie under an include path.
         files: Vec<PathBuf>,
+        /// Import roots (`-I`); default: the config file's directory.
         include_paths: Vec<PathBuf>,
     },
 }
@@ -175,10 +177,13 @@ impl Default for JsonOptions {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}", self.render())]
 pub struct ConfigError {
+    /// The config file (or the in-code label) the problem is in.
     pub file: PathBuf,
     /// 1-based line and column; `None` for problems with no position (e.g. file not found).
     pub line: Option<usize>,
+    /// See `line`.
     pub column: Option<usize>,
+    /// What is wrong, worded for the person editing the file.
     pub message: String,
 }
 

@@ -134,6 +134,7 @@ use raw::RawConfig;
 use report::yaml_error;
 use validator::Validator;
 
+mod code;
 mod cors;
 mod edge;
 mod http;
@@ -147,6 +148,8 @@ mod traffic;
 mod validate;
 mod validator;
 mod values;
+
+pub use code::IN_CODE;
 
 const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 8080);
 const DEFAULT_ADMIN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9901);

@@ -55,7 +55,9 @@ pub enum LogFormat {
 /// Where access log lines go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogTarget {
+    /// The process's standard output (what container runtimes collect).
     Stdout,
+    /// The process's standard error, beside the gateway's own logs.
     Stderr,
     /// A file, appended to and reopened on SIGHUP (for logrotate). Relative
     /// paths resolve against the config file's directory.

@@ -69,19 +69,23 @@ pub enum Balancing {
     P2cPeakEwma,
     /// Power of two choices over in-flight requests.
     LeastRequest,
+    /// Each endpoint in turn, for backends whose calls cost the same.
     RoundRobin,
 }
 
 /// A backend's traffic settings: balancing, health, outliers, retries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Traffic {
+    /// How each call picks an endpoint (`balancing:`).
     pub balancing: Balancing,
     /// Percent of endpoints that must be available (not ejected, not unhealthy)
     /// for unavailable ones to be skipped; below it, all are used. Default 50.
     pub panic_threshold_percent: u8,
     /// Active grpc.health.v1 checks; off unless configured.
     pub health_check: Option<HealthCheck>,
+    /// Passive ejection of failing endpoints (`outlier_detection:`).
     pub outlier_detection: OutlierDetection,
+    /// The budget for retrying calls that never reached a backend (`retries:`).
     pub retries: Retries,
 }
 

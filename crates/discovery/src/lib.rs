@@ -26,6 +26,7 @@ mod tls;
 /// A backend's API, as learned by discovery.
 #[derive(Debug, Clone)]
 pub struct Schema {
+    /// The backend's descriptors, with their options (`google.api.http`) intact.
     pub pool: DescriptorPool,
     /// Names of the backend's own files (with their imports), in dependency order.
     /// The pool may hold more: the swap stage shares one pool between backends.
@@ -42,16 +43,48 @@ pub struct Schema {
 /// Why discovery failed, phrased for an operator.
 #[derive(Debug, thiserror::Error)]
 pub enum DiscoveryError {
+    /// No connection to the endpoint (refused, unresolvable, TLS failed).
     #[error("cannot connect to {endpoint}: {message}")]
-    Connect { endpoint: String, message: String },
+    Connect {
+        /// The endpoint (or the backend's endpoint list).
+        endpoint: String,
+        /// What the connection attempt said.
+        message: String,
+    },
+    /// The server answers but speaks neither reflection protocol: the
+    /// backend needs `descriptor_set` or `protos` instead.
     #[error("{endpoint} does not offer gRPC server reflection (tried v1 and v1alpha): {message}")]
-    NoReflection { endpoint: String, message: String },
+    NoReflection {
+        /// The endpoint asked.
+        endpoint: String,
+        /// The server's answer to the v1alpha attempt.
+        message: String,
+    },
+    /// Reflection started but failed part-way (a missing file, a bad answer).
     #[error("reflection on {endpoint} failed: {message}")]
-    Reflection { endpoint: String, message: String },
+    Reflection {
+        /// The endpoint asked.
+        endpoint: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Discovery took longer than `discovery.timeout`.
     #[error("discovery of {endpoint} timed out after {timeout:?}")]
-    Timeout { endpoint: String, timeout: Duration },
+    Timeout {
+        /// The endpoint asked.
+        endpoint: String,
+        /// The timeout that expired.
+        timeout: Duration,
+    },
+    /// A descriptor set or `.proto` file could not be read.
     #[error("cannot read {path}: {message}")]
-    Read { path: String, message: String },
+    Read {
+        /// The file.
+        path: String,
+        /// What the OS or the compiler said.
+        message: String,
+    },
+    /// The descriptors do not form a valid pool (a missing import, a clash).
     #[error("invalid descriptors: {0}")]
     Descriptors(String),
 }

@@ -109,11 +109,14 @@ impl KeySet {
 /// `error_description` of `WWW-Authenticate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthError {
+    /// The request carried no token (RFC 6750: no `error` attribute).
     Missing,
+    /// A token was presented and failed verification; the reason is said.
     Invalid(String),
 }
 
 impl AuthError {
+    /// The reason, as the 401's body and `error_description` give it.
     pub fn message(&self) -> &str {
         match self {
             AuthError::Missing => "missing bearer token",
@@ -139,10 +142,15 @@ pub type Claims = Map<String, Value>;
 /// What `/status` shows of a provider.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ProviderStatus {
+    /// The provider's `name`.
     pub name: String,
+    /// Where its keys come from (the JWKS file or URL).
     pub source: String,
+    /// How many keys are loaded: 0 means every token is refused.
     pub keys: usize,
+    /// When the keys were last loaded (RFC 3339).
     pub last_refresh: Option<String>,
+    /// Why the last refresh failed, if it did (the last good keys stay).
     pub last_error: Option<String>,
 }
 

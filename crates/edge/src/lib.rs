@@ -53,6 +53,7 @@ const UNAVAILABLE: i32 = 14;
 /// `switchboard_rejected_total{backend, reason}`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RejectLabels {
+    /// The backend the request was for (empty for connection-level refusals).
     pub backend: Arc<str>,
     /// `auth`, `rate_limit`, `concurrency`, `connections`, `tls`.
     pub reason: &'static str,
@@ -61,10 +62,12 @@ pub struct RejectLabels {
 /// The edge's metrics; cloning shares them.
 #[derive(Debug, Clone, Default)]
 pub struct EdgeMetrics {
+    /// `switchboard_rejected_total`: requests and connections the edge refused.
     pub rejected: Family<RejectLabels, Counter>,
 }
 
 impl EdgeMetrics {
+    /// Adds the edge's series to `registry` (once per process).
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_rejected",
@@ -89,6 +92,7 @@ impl EdgeMetrics {
 pub struct Listener {
     /// `None`: plaintext (HTTP/1.1 and h2c).
     pub tls: Option<Arc<ListenerTls>>,
+    /// Connection limits and timeouts (`limits:`).
     pub limits: ListenerLimits,
 }
 
@@ -124,6 +128,7 @@ pub struct Prepared {
 }
 
 impl Edge {
+    /// The edge's metrics, to register with the admin listener's registry.
     pub fn metrics(&self) -> &EdgeMetrics {
         &self.inner.metrics
     }
@@ -334,37 +339,60 @@ impl Edge {
 /// `/status` → `edge`.
 #[derive(Debug, Clone, Serialize)]
 pub struct EdgeStatus {
+    /// The listener's certificate; `None`: plaintext.
     pub tls: Option<TlsStatus>,
+    /// `limits.max_connections`; `None`: unlimited.
     pub max_connections: Option<usize>,
+    /// Client connections open now.
     pub open_connections: usize,
+    /// `limits.header_read_timeout`, in milliseconds.
     pub header_read_timeout_ms: u64,
+    /// `limits.idle_timeout`, in milliseconds.
     pub idle_timeout_ms: u64,
+    /// Each JWT provider and the state of its keys.
     pub jwt_providers: Vec<auth::ProviderStatus>,
+    /// Each backend's edge policies and their live counters.
     pub backends: Vec<BackendEdgeStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// The listener certificate in `/status`: what an operator checks before it expires.
 pub struct TlsStatus {
+    /// The certificate file.
     pub cert: String,
+    /// Whether clients must present a certificate (mTLS, `client_ca`).
     pub client_auth: bool,
+    /// The leaf's expiry (RFC 3339).
     pub not_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One backend's policies in `/status`.
 pub struct BackendEdgeStatus {
+    /// The backend.
     pub name: String,
+    /// The JWT provider its callers must satisfy; `None`: open.
     pub auth: Option<String>,
+    /// Methods exempt from authentication.
     pub exempt: Vec<String>,
+    /// Its rate limit; `None`: unlimited.
     pub rate_limit: Option<RateLimitStatus>,
+    /// `max_concurrent_requests`; `None`: unlimited.
     pub max_concurrent_requests: Option<usize>,
+    /// Requests in flight now, when a concurrency limit is set.
     pub in_flight: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One backend's rate limit in `/status`.
 pub struct RateLimitStatus {
+    /// Sustained tokens per second.
     pub per_second: f64,
+    /// Bucket size.
     pub burst: u32,
+    /// What buckets are keyed by (`client_ip`, `header NAME`, `claim NAME`).
     pub key: String,
+    /// Distinct keys with a bucket now (bounded by `max_keys`).
     pub keys_tracked: usize,
 }
 
@@ -401,6 +429,7 @@ pub struct Rejection {
     pub code: i32,
     /// The HTTP status for HTTP/JSON clients.
     pub http: u16,
+    /// Why, for the client (the Status message, `WWW-Authenticate`'s description).
     pub message: String,
     /// `WWW-Authenticate`, `Retry-After`.
     pub headers: Vec<(HeaderName, HeaderValue)>,
@@ -411,7 +440,9 @@ pub struct Rejection {
 /// headers, native gRPC and gRPC-Web as `<key>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Carrier {
+    /// HTTP/JSON and Connect: claims go out as `Grpc-Metadata-<key>` headers.
     Transcoded,
+    /// Native gRPC and gRPC-Web: claims go out as `<key>` metadata.
     Grpc,
 }
 
@@ -651,7 +682,7 @@ impl Edge {
 
     /// Re-reads the live listener's TLS files now; keeps the current pair if
     /// the new one is bad. Whether the new one went live.
-    pub fn reload_listener_tls(&self) -> bool {
+    pub(crate) fn reload_listener_tls(&self) -> bool {
         let current = self.listener();
         let Some(tls) = current.tls.as_deref() else {
             return false;
@@ -679,7 +710,9 @@ impl Edge {
 /// file (`ok: ...` notes) and the errors that make the check fail.
 #[derive(Debug, Default)]
 pub struct FileCheck {
+    /// One line per file that was read and is fine (`ok: ...`).
     pub notes: Vec<String>,
+    /// Problems that make the check fail.
     pub errors: Vec<String>,
 }
 
@@ -756,7 +789,7 @@ pub fn check_files(config: &Config) -> FileCheck {
 
 /// The TLS name a backend's `dns:///NAME:port` endpoint stands for, when the
 /// config names none: certificates name the service, not its addresses.
-pub fn default_server_name(endpoints: &[String]) -> Option<String> {
+pub(crate) fn default_server_name(endpoints: &[String]) -> Option<String> {
     endpoints.iter().find_map(|e| {
         let rest = e.strip_prefix("dns:///")?;
         let host = rest.rsplit_once(':').map_or(rest, |(h, _)| h);

@@ -50,6 +50,7 @@ struct Shard {
 }
 
 impl RateLimiter {
+    /// A limiter with `config`'s rate, burst and key bound.
     pub fn new(config: &RateLimit) -> RateLimiter {
         let interval = (1e9 / config.per_second).round().max(1.0) as u64;
         RateLimiter {
@@ -142,6 +143,7 @@ impl Concurrency {
         }
     }
 
+    /// Requests holding a slot now, for `/status`.
     pub fn in_flight(&self) -> usize {
         self.in_flight.load(Ordering::Relaxed)
     }
@@ -174,6 +176,7 @@ impl Connections {
         Some(ConnectionSlot(self.clone()))
     }
 
+    /// Client connections open now, for `/status`.
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
     }

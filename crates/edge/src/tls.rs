@@ -39,7 +39,7 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Reads a PEM certificate chain (leaf first). At least one certificate.
-pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| format!("cannot read {}: {}", path.display(), pem_error(&e)))?
         .collect::<Result<Vec<_>, _>>()
@@ -54,7 +54,7 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 }
 
 /// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1).
-pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+pub(crate) fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| format!("{}: {}", path.display(), pem_error(&e)))
 }
 
@@ -69,7 +69,7 @@ fn pem_error(e: &rustls_pki_types::pem::Error) -> String {
 }
 
 /// A certificate chain and its private key, checked to belong together.
-pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+pub(crate) fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let chain = read_certs(cert)?;
     let der = read_key(key)?;
     CertifiedKey::from_der(chain, der, &provider()).map_err(|e| match e {
@@ -83,7 +83,7 @@ pub fn certified_key(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
 }
 
 /// A root store from a PEM bundle of CA certificates.
-pub fn root_store(path: &Path) -> Result<RootCertStore, String> {
+pub(crate) fn root_store(path: &Path) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     for cert in read_certs(path)? {
         roots
@@ -164,14 +164,14 @@ impl ResolvesServerCert for SwapResolver {
 }
 
 impl ListenerTls {
-    /// Loads the listener's files. With `previous` built from the same
-    /// `client_ca`, its config and resolver are reused (a rotation: the new
-    /// pair goes live in [`Self::activate`]); otherwise a new config is built.
     /// Makes this pair the one new handshakes get (see [`Self::load`]).
     pub(crate) fn activate(&self) {
         self.resolver.0.store(self.key.clone());
     }
 
+    /// Loads the listener's files. With `previous` built from the same
+    /// `client_ca`, its config and resolver are reused (a rotation: the new
+    /// pair goes live in `activate`); otherwise a new config is built.
     pub fn load(
         files: &switchboard_config::edge::ListenerTls,
         previous: Option<&ListenerTls>,
@@ -242,6 +242,7 @@ fn digest(path: &Path) -> Option<u64> {
 /// A backend's TLS client settings, resolved from its `tls:` block.
 #[derive(Debug, Clone)]
 pub struct BackendTlsClient {
+    /// The rustls client configuration (roots, client certificate, ALPN `h2`).
     pub config: Arc<ClientConfig>,
     /// SNI and the verified name; `None`: each endpoint's own host.
     pub server_name: Option<String>,
@@ -279,16 +280,18 @@ pub fn client_config(
 /// What `switchboard check` reports about a certificate/key pair.
 #[derive(Debug, Clone)]
 pub struct PairReport {
+    /// The certificate file the report is about.
     pub cert: PathBuf,
     /// Seconds until the leaf certificate expires (negative: expired).
     pub expires_in: Option<i64>,
+    /// The leaf certificate's `notAfter`.
     pub not_after: Option<SystemTime>,
 }
 
 /// Reads and checks a pair: both parse, the key matches the certificate. The
 /// expiry is reported, not judged (an expired certificate is the operator's call,
 /// but `check` says so).
-pub fn inspect_pair(cert: &Path, key: &Path) -> Result<PairReport, String> {
+pub(crate) fn inspect_pair(cert: &Path, key: &Path) -> Result<PairReport, String> {
     let pair = certified_key(cert, key)?;
     let not_after = pair.cert.first().and_then(|c| validity(c).map(|v| v.1));
     Ok(PairReport {
@@ -299,7 +302,7 @@ pub fn inspect_pair(cert: &Path, key: &Path) -> Result<PairReport, String> {
 }
 
 /// Reads a CA bundle: parseable, at least one usable certificate.
-pub fn inspect_ca(path: &Path) -> Result<usize, String> {
+pub(crate) fn inspect_ca(path: &Path) -> Result<usize, String> {
     Ok(root_store(path)?.len())
 }
 

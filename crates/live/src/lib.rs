@@ -29,7 +29,9 @@ pub use states::{BackendState, ReloadResult};
 /// that the table refers to by backend index. Immutable once published.
 #[derive(Debug)]
 pub struct Snapshot {
+    /// Counts up from 1 with every publish; `/status` and `/readyz` show it.
     pub version: u64,
+    /// The routes of this generation, matched once per request.
     pub table: RouteTable,
     /// Indexed by `Route::backend`.
     pub backends: Vec<BackendRuntime>,
@@ -41,9 +43,14 @@ pub struct Snapshot {
 /// Per-backend state a request needs, resolved at build time.
 #[derive(Debug)]
 pub struct BackendRuntime {
+    /// The backend's config name (metric labels, logs).
     pub name: Arc<str>,
+    /// Its endpoints and balancer, shared across table versions by address.
     pub upstream: Arc<Upstream>,
+    /// How its messages are printed and parsed (`json:`).
     pub json: JsonOptions,
+    /// Its `timeout`: the deadline of a call without `Grpc-Timeout`, and the cap of one
+    /// with it.
     pub timeout: Option<Duration>,
     /// The backend's descriptors, to decode error details (`Any`) through.
     pub pool: DescriptorPool,
@@ -58,11 +65,15 @@ pub struct ReloadStatus {
     pub version: u64,
     /// When the live snapshot was published (RFC 3339).
     pub loaded_at: Option<String>,
+    /// The config file reloads read (or the in-code label).
     pub config_path: String,
     /// The most recent reload failure, cleared by the next fully successful reload.
     pub last_error: Option<String>,
+    /// When `last_error` was set (RFC 3339).
     pub last_error_at: Option<String>,
+    /// Routes in the live table.
     pub routes: usize,
+    /// Every configured backend, routed or not, in config order.
     pub backends: Vec<BackendStatus>,
     /// Route conflicts of the live table: which route was kept, which dropped.
     pub conflicts: Vec<String>,
@@ -74,16 +85,21 @@ pub struct ReloadStatus {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// One configured backend in `/status`: whether its API is known, and from where.
 pub struct BackendStatus {
+    /// The backend's config name.
     pub name: String,
+    /// Its configured endpoints (`dns:///` names as written).
     pub endpoints: Vec<String>,
     /// `ok`, `stale` (discovery failed, last good schema in use) or `failed` (no schema).
     pub state: BackendState,
     /// `reflection.v1`, `reflection.v1alpha`, `descriptor_set`, `protos`.
     pub source: Option<SchemaSource>,
+    /// The services its filter exposes, in schema order.
     pub services: Vec<String>,
     /// Digest of the schema in use (hex): a changed digest means a changed API.
     pub digest: Option<String>,
+    /// Why its last discovery failed; `None` once one succeeds.
     pub error: Option<String>,
 }
 
@@ -106,6 +122,7 @@ impl Live {
         self.snapshot.load_full()
     }
 
+    /// The reload status, for `/status` and the library's handle.
     pub fn status(&self) -> Arc<ReloadStatus> {
         self.status.load_full()
     }
@@ -142,6 +159,7 @@ impl Live {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// True from the start of a shutdown: `/readyz` fails while requests drain.
     pub fn is_draining(&self) -> bool {
         self.draining.load(std::sync::atomic::Ordering::Relaxed)
     }
@@ -150,9 +168,13 @@ impl Live {
 /// Why a reload was asked for (for logs and metrics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Trigger {
+    /// The first load, before anything is served.
     Startup,
+    /// The config file (or its directory's symlink) changed.
     FileChange,
+    /// SIGHUP.
     Signal,
+    /// The operator asked: `POST /reload`, or the library's `reload`.
     Admin,
     /// Retry of backends whose discovery failed.
     Retry,
@@ -161,6 +183,7 @@ pub enum Trigger {
 }
 
 impl Trigger {
+    /// The trigger as the `switchboard_reloads_total{trigger}` label and logs name it.
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Startup => "startup",
@@ -178,13 +201,17 @@ impl Trigger {
 pub struct Outcome {
     /// `applied`, `unchanged` or `rejected`.
     pub result: ReloadResult,
+    /// The live table's version after the reload (unchanged unless applied).
     pub version: u64,
+    /// What went wrong: config errors (rejected) or backends that failed (applied or
+    /// unchanged, degraded).
     pub errors: Vec<String>,
 }
 
 /// One reload request, as queued for the reloader.
 #[derive(Debug)]
 pub struct ReloadRequest {
+    /// Why the reload is asked for; decides what is redone.
     pub trigger: Trigger,
     /// Where the outcome goes, for callers that wait for it.
     pub reply: Option<oneshot::Sender<Outcome>>,

@@ -26,23 +26,39 @@ pub const CAPACITY: usize = 8192;
 /// One finished request.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
+    /// When the request finished; `None`: now, when written.
     pub time: Option<SystemTime>,
+    /// The request's `x-request-id` (kept or generated).
     pub request_id: String,
+    /// The client's address, when known.
     pub peer: Option<String>,
+    /// The HTTP method.
     pub method: String,
+    /// The request path, as received.
     pub path: String,
+    /// The matched route's template; `None`: no route matched.
     pub route: Option<String>,
+    /// The backend that served it.
     pub backend: Option<String>,
+    /// The backend endpoint the call went to.
     pub endpoint: Option<String>,
+    /// The gRPC method called, `/package.Service/Method`.
     pub grpc_method: Option<String>,
+    /// The HTTP status answered.
     pub status: u16,
+    /// The gRPC status code, when there was one.
     pub grpc_code: Option<i32>,
+    /// From the request's arrival to the end of its response.
     pub duration: Duration,
+    /// Request body bytes read.
     pub bytes_in: u64,
+    /// Response body bytes written.
     pub bytes_out: u64,
     /// `json`, `sse`, `ws`, `grpc`, `grpc-web` or `connect`.
     pub protocol: &'static str,
+    /// The client's `User-Agent`.
     pub user_agent: Option<String>,
+    /// The trace the request belongs to, when traced.
     pub trace_id: Option<String>,
 }
 

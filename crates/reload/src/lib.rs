@@ -18,8 +18,10 @@ mod reload;
 mod restart;
 mod settings;
 mod shared_pool;
+mod source;
 pub mod watch;
 
 pub use metrics::SwapMetrics;
 pub use reload::{Reloader, ReloaderOptions};
 pub use settings::{channel_settings, upstream_config};
+pub use source::ConfigValue;

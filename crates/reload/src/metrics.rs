@@ -22,11 +22,15 @@ pub struct BackendLabels {
 /// Handles to the swap stage's metrics; cloning shares the underlying values.
 #[derive(Debug, Clone, Default)]
 pub struct SwapMetrics {
+    /// `switchboard_reloads_total{trigger, outcome}`.
     pub reloads: Family<ReloadLabels, Counter>,
+    /// `switchboard_discovery_errors_total{backend}`.
     pub discovery_errors: Family<BackendLabels, Counter>,
     /// 1 when the backend's schema is fresh, 0 when stale or missing.
     pub backend_discovered: Family<BackendLabels, Gauge>,
+    /// `switchboard_table_version`: the live table's version.
     pub version: Gauge,
+    /// `switchboard_routes`: routes in the live table.
     pub routes: Gauge,
 }
 
@@ -40,6 +44,7 @@ impl SwapMetrics {
         self.backend_discovered.remove(&labels);
     }
 
+    /// Adds the reload loop's series to `registry` (once per process).
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_reloads",

@@ -24,9 +24,11 @@ use switchboard_live::{
 /// Knobs of the reload loop that are not part of the config file.
 #[derive(Debug, Clone)]
 pub struct ReloaderOptions {
+    /// The config file; with `config_value` set, only its label.
     pub config_path: PathBuf,
     /// First retry delay for a backend whose discovery failed; doubles up to `retry_max`.
     pub retry_min: Duration,
+    /// The longest retry delay.
     pub retry_max: Duration,
     /// Re-discover every backend this often, picking up API changes made without a
     /// config change. `None` disables it.
@@ -34,9 +36,15 @@ pub struct ReloaderOptions {
     /// The secure edge (TLS, JWT, limits): prepared with every config, made
     /// live with every publish.
     pub edge: switchboard_edge::Edge,
+    /// A config held in code: when set, reloads read it instead of the file,
+    /// and `config_path` only labels errors and `/status` (and is where
+    /// relative paths resolve from).
+    pub config_value: Option<crate::ConfigValue>,
 }
 
 impl ReloaderOptions {
+    /// The defaults `switchboard serve` runs with: retries from 1 s to 30 s, re-discovery
+    /// every 60 s.
     pub fn new(config_path: PathBuf) -> Self {
         ReloaderOptions {
             config_path,
@@ -44,6 +52,7 @@ impl ReloaderOptions {
             retry_max: Duration::from_secs(30),
             refresh_interval: Some(Duration::from_secs(60)),
             edge: switchboard_edge::Edge::default(),
+            config_value: None,
         }
     }
 }
@@ -82,6 +91,8 @@ pub struct Reloader {
 }
 
 impl Reloader {
+    /// A reloader publishing into `live`, and the handle that asks it for reloads.
+    /// Nothing runs until [`Reloader::run`] (or a first [`Reloader::reload_once`]).
     pub fn new(
         opts: ReloaderOptions,
         live: Arc<Live>,
@@ -191,7 +202,12 @@ impl Reloader {
         // re-reads the file.
         let (config, file_hash) = match (trigger, &self.applied) {
             (Trigger::Retry | Trigger::Refresh, Some((config, hash))) => (config.clone(), *hash),
-            _ => match read_config(path) {
+            _ => match self
+                .opts
+                .config_value
+                .as_ref()
+                .map_or_else(|| read_config(path), |v| v.read(path))
+            {
                 Ok(pair) => pair,
                 Err(errors) => return self.reject(trigger, errors),
             },

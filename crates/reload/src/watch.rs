@@ -4,7 +4,7 @@
 //! by writing a temp file and renaming it over the original (a new inode the old
 //! watch would miss), and Kubernetes updates a mounted ConfigMap by swapping the
 //! `..data` symlink. An event in the directory that can change bytes (see
-//! [`events`]: never the gateway's own reads) and touches the config file's name
+//! `events`: never the gateway's own reads) and touches the config file's name
 //! or a `..`-prefixed entry starts a debounce window; when it closes, one reload
 //! is requested. The reloader ignores it if the file's bytes did not change.
 

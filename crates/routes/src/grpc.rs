@@ -37,7 +37,9 @@ struct GrpcService {
 pub enum GrpcLookup<'a> {
     /// The service and method exist; `backend` indexes the snapshot's backends.
     Found {
+        /// Index of the owning backend in the snapshot.
         backend: usize,
+        /// Its name, for metric labels and logs.
         backend_name: &'a str,
     },
     /// No backend exposes the service (gRPC's `unknown service X`).

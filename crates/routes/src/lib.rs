@@ -95,7 +95,9 @@ pub use switchboard_config::UnescapingMode;
 pub struct BackendInput {
     /// Position in the config; also the index the serve stage uses for upstreams.
     pub index: usize,
+    /// The backend's name, carried into each route for logs and `/routes`.
     pub name: String,
+    /// The descriptors the backend's methods are resolved in.
     pub pool: DescriptorPool,
     /// Fully-qualified names of the services to expose, in a stable order.
     pub services: Vec<String>,
@@ -122,8 +124,11 @@ pub enum RouteSource {
 /// One HTTP route, fully resolved.
 #[derive(Debug, Clone)]
 pub struct Route {
+    /// Index of the route's backend in the snapshot (and in the build's inputs).
     pub backend: usize,
+    /// The backend's name, for logs, metrics and `/routes`.
     pub backend_name: Arc<str>,
+    /// The HTTP method the route answers (a custom verb such as `HEAD` included).
     pub http_method: http::Method,
     /// The template as written (`/v1/{name=shelves/*}:archive`).
     pub template: String,
@@ -134,7 +139,9 @@ pub struct Route {
     pub grpc_path_and_query: http::uri::PathAndQuery,
     /// `METHOD template`, the route's metrics label, formatted once here.
     pub metrics_label: Arc<str>,
+    /// Where the route came from (default, annotation, config rule).
     pub source: RouteSource,
+    /// Everything transcoding needs for the method, built once per table.
     pub plan: Arc<MethodPlan>,
 }
 
@@ -142,18 +149,26 @@ pub struct Route {
 /// first-listed backend (or the first route seen within one backend).
 #[derive(Debug, Clone)]
 pub struct Conflict {
+    /// The method both routes answer.
     pub http_method: http::Method,
+    /// The template of the route that stays.
     pub kept_template: String,
+    /// The backend of the route that stays.
     pub kept_backend: String,
+    /// The gRPC method of the route that stays.
     pub kept_method: String,
+    /// The template of the route that is dropped.
     pub dropped_template: String,
+    /// The backend of the route that is dropped.
     pub dropped_backend: String,
+    /// The gRPC method of the route that is dropped.
     pub dropped_method: String,
 }
 
 /// Problems found while building, none of them fatal: the offending route is skipped.
 #[derive(Debug, Clone, Default)]
 pub struct BuildReport {
+    /// Every pair of routes that match the same paths, and which one stayed.
     pub conflicts: Vec<Conflict>,
     /// Bad templates, rules naming missing fields, etc., each naming backend and method.
     pub errors: Vec<String>,
@@ -183,6 +198,7 @@ pub enum Lookup<'a> {
     Found(&'a Route, Vec<String>),
     /// Some route matches the path, but not with this HTTP method.
     MethodNotAllowed,
+    /// No route's template matches the path (404).
     NotFound,
     /// The request is malformed (HTTP 400): the path does not start with `/`, or a
     /// value captured by the matching route has a bad percent-escape. The string

@@ -76,9 +76,11 @@ pub struct Template {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid path template {template:?} at byte {position}: {message}")]
 pub struct ParseError {
+    /// The template as written.
     pub template: String,
     /// Byte offset into the template where the problem was found.
     pub position: usize,
+    /// What is wrong with it, worded for `/status` and `switchboard check`.
     pub message: String,
 }
 

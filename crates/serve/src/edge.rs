@@ -16,12 +16,12 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use switchboard_edge::{Carrier, Guard, Rejection};
 use switchboard_routes::{GrpcLookup, Lookup};
 use switchboard_transcode as transcode;
@@ -37,11 +37,11 @@ use crate::json::websocket;
 #[allow(clippy::result_large_err)]
 pub(crate) fn admit(
     gateway: &Gateway,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
     protocol: Protocol,
     connect: bool,
-) -> Result<(Request<Incoming>, Option<Guard>), Response<Body>> {
+) -> Result<(Request<RequestBody>, Option<Guard>), Response<Body>> {
     let Some(snapshot) = gateway.live.snapshot() else {
         return Ok((req, None));
     };

@@ -3,7 +3,7 @@
 //! Each request is dispatched by its content type: `application/grpc[+...]` is
 //! proxied natively (`grpc`), `application/grpc-web[-text][+proto]` is translated
 //! and proxied (`grpc_web`), anything else is HTTP/JSON, transcoded
-//! ([`Gateway::handle_json`]). CORS (`cors`), when configured, answers preflights
+//! (`Gateway::handle_json`). CORS (`cors`), when configured, answers preflights
 //! before any of that and decorates whatever answer comes back. The secure edge
 //! (`edge`: authentication, rate and concurrency limits) runs next, before the
 //! request is dispatched, so every call shape gets the same policy.
@@ -11,11 +11,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use http::{Request, Response};
-use hyper::body::Incoming;
-
-use crate::body::Body;
+use crate::body::{Body, BoxError, RequestBody};
 use crate::grpc::{Protocol, Proxy};
+use http::{Request, Response};
 use switchboard_live::Live;
 
 use crate::metrics::ServeMetrics;
@@ -36,7 +34,7 @@ pub struct Gateway {
 
 async fn handle(
     gateway: &Gateway,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let applied = gateway.applied.get(&gateway.live);
@@ -88,7 +86,7 @@ fn accept_encoding(headers: &http::HeaderMap) -> http::HeaderMap {
 async fn handle_call(
     gateway: &Gateway,
     applied: &crate::applied::Applied,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
     connect: Option<crate::connect::Kind>,
     protocol: Protocol,
@@ -138,6 +136,9 @@ async fn handle_call(
 }
 
 impl Gateway {
+    /// A gateway serving whatever `live` publishes. `max_body_bytes` is the
+    /// body limit until the reloader applies a config (whose
+    /// `limits.max_body_bytes` then takes over).
     pub fn new(live: Arc<Live>, metrics: ServeMetrics, max_body_bytes: usize) -> Self {
         Gateway {
             live,
@@ -167,11 +168,25 @@ impl Gateway {
         self
     }
 
-    /// Handles one request on the public listener: CORS first, then native gRPC
-    /// and gRPC-Web are proxied by content type (see [`handle`]), everything else is
-    /// HTTP/JSON ([`Self::handle_json`]).
-    pub async fn handle(&self, req: Request<Incoming>, peer: Option<SocketAddr>) -> Response<Body> {
-        handle(self, req, peer).await
+    /// Handles one request, whatever carried it (the public listener, a tower
+    /// stack, an axum router): the body is boxed here, once, so every caller
+    /// takes the same path. CORS first, then native gRPC and gRPC-Web are
+    /// proxied by content type, everything else is HTTP/JSON. `peer` is the
+    /// client's address, appended to `X-Forwarded-For` and used by
+    /// `client_ip` rate limits.
+    pub fn handle<B>(
+        &self,
+        req: Request<B>,
+        peer: Option<SocketAddr>,
+    ) -> impl Future<Output = Response<Body>> + Send + '_
+    where
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<BoxError>,
+    {
+        // Boxed before the future is built: the future is then one concrete
+        // type whatever `B` was.
+        handle(self, req.map(crate::body::request_body), peer)
     }
 
     /// Enables CORS on the public listener (`cors:` in the config); `None`, the

@@ -105,6 +105,7 @@ impl ServeMetrics {
         });
     }
 
+    /// Adds the request path's series to `registry` (once per process).
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_requests",

@@ -80,7 +80,7 @@ pub(crate) fn protocol_label(
 pub(crate) fn open(
     observers: &Observers,
     applied: &Applied,
-    req: &Request<hyper::body::Incoming>,
+    req: &Request<crate::body::RequestBody>,
     peer: Option<SocketAddr>,
 ) -> Opened {
     let id = request_id::of(&applied.request_id, req.headers());

@@ -24,11 +24,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{CONNECTION, HeaderValue};
 use http::{Request, Response, Version};
 use http_body::{Body as _, Frame, SizeHint};
-use hyper::body::Incoming;
 
 use crate::body::Body;
 
@@ -47,7 +47,7 @@ pub(crate) struct FullDuplex;
 /// with the [`Upload`] that drains what they leave.
 #[derive(Debug)]
 pub(crate) struct UploadBody {
-    slot: Arc<Mutex<Option<Incoming>>>,
+    slot: Arc<Mutex<Option<RequestBody>>>,
     /// Where the bytes read are counted for the access log, when the request
     /// declared no length (see `switchboard_observe::Call::count_in`).
     counted: Option<Arc<switchboard_observe::Call>>,
@@ -56,18 +56,18 @@ pub(crate) struct UploadBody {
 /// The handle that settles a request's unread body once it is answered.
 #[derive(Debug)]
 pub(crate) struct Upload {
-    slot: Arc<Mutex<Option<Incoming>>>,
+    slot: Arc<Mutex<Option<RequestBody>>>,
     http1: bool,
     expect_continue: bool,
 }
 
-fn lock(slot: &Mutex<Option<Incoming>>) -> MutexGuard<'_, Option<Incoming>> {
+fn lock(slot: &Mutex<Option<RequestBody>>) -> MutexGuard<'_, Option<RequestBody>> {
     slot.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Upload {
     /// Splits off the body of `req` so it can be settled after the answer.
-    pub(crate) fn wrap(req: Request<Incoming>) -> (Request<UploadBody>, Upload) {
+    pub(crate) fn wrap(req: Request<RequestBody>) -> (Request<UploadBody>, Upload) {
         let http1 = req.version() < Version::HTTP_2;
         let expect_continue = req
             .headers()
@@ -118,7 +118,7 @@ impl Upload {
 
 /// Reads and discards up to [`DRAIN_LIMIT`] bytes; true if the body ended
 /// within it (more, or a broken body, means the connection must close).
-async fn discard(body: &mut Incoming) -> bool {
+async fn discard(body: &mut RequestBody) -> bool {
     let mut left = DRAIN_LIMIT;
     loop {
         match std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
@@ -139,12 +139,12 @@ async fn discard(body: &mut Incoming) -> bool {
 
 impl http_body::Body for UploadBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::body::BodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BodyError>>> {
         let polled = match lock(&self.slot).as_mut() {
             Some(body) => Pin::new(body).poll_frame(cx),
             None => Poll::Ready(None),
@@ -160,12 +160,12 @@ impl http_body::Body for UploadBody {
     fn is_end_stream(&self) -> bool {
         lock(&self.slot)
             .as_ref()
-            .is_none_or(Incoming::is_end_stream)
+            .is_none_or(RequestBody::is_end_stream)
     }
 
     fn size_hint(&self) -> SizeHint {
         lock(&self.slot)
             .as_ref()
-            .map_or_else(|| SizeHint::with_exact(0), Incoming::size_hint)
+            .map_or_else(|| SizeHint::with_exact(0), RequestBody::size_hint)
     }
 }

@@ -4,11 +4,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use switchboard_live::{Live, ReloadResult, Trigger};
-use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics};
-use switchboard_upstream::ChannelCache;
+use switchboard_gateway::{Error, Switchboard};
 
 pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
     let config = match switchboard_config::load_file(config_path) {
@@ -44,17 +41,25 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
         return Ok(ExitCode::SUCCESS);
     }
 
-    let live = Arc::new(Live::default());
-    let channels = Arc::new(ChannelCache::new(switchboard_reload::channel_settings(
-        &config,
-    )));
-    let mut options = ReloaderOptions::new(config_path.to_path_buf());
-    options.refresh_interval = None;
-    let (mut reloader, _handle) =
-        Reloader::new(options, live.clone(), SwapMetrics::default(), channels);
-    let outcome = reloader.reload_once(Trigger::Startup).await;
-    let status = live.status();
-    let mut failed = outcome.result == ReloadResult::Rejected;
+    // The build `serve` does, without listeners or background reloads.
+    let built = Switchboard::builder()
+        .config_file(config_path)
+        .watch_config(false)
+        .refresh_interval(None)
+        .build()
+        .await;
+    let gateway = match built {
+        Ok(gateway) => gateway,
+        Err(Error::Rejected(errors)) => {
+            for e in &errors {
+                println!("error: {e}");
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let status = gateway.status();
+    let mut failed = false;
     for b in &status.backends {
         match &b.error {
             None => println!(
@@ -70,15 +75,13 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
             }
         }
     }
-    if let Some(snapshot) = live.snapshot() {
-        println!("\n{} route(s):", snapshot.table.routes().len());
-        for r in snapshot.table.routes() {
+    let routes = gateway.routes();
+    if gateway.is_ready() {
+        println!("\n{} route(s):", routes.len());
+        for r in &routes {
             println!(
                 "  {:<7} {:<50} -> {} {}",
-                r.http_method.as_str(),
-                r.template,
-                r.backend_name,
-                r.grpc_path
+                r.method, r.template, r.backend, r.grpc_method
             );
         }
     }

@@ -62,7 +62,7 @@ Ctrl-C stops everything."#,
         config = config_path.display(),
     );
     let _ = tokio::signal::ctrl_c().await;
-    running.stop().await;
+    running.gateway.shutdown().await;
     let _ = stop_tx.send(true);
     for b in backends {
         let _ = b.await;

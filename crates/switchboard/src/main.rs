@@ -11,7 +11,6 @@
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
-mod observability;
 mod run;
 
 use std::path::PathBuf;

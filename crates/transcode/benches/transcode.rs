@@ -6,6 +6,9 @@
 //!
 //! Run: `cargo bench -p switchboard-transcode --bench transcode`.
 
+// `criterion_group!` generates a public function that cannot carry a doc comment.
+#![allow(missing_docs)]
+
 use std::hint::black_box;
 use std::path::PathBuf;
 

@@ -101,7 +101,9 @@ pub fn negotiate<'a>(
 /// An encoded response body and its `Content-Type` (empty: send none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Encoded {
+    /// The content type of the body (`application/json`, or an `HttpBody`'s own).
     pub content_type: Cow<'static, str>,
+    /// The encoded response body.
     pub body: Bytes,
 }
 

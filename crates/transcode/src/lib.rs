@@ -78,9 +78,13 @@ pub struct FieldPath(pub Vec<FieldDescriptor>);
 /// Everything needed to transcode one route, resolved at table-build time.
 #[derive(Debug, Clone)]
 pub struct MethodPlan {
+    /// The gRPC method the plan calls.
     pub method: MethodDescriptor,
+    /// Its request message, decoded from path, query and body.
     pub input: MessageDescriptor,
+    /// Its response message, printed as JSON.
     pub output: MessageDescriptor,
+    /// Which part of the request message the HTTP body fills.
     pub body: BodyPlan,
     /// For a dotted `body` path, the singular message fields from the request
     /// down to the leaf's message, outermost first (empty for a top-level

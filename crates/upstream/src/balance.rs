@@ -32,6 +32,7 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// The policy as the config and `/backends` name it.
     pub fn as_str(self) -> &'static str {
         match self {
             Policy::P2cPeakEwma => "p2c_peak_ewma",

@@ -8,10 +8,13 @@ use std::time::Duration;
 /// Active health-check settings of one backend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthCheckConfig {
+    /// Time between checks of one endpoint.
     pub interval: Duration,
     /// Deadline of one check.
     pub timeout: Duration,
+    /// Passing checks in a row that make an unhealthy endpoint healthy again.
     pub healthy_threshold: u32,
+    /// Failing checks in a row that take an endpoint out of rotation.
     pub unhealthy_threshold: u32,
     /// Service name sent in the request; empty asks about the server as a whole.
     pub service: String,

@@ -27,7 +27,9 @@ const RECENT_ERRORS: usize = 5;
 pub enum Health {
     /// No check configured, or none completed yet: assumed healthy.
     Unknown = 0,
+    /// The last check said SERVING.
     Healthy = 1,
+    /// The last checks failed or said NOT_SERVING: no traffic unless in panic mode.
     Unhealthy = 2,
 }
 
@@ -59,6 +61,7 @@ pub struct EndpointState {
 pub struct RecentError {
     /// Seconds since the Unix epoch.
     pub at: u64,
+    /// What failed, as logged.
     pub message: String,
 }
 
@@ -128,7 +131,7 @@ impl EndpointState {
         self.outlier.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn is_ejected(&self, now: Instant) -> bool {
+    pub(crate) fn is_ejected(&self, now: Instant) -> bool {
         self.outlier().is_ejected(now)
     }
 
@@ -219,12 +222,16 @@ impl EndpointState {
 /// One endpoint in `/backends`.
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointReport {
+    /// The endpoint's `host:port` (a resolved address for `dns:///`).
     pub address: String,
     /// `healthy`, `ejected` (passive outlier detection), `unhealthy` (active health
     /// check) or `draining` (removed from the backend, requests still in flight).
     pub state: &'static str,
+    /// The active health check's last verdict.
     pub health_check: Health,
+    /// Time left in an outlier ejection; `None` when not ejected.
     pub ejected_for_ms: Option<u64>,
+    /// Calls in flight on the endpoint now.
     pub in_flight: usize,
     /// The peak-EWMA latency estimate the balancer uses, in milliseconds.
     pub latency_ewma_ms: f64,

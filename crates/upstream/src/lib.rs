@@ -1,7 +1,7 @@
 //! The upstream side of the gateway: endpoints, per-request load balancing,
 //! health, retries, and raw-bytes gRPC calls.
 //!
-//! Everything learned about an endpoint lives in the [`ChannelCache`] (the endpoint registry, [`registry`]), keyed by
+//! Everything learned about an endpoint lives in the [`ChannelCache`] (the endpoint registry, `registry`), keyed by
 //! address and shared by every route table: its HTTP/2 connection, latency
 //! estimate, requests in flight, ejection and health state
 //! (`endpoint::EndpointState`). Each backend's endpoint *set* lives there too,

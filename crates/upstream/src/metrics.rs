@@ -53,10 +53,16 @@ pub(crate) struct EndpointHandles {
 /// Handles to the upstream metrics; cloning shares the underlying values.
 #[derive(Debug, Clone, Default)]
 pub struct UpstreamMetrics {
+    /// `switchboard_upstream_attempts_total{backend, endpoint, result}`.
     pub attempts: Family<AttemptLabels, Counter>,
+    /// `switchboard_upstream_in_flight{backend, endpoint}`.
     pub in_flight: Family<EndpointLabels, Gauge>,
+    /// `switchboard_upstream_latency_ewma_seconds{backend, endpoint}`: what the balancer
+    /// sees.
     pub latency_ewma: Family<EndpointLabels, Gauge<f64, AtomicU64>>,
+    /// `switchboard_upstream_ejections_total{backend, endpoint}`.
     pub ejections: Family<EndpointLabels, Counter>,
+    /// `switchboard_upstream_retries_total{backend, outcome}`.
     pub retries: Family<RetryLabels, Counter>,
 }
 
@@ -129,6 +135,7 @@ impl UpstreamMetrics {
         }
     }
 
+    /// Adds the upstream series to `registry` (once per process).
     pub fn register(&self, registry: &mut Registry) {
         registry.register(
             "switchboard_upstream_attempts",

@@ -45,6 +45,7 @@ struct Inner {
 }
 
 impl ChannelCache {
+    /// An empty registry whose connections use `settings` (read once, at startup).
     pub fn new(settings: ChannelSettings) -> Self {
         ChannelCache {
             inner: Arc::new(Inner {
@@ -54,6 +55,7 @@ impl ChannelCache {
         }
     }
 
+    /// The connection settings every endpoint was opened with (for `restart_required`).
     pub fn settings(&self) -> &ChannelSettings {
         &self.inner.settings
     }

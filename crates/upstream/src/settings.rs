@@ -13,6 +13,7 @@ use crate::retry::RetryConfig;
 /// they are read once at startup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChannelSettings {
+    /// How long opening a connection may take.
     pub connect_timeout: Duration,
     /// HTTP/2 keepalive PING interval (gRPC A8's KEEPALIVE_TIME), doubled for an
     /// endpoint whose server answers GOAWAY `too_many_pings`.
@@ -22,6 +23,7 @@ pub struct ChannelSettings {
     /// How long a PING may go unanswered before the connection is closed (and the
     /// next call reconnects).
     pub keepalive_timeout: Duration,
+    /// Name servers and re-resolution of `dns:///` endpoints.
     pub dns: DnsSettings,
 }
 
@@ -40,15 +42,18 @@ impl Default for ChannelSettings {
 /// A backend's balancing, health and retry settings (from its config entry).
 #[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamConfig {
+    /// How each call picks an endpoint.
     pub policy: Policy,
     /// Below this fraction of available (not ejected, not unhealthy) endpoints,
     /// balance over all of them: a partial outage must not pile all traffic onto
     /// the few survivors, and a check that wrongly fails everywhere must not take
     /// the backend down. 0 disables.
     pub panic_threshold: f64,
+    /// When failing endpoints are ejected, and for how long.
     pub outlier: OutlierConfig,
     /// Active checks; `None` (the default) relies on passive detection alone.
     pub health_check: Option<HealthCheckConfig>,
+    /// Retries of calls that never reached a backend, and their budget.
     pub retry: RetryConfig,
     /// TLS to the endpoints (`backends[].tls`); `None`: plaintext h2c.
     pub tls: Option<std::sync::Arc<crate::tls::UpstreamTls>>,

@@ -14,6 +14,7 @@ use tokio::net::TcpStream;
 pub struct UpstreamTls {
     /// Identifies the configuration (a hash of the backend's `tls:` block).
     pub id: u64,
+    /// The rustls client configuration the endpoint's connections use.
     pub config: Arc<rustls::ClientConfig>,
     /// SNI and the name verified; `None`: the endpoint's host.
     pub server_name: Option<String>,

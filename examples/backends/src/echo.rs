@@ -117,10 +117,13 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct RpcStatus {
     #[prost(int32, tag = "1")]
+    /// The gRPC code the backend answered with.
     pub code: i32,
     #[prost(string, tag = "2")]
+    /// The status message.
     pub message: String,
     #[prost(message, repeated, tag = "3")]
+    /// The `google.rpc.Status` details, still encoded as `Any`.
     pub details: Vec<prost_types::Any>,
 }
 

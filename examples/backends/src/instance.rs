@@ -31,10 +31,12 @@ pub struct Instance {
 pub struct Latency(Arc<AtomicU64>);
 
 impl Latency {
+    /// Makes every later call wait `latency` before answering.
     pub fn set(&self, latency: Duration) {
         self.0.store(latency.as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// The added latency now.
     pub fn get(&self) -> Duration {
         Duration::from_millis(self.0.load(Ordering::Relaxed))
     }

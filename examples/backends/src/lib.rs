@@ -28,7 +28,8 @@ pub use library::LibraryStore;
 
 /// Generated message types and tonic stubs for every example proto.
 pub mod pb {
-    #![allow(clippy::all, missing_docs)]
+    // Generated from the example protos, whose comments are not rustdoc.
+    #![allow(clippy::all, missing_docs, rustdoc::invalid_html_tags)]
     include!(concat!(env!("OUT_DIR"), "/protos.rs"));
 }
 
@@ -58,6 +59,7 @@ pub enum Reflection {
 /// How an example backend is served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackendOptions {
+    /// Which reflection protocols the backend offers.
     pub reflection: Reflection,
     /// Serve `grpc.health.v1.Health`, with every service reported SERVING.
     pub health: bool,

@@ -37,10 +37,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
-use hyper::body::Incoming;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{GrpcLookup, Lookup, Route, RouteSource};
 use tonic::Status;
@@ -105,7 +105,7 @@ impl Call<'_> {
 pub(crate) async fn handle(
     gateway: &Gateway,
     kind: Kind,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     peer: Option<SocketAddr>,
 ) -> Response<Body> {
     let started = Instant::now();

@@ -15,13 +15,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use futures_util::Stream;
 use http::header::{CONTENT_TYPE, HOST, HeaderValue};
 use http::{Request, Response};
 use http_body::Body as _;
 use http_body_util::{BodyExt as _, StreamBody};
-use hyper::body::{Frame, Incoming};
+use hyper::body::Frame;
 use switchboard_live::Snapshot;
 use switchboard_transcode as transcode;
 use switchboard_upstream::{Deadline, StreamReply};
@@ -42,7 +43,7 @@ const STREAM_TYPES: &str = "application/connect+json, application/connect+proto"
 pub(super) async fn handle(
     call: Call<'_>,
     codec: Option<Codec>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let Some(codec) = codec else {
@@ -258,7 +259,7 @@ fn encode(s: &State, message: Bytes) -> Result<Bytes, Status> {
 /// encoded as protobuf. Polled by the HTTP/2 client task, so the body is read
 /// only as fast as the backend's flow-control window allows.
 struct Feed {
-    body: Incoming,
+    body: RequestBody,
     decoder: Decoder,
     limit: usize,
     codec: Codec,

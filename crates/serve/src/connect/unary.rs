@@ -8,12 +8,12 @@
 //! unary Connect response has no HTTP trailers). An error is Connect's JSON
 //! error body with the spec's HTTP status, the error's metadata as headers.
 
+use crate::body::RequestBody;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt as _, Limited};
-use hyper::body::Incoming;
 use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
 use tonic::Status;
@@ -29,7 +29,7 @@ const UNARY_TYPES: &str = "application/json, application/proto";
 pub(super) async fn post(
     call: Call<'_>,
     codec: Option<Codec>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
     let Some(codec) = codec else {
@@ -61,7 +61,7 @@ pub(super) async fn post(
 
 /// A unary GET: `?connect=v1&encoding=json|proto&message=...[&base64=1]
 /// [&compression=gzip]`.
-pub(super) async fn get(call: Call<'_>, req: Request<Incoming>) -> Response<Body> {
+pub(super) async fn get(call: Call<'_>, req: Request<RequestBody>) -> Response<Body> {
     let (parts, _body) = req.into_parts();
     let allowed = call.plan().map(|p| {
         p.no_side_effects && !p.method.is_client_streaming() && !p.method.is_server_streaming()
@@ -244,7 +244,7 @@ pub(super) fn error_response(
 }
 
 /// Reads a whole unary body, bounded by `limit` (RESOURCE_EXHAUSTED past it).
-async fn read_limited(body: Incoming, limit: usize) -> Result<Bytes, Status> {
+async fn read_limited(body: RequestBody, limit: usize) -> Result<Bytes, Status> {
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Status::resource_exhausted(

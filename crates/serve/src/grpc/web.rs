@@ -23,12 +23,12 @@ use std::convert::Infallible;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body::Frame;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 use tower::{Layer, ServiceExt};
 use tracing::debug;
 
@@ -36,7 +36,7 @@ use super::passthrough::Proxy;
 use crate::body::Body;
 
 /// Translates, proxies and translates back. Never fails.
-pub(crate) async fn handle(proxy: Proxy, req: Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(proxy: Proxy, req: Request<RequestBody>) -> Response<Body> {
     let mut req = req.map(UnknownSize);
     normalize_accept(req.headers_mut());
     let service = tower::service_fn(move |req: Request<tonic::body::Body>| {
@@ -92,16 +92,16 @@ fn normalize_accept(headers: &mut HeaderMap) {
 /// *encoded* body's exact size for the decoded `-text` stream, and the HTTP/2
 /// client would turn that into a wrong `content-length`, which the backend
 /// rejects with a protocol error; an unknown size sends no `content-length`.
-struct UnknownSize(Incoming);
+struct UnknownSize(RequestBody);
 
 impl http_body::Body for UnknownSize {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = crate::body::BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, crate::body::BodyError>>> {
         Pin::new(&mut self.0).poll_frame(cx)
     }
 

@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{Lookup, Route};
 use switchboard_transcode as transcode;
@@ -54,7 +54,7 @@ impl Gateway {
     /// Handles one HTTP/JSON request. Never fails: every problem becomes a JSON Status.
     pub(crate) async fn handle_json(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         peer: Option<SocketAddr>,
     ) -> Response<Body> {
         // What the answer leaves of the body is drained before it is written.

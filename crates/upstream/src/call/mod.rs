@@ -29,6 +29,7 @@ use crate::{balance, metrics, retry};
 /// over the backend's shared, live endpoint set.
 #[derive(Debug)]
 pub struct Upstream {
+    /// The backend's name, for metric labels and logs.
     pub name: Arc<str>,
     config: UpstreamConfig,
     shared: Arc<BackendShared>,
@@ -39,8 +40,11 @@ pub struct Upstream {
 /// serve stage can map them to `Grpc-Metadata-*` and `Grpc-Trailer-*`.
 #[derive(Debug)]
 pub struct UnaryReply {
+    /// The backend's response header metadata.
     pub headers: MetadataMap,
+    /// The response message, still encoded.
     pub message: Bytes,
+    /// The backend's trailer metadata.
     pub trailers: MetadataMap,
 }
 
@@ -48,6 +52,7 @@ pub struct UnaryReply {
 /// it so that the call's deadline applies to each of them, with the same
 /// status mapping as every other call shape ([`Deadline::run`]).
 pub struct StreamReply {
+    /// The backend's response header metadata, written before the first message.
     pub headers: MetadataMap,
     stream: Streaming<Bytes>,
     deadline: Deadline,
@@ -85,11 +90,14 @@ impl StreamReply {
 /// One backend in `/backends`.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackendReport {
+    /// The backend's name.
     pub name: String,
+    /// Its balancing policy (`p2c_peak_ewma`, `least_request`, `round_robin`).
     pub balancing: &'static str,
     /// True when fewer endpoints than the panic threshold are available, so
     /// requests are spread over all of them regardless of health.
     pub panic_mode: bool,
+    /// Every endpoint, with its state and statistics.
     pub endpoints: Vec<EndpointReport>,
 }
 

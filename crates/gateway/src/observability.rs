@@ -4,29 +4,34 @@
 
 use std::sync::Arc;
 
-use anyhow::Context;
 use prometheus_client::registry::Registry;
 use switchboard_config::Config;
 use switchboard_observe::access_log::AccessLog;
 use switchboard_observe::trace::Traces;
 use switchboard_serve::Observers;
 
+use crate::Error;
+
 /// The access log writer (its drop counter registered, its file reopened on
 /// SIGHUP) and the trace exporter, as configured.
-pub(crate) fn start(config: &Config, registry: &mut Registry) -> anyhow::Result<Observers> {
+pub(crate) fn start(config: &Config, registry: &mut Registry) -> Result<Observers, Error> {
     let access_log = match &config.observability.access_log {
         None => None,
         Some(c) => {
-            let log = AccessLog::start(c).context("cannot open the access log")?;
+            let log = AccessLog::start(c)
+                .map_err(|e| Error::Observability(format!("cannot open the access log: {e}")))?;
             log.register(registry);
-            log.reopen_on_sighup()
-                .context("cannot install the access log's SIGHUP handler")?;
+            log.reopen_on_sighup().map_err(|e| {
+                Error::Observability(format!(
+                    "cannot install the access log's SIGHUP handler: {e}"
+                ))
+            })?;
             Some(log)
         }
     };
     let traces = match &config.observability.tracing {
         None => None,
-        Some(c) => Some(Arc::new(Traces::start(c).map_err(anyhow::Error::msg)?)),
+        Some(c) => Some(Arc::new(Traces::start(c).map_err(Error::Observability)?)),
     };
     Ok(Observers { access_log, traces })
 }
