@@ -156,11 +156,21 @@ pub enum Trigger {
     Admin,
     /// Retry of backends whose discovery failed.
     Retry,
-    /// Periodic re-discovery of every backend (APIs change without config changes).
+    /// Periodic re-discovery of the backends whose `refresh` interval is up
+    /// (APIs change without config changes).
     Refresh,
+    /// A backend's endpoint set changed without a reload (a `dns:///` name
+    /// resolved to other addresses): its new replicas are discovered.
+    Endpoints,
 }
 
 impl Trigger {
+    /// Rebuilds from the applied config, re-discovering only some backends (the
+    /// failed, the due, those whose endpoints changed): no file is read.
+    pub fn rediscovers_only(self) -> bool {
+        matches!(self, Trigger::Retry | Trigger::Refresh | Trigger::Endpoints)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Trigger::Startup => "startup",
@@ -169,6 +179,7 @@ impl Trigger {
             Trigger::Admin => "admin",
             Trigger::Retry => "retry",
             Trigger::Refresh => "refresh",
+            Trigger::Endpoints => "endpoints",
         }
     }
 }

@@ -14,6 +14,7 @@
 //! a working table.
 
 mod metrics;
+mod refresh;
 mod reload;
 mod restart;
 mod settings;

@@ -28,9 +28,6 @@ pub struct ReloaderOptions {
     /// First retry delay for a backend whose discovery failed; doubles up to `retry_max`.
     pub retry_min: Duration,
     pub retry_max: Duration,
-    /// Re-discover every backend this often, picking up API changes made without a
-    /// config change. `None` disables it.
-    pub refresh_interval: Option<Duration>,
     /// The secure edge (TLS, JWT, limits): prepared with every config, made
     /// live with every publish.
     pub edge: switchboard_edge::Edge,
@@ -42,7 +39,6 @@ impl ReloaderOptions {
             config_path,
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
-            refresh_interval: Some(Duration::from_secs(60)),
             edge: switchboard_edge::Edge::default(),
         }
     }
@@ -79,6 +75,10 @@ pub struct Reloader {
     startup: Option<Config>,
     /// Called with the name of each backend a published table no longer has.
     removed_hooks: Vec<RemovedHook>,
+    /// When each backend was last discovered and is next due (`refresh`).
+    schedule: crate::refresh::Schedule,
+    /// The schedule's timer end, until `run` starts the timer.
+    schedule_rx: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
 }
 
 impl Reloader {
@@ -90,6 +90,11 @@ impl Reloader {
     ) -> (Reloader, ReloadHandle) {
         let (handle, rx) = ReloadHandle::channel();
         let retry_delay = opts.retry_min;
+        let (schedule, schedule_rx) = crate::refresh::Schedule::new();
+        // A `dns:///` name that resolves to other addresses between reloads:
+        // its new replicas are discovered now, not at the next refresh.
+        let endpoints = handle.clone();
+        channels.on_endpoints_changed(move |_backend| endpoints.trigger(Trigger::Endpoints));
         let reloader = Reloader {
             opts,
             live,
@@ -106,6 +111,8 @@ impl Reloader {
             pools_dirty: false,
             startup: None,
             removed_hooks: Vec::new(),
+            schedule,
+            schedule_rx: Some(schedule_rx),
         };
         (reloader, handle)
     }
@@ -120,19 +127,8 @@ impl Reloader {
     /// Serves reload requests until every [`ReloadHandle`] is gone. Requests that
     /// queue up during a rebuild are coalesced into one.
     pub async fn run(mut self) {
-        if let Some(every) = self.opts.refresh_interval {
-            let handle = self.handle.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    if handle.is_closed() {
-                        return;
-                    }
-                    handle.trigger(Trigger::Refresh);
-                }
-            });
+        if let Some(rx) = self.schedule_rx.take() {
+            tokio::spawn(crate::refresh::timer(rx, self.handle.clone()));
         }
         // The loop holds a handle itself (for retries), so it ends when the
         // channel closes from the other side only at process exit.
@@ -182,15 +178,18 @@ impl Reloader {
         } else if self.failures.is_empty() {
             self.retry_delay = self.opts.retry_min;
         }
+        if let Some((config, _)) = &self.applied {
+            self.schedule.arm(config);
+        }
         outcome
     }
 
     async fn rebuild(&mut self, trigger: Trigger) -> Outcome {
         let path = &self.opts.config_path;
-        // Retry and Refresh rebuild from the applied config; everything else
-        // re-reads the file.
+        // Retries, refreshes and endpoint changes rebuild from the applied
+        // config; everything else re-reads the file.
         let (config, file_hash) = match (trigger, &self.applied) {
-            (Trigger::Retry | Trigger::Refresh, Some((config, hash))) => (config.clone(), *hash),
+            (t, Some((config, hash))) if t.rediscovers_only() => (config.clone(), *hash),
             _ => match read_config(path) {
                 Ok(pair) => pair,
                 Err(errors) => return self.reject(trigger, errors),
@@ -228,7 +227,6 @@ impl Reloader {
         };
 
         let base_dir = Config::base_dir(path);
-        let only_failed = trigger == Trigger::Retry;
         // `dns:///` endpoints become addresses here, once per rebuild, for both
         // discovery and the new upstream handles.
         let resolved = futures_util::future::join_all(
@@ -250,7 +248,7 @@ impl Reloader {
         let channels = self.channels.clone();
         let (_warm, discovered) = futures_util::future::join(
             channels.warm(&all),
-            self.discover_all(&config, &resolved, &base_dir, only_failed),
+            self.discover_all(&config, &resolved, &base_dir, trigger),
         )
         .await;
 
@@ -269,63 +267,83 @@ impl Reloader {
         config: &Config,
         resolved: &[Result<Vec<String>, String>],
         base_dir: &std::path::Path,
-        only_failed: bool,
+        trigger: Trigger,
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
         let schemas = &self.schemas;
         let channels = self.channels.clone();
-        let jobs = config.backends.iter().zip(resolved).map(|(b, addrs)| {
-            let skip = only_failed
-                && schemas.contains_key(&b.name)
-                && !self.failures.contains_key(&b.name);
-            // Reflection rides the endpoints' own connections (warmed before).
-            let connections: HashMap<String, switchboard_discovery::Connection> = match addrs {
-                Ok(addrs) if !skip => addrs
-                    .iter()
-                    .filter_map(|a| {
-                        let service = channels.grpc_service(a)?;
-                        Some((a.clone(), switchboard_discovery::connection(service)))
-                    })
-                    .collect(),
-                _ => HashMap::new(),
-            };
-            async move {
-                if skip {
-                    return None;
-                }
-                // Reflection talks to the resolved addresses, not the `dns:///` names.
-                let b = match addrs {
-                    Ok(addrs) if *addrs != b.endpoints => &Backend {
-                        endpoints: addrs.clone(),
-                        // TLS verifies the configured name, not the resolved address.
-                        edge: switchboard_edge::with_default_server_name(&b.edge, &b.endpoints),
-                        ..b.clone()
-                    },
-                    Ok(_) => b,
-                    Err(e) => {
-                        return Some(Err(switchboard_discovery::DiscoveryError::Connect {
-                            endpoint: b.endpoints.join(", "),
-                            message: e.clone(),
-                        }));
-                    }
-                };
-                let discovered =
-                    switchboard_discovery::discover_over(b, base_dir, timeout, connections).await;
-                Some(discovered.map(|mut schema| {
-                    let changed = schemas
-                        .get(&b.name)
-                        .is_none_or(|old| old.digest != schema.digest);
-                    // A new API's pool is dropped now, not after every backend is
-                    // discovered: the merge rebuilds it from the encoded files.
-                    let detached = if changed {
-                        crate::shared_pool::detach(&mut schema)
-                    } else {
-                        None
-                    };
-                    (schema, changed, detached)
-                }))
+        let now = tokio::time::Instant::now();
+        let wanted: Vec<bool> = config
+            .backends
+            .iter()
+            .zip(resolved)
+            .map(|(b, addrs)| {
+                let needs_retry =
+                    !schemas.contains_key(&b.name) || self.failures.contains_key(&b.name);
+                self.schedule.wanted(trigger, b, addrs, needs_retry, now)
+            })
+            .collect();
+        for ((b, addrs), wanted) in config.backends.iter().zip(resolved).zip(&wanted) {
+            if let (true, Ok(addrs)) = (wanted, addrs) {
+                self.schedule.record(&b.name, addrs, now);
             }
-        });
+        }
+        let jobs = config
+            .backends
+            .iter()
+            .zip(resolved)
+            .zip(wanted)
+            .map(|((b, addrs), wanted)| {
+                let skip = !wanted;
+                // Reflection rides the endpoints' own connections (warmed before).
+                let connections: HashMap<String, switchboard_discovery::Connection> = match addrs {
+                    Ok(addrs) if !skip => addrs
+                        .iter()
+                        .filter_map(|a| {
+                            let service = channels.grpc_service(a)?;
+                            Some((a.clone(), switchboard_discovery::connection(service)))
+                        })
+                        .collect(),
+                    _ => HashMap::new(),
+                };
+                async move {
+                    if skip {
+                        return None;
+                    }
+                    // Reflection talks to the resolved addresses, not the `dns:///` names.
+                    let b = match addrs {
+                        Ok(addrs) if *addrs != b.endpoints => &Backend {
+                            endpoints: addrs.clone(),
+                            // TLS verifies the configured name, not the resolved address.
+                            edge: switchboard_edge::with_default_server_name(&b.edge, &b.endpoints),
+                            ..b.clone()
+                        },
+                        Ok(_) => b,
+                        Err(e) => {
+                            return Some(Err(switchboard_discovery::DiscoveryError::Connect {
+                                endpoint: b.endpoints.join(", "),
+                                message: e.clone(),
+                            }));
+                        }
+                    };
+                    let discovered =
+                        switchboard_discovery::discover_over(b, base_dir, timeout, connections)
+                            .await;
+                    Some(discovered.map(|mut schema| {
+                        let changed = schemas
+                            .get(&b.name)
+                            .is_none_or(|old| old.digest != schema.digest);
+                        // A new API's pool is dropped now, not after every backend is
+                        // discovered: the merge rebuilds it from the encoded files.
+                        let detached = if changed {
+                            crate::shared_pool::detach(&mut schema)
+                        } else {
+                            None
+                        };
+                        (schema, changed, detached)
+                    }))
+                }
+            });
         let results = futures_util::future::join_all(jobs).await;
         let mut out = Vec::with_capacity(results.len());
         for (backend, result) in config.backends.iter().zip(results) {
@@ -558,7 +576,7 @@ impl Reloader {
     /// `POST /reload` over the live file's bytes, after re-discovering every
     /// backend) must not bump the version.
     fn nothing_new(&self, trigger: Trigger, same_bytes: bool, statuses: &[BackendStatus]) -> bool {
-        let rediscovery = same_bytes || matches!(trigger, Trigger::Retry | Trigger::Refresh);
+        let rediscovery = same_bytes || trigger.rediscovers_only();
         if !rediscovery || !self.live.is_ready() {
             return false;
         }
@@ -590,7 +608,7 @@ impl Reloader {
     /// returns the changed keys that need a restart (warned about once per
     /// change). Retries and refreshes reuse the applied config: nothing to redo.
     fn apply_settings(&mut self, trigger: Trigger, config: &Config) -> Vec<String> {
-        if matches!(trigger, Trigger::Retry | Trigger::Refresh) {
+        if trigger.rediscovers_only() {
             return self.live.status().restart_required.clone();
         }
         let settings = switchboard_live::Settings::of(config);
@@ -671,7 +689,7 @@ struct ReadConfig {
 fn strength(t: Trigger) -> u8 {
     match t {
         Trigger::Retry => 0,
-        Trigger::Refresh => 1,
+        Trigger::Refresh | Trigger::Endpoints => 1,
         Trigger::FileChange => 2,
         Trigger::Startup | Trigger::Signal | Trigger::Admin => 3,
     }

@@ -48,8 +48,7 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
     let channels = Arc::new(ChannelCache::new(switchboard_reload::channel_settings(
         &config,
     )));
-    let mut options = ReloaderOptions::new(config_path.to_path_buf());
-    options.refresh_interval = None;
+    let options = ReloaderOptions::new(config_path.to_path_buf());
     let (mut reloader, _handle) =
         Reloader::new(options, live.clone(), SwapMetrics::default(), channels);
     let outcome = reloader.reload_once(Trigger::Startup).await;
