@@ -96,3 +96,57 @@ async fn a_redeployed_backend_is_served_after_the_refresh() {
     );
     drop(v2);
 }
+
+/// A replica that appears through DNS is discovered when it appears, not at the
+/// next refresh (here there is none: `refresh: off`).
+#[tokio::test]
+async fn a_replica_appearing_through_dns_is_discovered_at_once() {
+    use std::net::{IpAddr, SocketAddr};
+    use support::balance::DnsServer;
+    // DNS gives addresses, the port is fixed: one port on two loopback addresses.
+    let port = support::free_port();
+    let at = |ip: &str| format!("{ip}:{port}").parse::<SocketAddr>().unwrap();
+    let old = Versioned::start_on(at("127.0.0.1"), "v1", V1).await;
+    let new = Versioned::start_on(at("127.0.0.2"), "v2", V2).await;
+    let dns = DnsServer::start().await;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    dns.set("greeter.test.internal", &[ip("127.0.0.1")]);
+
+    let backend = format!(
+        "  - name: greeter\n    endpoints: [\"dns:///greeter.test.internal:{port}\"]\n    refresh: off\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("switchboard.yaml");
+    let http: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
+    let admin: SocketAddr = format!("127.0.0.1:{}", support::free_port())
+        .parse()
+        .unwrap();
+    let top = format!(
+        "upstream:\n  dns:\n    nameservers: [\"{}\"]\n    refresh: 200ms\n",
+        dns.addr
+    );
+    let text = format!("{}{top}", Gateway::render(http, admin, &backend));
+    std::fs::write(&config, text).unwrap();
+    let gw = Gateway::start_with(dir, config, http, admin).await;
+    let goodbye = gw.url("/demo.Greeter/Goodbye");
+    assert_eq!(post(&goodbye, "{}").await.unwrap().status, 404);
+
+    // The rollout replaces the replica; DNS follows.
+    dns.set("greeter.test.internal", &[ip("127.0.0.2")]);
+    let served = eventually(|| async {
+        post(&goodbye, r#"{"name":"ada"}"#)
+            .await
+            .is_ok_and(|r| r.status == 200 && r.json()["servedBy"] == "v2")
+    })
+    .await;
+    assert!(
+        served,
+        "the new replica's API was not discovered\n{}",
+        gw.log()
+    );
+    let trigger = r#"trigger="endpoints",outcome="applied""#;
+    assert!(sample(&gw, "switchboard_reloads_total", &[trigger]).await >= 1.0);
+    drop((old, new));
+}
