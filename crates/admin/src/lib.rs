@@ -19,6 +19,7 @@ use crate::metrics_format::Format;
 mod metrics_format;
 pub mod openapi;
 mod openapi_cache;
+mod skew;
 
 pub use openapi_cache::OpenApiCache;
 
@@ -42,6 +43,8 @@ struct RouteView<'a> {
     source: &'static str,
     client_streaming: bool,
     server_streaming: bool,
+    /// The endpoints whose schema has this route's method (see `skew`).
+    endpoints: Vec<String>,
 }
 
 impl Admin {
@@ -161,10 +164,12 @@ impl Admin {
         let Some(snapshot) = self.live.snapshot() else {
             return json(200, &Vec::<switchboard_upstream::BackendReport>::new());
         };
+        let status = self.live.status();
+        let schemas = skew::Schemas::new(&status);
         let reports: Vec<_> = snapshot
             .backends
             .iter()
-            .map(|b| b.upstream.report())
+            .map(|b| schemas.backend_report(b))
             .collect();
         json(200, &reports)
     }
@@ -173,6 +178,8 @@ impl Admin {
         let Some(snapshot) = self.live.snapshot() else {
             return json(200, &Vec::<RouteView>::new());
         };
+        let status = self.live.status();
+        let schemas = skew::Schemas::new(&status);
         let views: Vec<RouteView> = snapshot
             .table
             .routes()
@@ -189,6 +196,7 @@ impl Admin {
                 },
                 client_streaming: r.plan.method.is_client_streaming(),
                 server_streaming: r.plan.method.is_server_streaming(),
+                endpoints: schemas.serving(&snapshot, r.backend, &r.grpc_path),
             })
             .collect();
         json(200, &views)

@@ -85,6 +85,29 @@ pub struct BackendStatus {
     /// Digest of the schema in use (hex): a changed digest means a changed API.
     pub digest: Option<String>,
     pub error: Option<String>,
+    /// Each endpoint's own schema (reflection backends; every endpoint is
+    /// asked): more than one digest means the replicas run different versions.
+    pub endpoint_schemas: Vec<EndpointSchema>,
+}
+
+/// The schema one endpoint served when last discovered.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSchema {
+    pub endpoint: String,
+    /// Hex digest of the endpoint's descriptors (`None`: never discovered).
+    pub digest: Option<String>,
+    /// Why the last attempt on this endpoint failed (its last digest is kept).
+    pub error: Option<String>,
+    /// The methods (`/package.Service/Method`) of that schema, for `/routes`.
+    #[serde(skip)]
+    pub methods: Option<Arc<std::collections::HashSet<String>>>,
+}
+
+impl PartialEq for EndpointSchema {
+    /// Same endpoint, same schema: what changes what is served.
+    fn eq(&self, other: &Self) -> bool {
+        self.endpoint == other.endpoint && self.digest == other.digest
+    }
 }
 
 /// The shared, lock-free view of what is live.

@@ -19,6 +19,7 @@ mod reload;
 mod restart;
 mod settings;
 mod shared_pool;
+mod skew;
 pub mod watch;
 
 pub use metrics::SwapMetrics;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use switchboard_config::{Backend, Config, ConfigError};
+use switchboard_config::{Backend, Config, ConfigError, DescriptorSource};
 use switchboard_discovery::Schema;
 use switchboard_routes::{BackendInput, RouteTable};
 use switchboard_upstream::ChannelCache;
@@ -77,6 +77,8 @@ pub struct Reloader {
     removed_hooks: Vec<RemovedHook>,
     /// When each backend was last discovered and is next due (`refresh`).
     schedule: crate::refresh::Schedule,
+    /// What each endpoint of each reflection backend serves.
+    skew: crate::skew::Skew,
     /// The schedule's timer end, until `run` starts the timer.
     schedule_rx: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
 }
@@ -113,6 +115,7 @@ impl Reloader {
             removed_hooks: Vec::new(),
             schedule,
             schedule_rx: Some(schedule_rx),
+            skew: crate::skew::Skew::default(),
         };
         (reloader, handle)
     }
@@ -181,7 +184,31 @@ impl Reloader {
         if let Some((config, _)) = &self.applied {
             self.schedule.arm(config);
         }
+        self.sync_endpoint_schemas();
         outcome
+    }
+
+    /// Brings `/status`'s per-endpoint schemas up to date after a reload that
+    /// published nothing (an endpoint's discovery failed or recovered with the
+    /// same schema: reported, but nothing served changes).
+    fn sync_endpoint_schemas(&self) {
+        let status = self.live.status();
+        let differs = |b: &BackendStatus| {
+            let now = self.skew.report(&b.name);
+            now.len() != b.endpoint_schemas.len()
+                || now
+                    .iter()
+                    .zip(&b.endpoint_schemas)
+                    .any(|(x, y)| x != y || x.error != y.error)
+        };
+        if !status.backends.iter().any(differs) {
+            return;
+        }
+        let mut status = (*status).clone();
+        for b in &mut status.backends {
+            b.endpoint_schemas = self.skew.report(&b.name);
+        }
+        self.live.set_status(Arc::new(status));
     }
 
     async fn rebuild(&mut self, trigger: Trigger) -> Outcome {
@@ -271,6 +298,7 @@ impl Reloader {
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
         let schemas = &self.schemas;
+        let skew = &self.skew;
         let channels = self.channels.clone();
         let now = tokio::time::Instant::now();
         let wanted: Vec<bool> = config
@@ -320,28 +348,22 @@ impl Reloader {
                         },
                         Ok(_) => b,
                         Err(e) => {
-                            return Some(Err(switchboard_discovery::DiscoveryError::Connect {
+                            let e = switchboard_discovery::DiscoveryError::Connect {
                                 endpoint: b.endpoints.join(", "),
                                 message: e.clone(),
-                            }));
+                            };
+                            return Some((Err(e), None));
                         }
                     };
+                    let old = schemas.get(&b.name).map(|s| s.digest);
+                    if matches!(b.descriptors, DescriptorSource::Reflection) {
+                        // Every endpoint is asked: replicas may run different versions.
+                        return Some(every_endpoint(b, timeout, connections, old, skew).await);
+                    }
                     let discovered =
                         switchboard_discovery::discover_over(b, base_dir, timeout, connections)
                             .await;
-                    Some(discovered.map(|mut schema| {
-                        let changed = schemas
-                            .get(&b.name)
-                            .is_none_or(|old| old.digest != schema.digest);
-                        // A new API's pool is dropped now, not after every backend is
-                        // discovered: the merge rebuilds it from the encoded files.
-                        let detached = if changed {
-                            crate::shared_pool::detach(&mut schema)
-                        } else {
-                            None
-                        };
-                        (schema, changed, detached)
-                    }))
+                    Some((discovered.map(|schema| changed_schema(schema, old)), None))
                 }
             });
         let results = futures_util::future::join_all(jobs).await;
@@ -350,15 +372,21 @@ impl Reloader {
             let labels = BackendLabels {
                 backend: backend.name.clone(),
             };
+            let result = result.map(|(found, round)| {
+                if let Some(round) = round {
+                    self.skew.update(&backend.name, round);
+                }
+                found
+            });
             match result {
                 None => out.push(None),
-                Some(Ok((schema, changed, detached))) => {
+                Some(Ok(found)) => {
                     self.failures.remove(&backend.name);
                     self.metrics
                         .backend_discovered
                         .get_or_create(&labels)
                         .set(1);
-                    if changed {
+                    if let Some((schema, detached)) = found {
                         info!(backend = %backend.name, source = %schema.source, services = ?schema.services, "discovered API");
                         self.schemas.insert(backend.name.clone(), schema);
                         match detached {
@@ -391,6 +419,8 @@ impl Reloader {
             .retain(|name, _| names.contains(name.as_str()));
         self.failures
             .retain(|name, _| names.contains(name.as_str()));
+        self.skew.retain(&names);
+        self.metrics.schema_skew.set(self.skew.skewed() as i64);
         out
     }
 
@@ -527,6 +557,7 @@ impl Reloader {
                 services: schema.map(|s| exposed(backend, s)).unwrap_or_default(),
                 digest: schema.map(|s| format!("{:016x}", s.digest)),
                 error,
+                endpoint_schemas: self.skew.report(&backend.name),
             });
             let Some(schema) = schema else { continue };
             let upstream = match self.channels.upstream(
@@ -582,11 +613,12 @@ impl Reloader {
         }
         let live = self.live.status();
         live.backends.len() == statuses.len()
-            && live
-                .backends
-                .iter()
-                .zip(statuses)
-                .all(|(a, b)| a.name == b.name && a.digest == b.digest && a.state == b.state)
+            && live.backends.iter().zip(statuses).all(|(a, b)| {
+                a.name == b.name
+                    && a.digest == b.digest
+                    && a.state == b.state
+                    && a.endpoint_schemas == b.endpoint_schemas
+            })
     }
 
     /// Last step: the status of a just-published table (`status` without the
@@ -754,4 +786,86 @@ struct Collected {
     runtimes: Vec<BackendRuntime>,
     statuses: Vec<BackendStatus>,
     errors: Vec<String>,
+}
+
+/// What discovery of one backend found: its new schema (with its encoded files
+/// when its pool was detached), `None` when the digest is the one in use, or
+/// why it failed; and, for reflection backends, what each endpoint serves.
+type Found = (FoundSchema, Option<crate::skew::Round>);
+
+/// A backend's new schema with its detached files, `None` when unchanged.
+type FoundSchema =
+    Result<Option<(Schema, Option<Vec<Vec<u8>>>)>, switchboard_discovery::DiscoveryError>;
+
+/// `schema` if its digest is not `old`, its pool detached: a new API's pool is
+/// dropped now, not after every backend is discovered, and the merge rebuilds
+/// it from the encoded files.
+fn changed_schema(mut schema: Schema, old: Option<u64>) -> Option<(Schema, Option<Vec<Vec<u8>>>)> {
+    if old == Some(schema.digest) {
+        return None;
+    }
+    let detached = crate::shared_pool::detach(&mut schema);
+    Some((schema, detached))
+}
+
+/// Reflection on every endpoint of `backend` at once. The backend's schema is
+/// that of the first endpoint (in order) that answered, as before; only a
+/// digest not seen before is decoded (the new schema, and the methods of each
+/// new digest for `/routes`). Fails only when no endpoint answered, with the
+/// last endpoint's error; a partial failure is logged per endpoint.
+async fn every_endpoint(
+    backend: &Backend,
+    timeout: Duration,
+    connections: HashMap<String, switchboard_discovery::Connection>,
+    old: Option<u64>,
+    skew: &crate::skew::Skew,
+) -> Found {
+    let each = switchboard_discovery::discover_each(backend, timeout, connections).await;
+    let answered = each.iter().any(|(_, r)| r.is_ok());
+    let mut round = crate::skew::Round::default();
+    let mut primary: Option<FoundSchema> = None;
+    let mut last_error = None;
+    for (endpoint, result) in each {
+        let api = match result {
+            Ok(api) => api,
+            Err(e) => {
+                if answered {
+                    warn!(backend = %backend.name, endpoint = %endpoint, error = %e, "reflection failed");
+                }
+                round.endpoints.push((endpoint, Err(e.to_string())));
+                last_error = Some(e);
+                continue;
+            }
+        };
+        round.endpoints.push((endpoint, Ok(api.digest)));
+        let seen = skew.knows(api.digest) || round.methods.iter().any(|(d, _)| *d == api.digest);
+        if primary.is_none() {
+            if old == Some(api.digest) {
+                primary = Some(Ok(None));
+            } else {
+                let built = api.schema();
+                if let (false, Ok(schema)) = (seen, &built) {
+                    round
+                        .methods
+                        .push((api.digest, crate::skew::methods_of(schema)));
+                }
+                primary = Some(built.map(|schema| changed_schema(schema, old)));
+                continue;
+            }
+        }
+        if !seen && let Ok(schema) = api.schema() {
+            round
+                .methods
+                .push((api.digest, crate::skew::methods_of(&schema)));
+        }
+    }
+    let found = primary.unwrap_or_else(|| {
+        Err(
+            last_error.unwrap_or_else(|| switchboard_discovery::DiscoveryError::Connect {
+                endpoint: String::new(),
+                message: "no endpoints configured".into(),
+            }),
+        )
+    });
+    (found, Some(round))
 }

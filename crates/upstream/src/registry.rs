@@ -49,7 +49,9 @@ struct Inner {
 
 /// See [`ChannelCache::on_endpoints_changed`].
 #[derive(Default)]
-struct EndpointsChangedList(Vec<Box<dyn Fn(&str) + Send + Sync>>);
+struct EndpointsChangedList(Vec<EndpointsChanged>);
+
+type EndpointsChanged = Box<dyn Fn(&str) + Send + Sync>;
 
 /// A hook list prints as its length (`Inner` derives `Debug`).
 impl std::fmt::Debug for EndpointsChangedList {
