@@ -1,5 +1,5 @@
 //! The admin listener (loopback by default): `/healthz`, `/readyz`, `/routes`,
-//! `/backends`, `/status`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
+//! `/backends`, `/status`, `/reloads`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
 //! the gateway and asks the reloader for rebuilds through a [`ReloadHandle`].
 
 use std::sync::Arc;
@@ -92,6 +92,8 @@ impl Admin {
             (&Method::GET, "/routes") => self.routes(),
             (&Method::GET, "/backends") => self.backends(),
             (&Method::GET, "/status") => self.status(),
+            // The last 50 reloads, newest first, each with its route diff.
+            (&Method::GET, "/reloads") => json(200, &self.live.history()),
             (&Method::GET, "/openapi.json") => self.openapi(req.uri().query()),
             (&Method::GET, "/metrics") => {
                 // OpenMetrics or text 0.0.4, by `Accept` (see `metrics_format`).
@@ -120,11 +122,11 @@ impl Admin {
             (
                 _,
                 "/healthz" | "/readyz" | "/routes" | "/status" | "/metrics" | "/reload"
-                | "/openapi.json" | "/backends",
+                | "/openapi.json" | "/backends" | "/reloads",
             ) => json_response(405, r#"{"error":"method not allowed"}"#),
             _ => json_response(
                 404,
-                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/backends","/status","/metrics","/openapi.json","POST /reload"]}"#,
+                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/backends","/status","/reloads","/metrics","/openapi.json","POST /reload"]}"#,
             ),
         }
     }

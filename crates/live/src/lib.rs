@@ -20,8 +20,10 @@ use switchboard_routes::RouteTable;
 use switchboard_upstream::Upstream;
 use tokio::sync::{mpsc, oneshot};
 
+mod history;
 mod settings;
 mod states;
+pub use history::{HISTORY_LEN, History, OwnerChange, ReloadRecord, RouteDiff, RouteEntry};
 pub use settings::Settings;
 pub use states::{BackendState, ReloadResult};
 
@@ -36,6 +38,22 @@ pub struct Snapshot {
     /// Some backend has an edge policy (auth or limits); when false the entry
     /// service skips the edge check entirely.
     pub edge_active: bool,
+}
+
+impl Snapshot {
+    /// Every route as `/routes` and the reload diff see it.
+    pub fn route_entries(&self) -> Vec<RouteEntry> {
+        self.table
+            .routes()
+            .iter()
+            .map(|r| RouteEntry {
+                method: r.http_method.as_str().to_owned(),
+                template: r.template.clone(),
+                backend: r.backend_name.to_string(),
+                grpc_method: r.grpc_path.to_string(),
+            })
+            .collect()
+    }
 }
 
 /// Per-backend state a request needs, resolved at build time.
@@ -120,6 +138,8 @@ pub struct Live {
     /// Set once at shutdown: readiness fails first, so load balancers stop
     /// sending traffic before the listeners close.
     draining: std::sync::atomic::AtomicBool,
+    /// The last reloads, for admin `/reloads`.
+    history: History,
 }
 
 impl Live {
@@ -157,6 +177,16 @@ impl Live {
     /// [`Live::is_draining`]).
     pub fn is_ready(&self) -> bool {
         self.snapshot.load().is_some()
+    }
+
+    /// Records a reload for `/reloads` (the reloader, after each one).
+    pub fn record(&self, record: ReloadRecord) {
+        self.history.push(record);
+    }
+
+    /// The last [`HISTORY_LEN`] reloads, newest first.
+    pub fn history(&self) -> Vec<ReloadRecord> {
+        self.history.recent()
     }
 
     /// Marks the process as shutting down; `/readyz` answers 503 from now on.

@@ -79,6 +79,8 @@ pub struct Reloader {
     schedule: crate::refresh::Schedule,
     /// What each endpoint of each reflection backend serves.
     skew: crate::skew::Skew,
+    /// The route diff of the table the current reload published, for its record.
+    published_diff: Option<switchboard_live::RouteDiff>,
     /// The schedule's timer end, until `run` starts the timer.
     schedule_rx: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
 }
@@ -116,6 +118,7 @@ impl Reloader {
             schedule,
             schedule_rx: Some(schedule_rx),
             skew: crate::skew::Skew::default(),
+            published_diff: None,
         };
         (reloader, handle)
     }
@@ -185,7 +188,27 @@ impl Reloader {
             self.schedule.arm(config);
         }
         self.sync_endpoint_schemas();
+        self.record(trigger, &outcome);
         outcome
+    }
+
+    /// Adds the reload to the history (`/reloads`): every publish and
+    /// rejection, and the reloads an operator asked for. Refreshes, retries and
+    /// endpoint changes that found nothing new are left out, or a quiet
+    /// gateway's history would be nothing but refreshes within minutes.
+    fn record(&mut self, trigger: Trigger, outcome: &Outcome) {
+        let diff = self.published_diff.take();
+        if outcome.result == ReloadResult::Unchanged && trigger.rediscovers_only() {
+            return;
+        }
+        self.live.record(switchboard_live::ReloadRecord {
+            version: outcome.version,
+            at: rfc3339(SystemTime::now()),
+            trigger: trigger.as_str(),
+            outcome: outcome.result.as_str(),
+            diff: diff.unwrap_or_default(),
+            errors: outcome.errors.clone(),
+        });
     }
 
     /// Brings `/status`'s per-endpoint schemas up to date after a reload that
@@ -478,12 +501,25 @@ impl Reloader {
         let (table, conflicts, route_errors) = build_table(&inputs);
         let version = self.live.status().version + 1;
         let routes = table.routes().len();
-        self.live.publish(Arc::new(Snapshot {
+        let snapshot = Arc::new(Snapshot {
             version,
             table,
             edge_active: runtimes.iter().any(|r| r.edge.is_some()),
             backends: runtimes,
-        }));
+        });
+        // What this publish changes, each route with its gRPC method.
+        let before = self
+            .live
+            .snapshot()
+            .map(|s| s.route_entries())
+            .unwrap_or_default();
+        let diff = switchboard_live::RouteDiff::between(
+            &before,
+            &snapshot.route_entries(),
+            &self.live.status().conflicts,
+            &conflicts,
+        );
+        self.live.publish(snapshot);
 
         // Endpoint state lives as long as some backend lists the address.
         let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
@@ -515,8 +551,10 @@ impl Reloader {
             routes,
             trigger = trigger.as_str(),
             backends = config.backends.len(),
+            changes = %diff.summary(10),
             "route table published"
         );
+        self.published_diff = Some(diff);
         self.applied = Some((config, file_hash));
         release_freed_memory();
         self.outcome(ReloadResult::Applied, errors)

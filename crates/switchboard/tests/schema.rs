@@ -1,6 +1,7 @@
 //! End-to-end: the schema-aware gateway. A backend redeployed with the next
 //! version of its proto is served after its `refresh` with no config change and
-//! no SIGHUP; refreshes that find nothing new publish nothing.
+//! no SIGHUP; refreshes that find nothing new publish nothing; `/reloads` lists
+//! what each reload changed.
 //!
 //! The backends are test-local tonic servers whose protos are compiled in the
 //! test (`support::versioned`), restarted on the same port as a deploy would.
@@ -93,6 +94,30 @@ async fn a_redeployed_backend_is_served_after_the_refresh() {
     assert_eq!(
         sample(&gw, "switchboard_reloads_total", &[applied]).await,
         1.0
+    );
+    // The history: the refresh's record lists the added method; the unchanged
+    // refreshes before it left none.
+    let reloads = get(&gw.admin_url("/reloads")).await.unwrap().json();
+    let records = reloads.as_array().unwrap();
+    assert_eq!(records.len(), 2, "{reloads}");
+    let newest = &records[0];
+    assert_eq!(newest["trigger"], "refresh", "{reloads}");
+    assert_eq!(newest["outcome"], "applied");
+    assert_eq!(newest["version"], version + 1);
+    let added: Vec<&str> = newest["diff"]["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["grpc_method"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["/demo.Greeter/Goodbye"], "{reloads}");
+    assert_eq!(newest["diff"]["removed"], serde_json::json!([]));
+    assert_eq!(records[1]["trigger"], "startup");
+    assert!(
+        gw.log()
+            .contains("+POST /demo.Greeter/Goodbye (greeter /demo.Greeter/Goodbye)"),
+        "the diff is not logged\n{}",
+        gw.log()
     );
     drop(v2);
 }
