@@ -10,7 +10,11 @@ use switchboard_live::{Live, ReloadResult, Trigger};
 use switchboard_reload::{Reloader, ReloaderOptions, SwapMetrics};
 use switchboard_upstream::ChannelCache;
 
-pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn check(
+    config_path: &Path,
+    discover: bool,
+    against: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let config = match switchboard_config::load_file(config_path) {
         Ok(config) => config,
         Err(errors) => {
@@ -80,6 +84,13 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
                 r.grpc_path
             );
         }
+    }
+    if let Some(admin) = against {
+        let routes = live
+            .snapshot()
+            .map(|s| s.route_entries())
+            .unwrap_or_default();
+        crate::against::print_diff(admin, &routes, &status.conflicts).await?;
     }
     for c in &status.conflicts {
         failed = true;

@@ -240,3 +240,71 @@ async fn replicas_on_different_versions_are_visible() {
     assert_eq!(gw.log().matches(warned).count(), 1, "{}", gw.log());
     drop((new, replaced));
 }
+
+/// `switchboard check --discover --against ADMIN` prints what a reload to the
+/// checked config would change in a running gateway's table.
+#[tokio::test]
+async fn check_prints_the_diff_against_a_running_gateway() {
+    let v1 = Versioned::start("v1", V1).await;
+    let v2 = Versioned::start("v2", V2).await;
+    let gw = Gateway::start(&backend_yaml("greeter", v1.addr, "")).await;
+    let next = gw.dir.path().join("next.yaml");
+    std::fs::write(&next, gw.config_text(&backend_yaml("greeter", v2.addr, ""))).unwrap();
+    let admin = format!("http://{}", gw.admin);
+    let bin = support::switchboard_bin();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(["check", "--config"])
+            .arg(&next)
+            .args(["--discover", "--against", &admin])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let added = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("+ POST") && l.contains("/demo.Greeter/Goodbye"))
+        .unwrap_or_else(|| panic!("no added route in:\n{stdout}"));
+    assert!(
+        added.ends_with("-> greeter /demo.Greeter/Goodbye"),
+        "{added}"
+    );
+    assert!(stdout.contains("live version 1"), "{stdout}");
+    // Nothing else changes: Hello is the same route on the same backend.
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("  + ") || l.starts_with("  - "))
+            .count(),
+        1,
+        "{stdout}"
+    );
+
+    // A gateway that is not there is an error, not an empty diff.
+    let bin = support::switchboard_bin();
+    let config = gw.config.clone();
+    let nowhere = format!("http://127.0.0.1:{}", support::free_port());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(bin)
+            .args(["check", "--config"])
+            .arg(&config)
+            .args(["--discover", "--against", &nowhere])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot reach the gateway's admin listener"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
