@@ -1,7 +1,9 @@
 //! End-to-end: the schema-aware gateway. A backend redeployed with the next
 //! version of its proto is served after its `refresh` with no config change and
 //! no SIGHUP; refreshes that find nothing new publish nothing; `/reloads` lists
-//! what each reload changed.
+//! what each reload changed; every endpoint is discovered and replicas on
+//! different versions show; `check --against` diffs against a running
+//! gateway; the listen port answers reflection for everything exposed.
 //!
 //! The backends are test-local tonic servers whose protos are compiled in the
 //! test (`support::versioned`), restarted on the same port as a deploy would.
@@ -307,4 +309,139 @@ async fn check_prints_the_diff_against_a_running_gateway() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Reflection through the gateway's listen port (v1 and v1alpha): the union of
+/// every backend's exposed services, with their methods, and no excluded one.
+#[tokio::test]
+async fn reflection_on_the_listen_port_lists_what_is_exposed() {
+    use support::versioned::INTERNAL;
+    let with_hidden =
+        format!("{V2}\nservice Hidden {{ rpc Peek(HelloRequest) returns (Reply); }}\n");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let demo = Versioned::serve(
+        listener,
+        "demo",
+        &[
+            ("greeter.proto", &with_hidden),
+            ("internal.proto", INTERNAL),
+        ],
+    )
+    .await;
+    let hello = support::Backend::greeter(switchboard_examples::Reflection::V1AndV1Alpha).await;
+    let backends = format!(
+        "{}{}",
+        backend_yaml(
+            "demo",
+            demo.addr,
+            "services: {exclude: [\"demo.Hidden\", \"demo.internal.*\"]}"
+        ),
+        backend_yaml("hello", hello.addr, "")
+    );
+    let gw = Gateway::start(&backends).await;
+    let url = format!("http://{}", gw.http);
+
+    let v1 = reflect::v1(&url, "demo.Greeter").await;
+    let v1alpha = reflect::v1alpha(&url, "demo.Greeter").await;
+    for (protocol, (services, file)) in [("v1", v1), ("v1alpha", v1alpha)] {
+        let services = services.unwrap_or_else(|s| panic!("{protocol}: {s:?}\n{}", gw.log()));
+        assert!(
+            services.contains(&"demo.Greeter".to_owned()),
+            "{protocol}: {services:?}"
+        );
+        assert!(
+            services.contains(&"helloworld.Greeter".to_owned()),
+            "{protocol}: {services:?}"
+        );
+        assert!(
+            !services
+                .iter()
+                .any(|s| s.starts_with("demo.internal") || s == "demo.Hidden"),
+            "{protocol}: excluded services listed: {services:?}"
+        );
+        // The file has the exposed service with its methods, not the hidden one.
+        let file = file.unwrap_or_else(|s| panic!("{protocol}: {s:?}"));
+        let services: Vec<(&str, Vec<&str>)> = file
+            .service
+            .iter()
+            .map(|s| (s.name(), s.method.iter().map(|m| m.name()).collect()))
+            .collect();
+        assert_eq!(
+            services,
+            [("Greeter", vec!["Hello", "Goodbye"])],
+            "{protocol}"
+        );
+    }
+    // A symbol of an excluded service is not found.
+    let (_, hidden) = reflect::v1(&url, "demo.Hidden").await;
+    assert!(hidden.is_err(), "demo.Hidden was described: {hidden:?}");
+    drop((demo, hello));
+}
+
+/// Reflection clients for both protocol versions (tonic-reflection's stubs):
+/// `ListServices`, then the file defining `symbol`.
+mod reflect {
+    use prost::Message;
+    use prost_types::FileDescriptorProto;
+    use tonic::Status;
+
+    type Answer = (
+        Result<Vec<String>, Status>,
+        Result<FileDescriptorProto, Status>,
+    );
+
+    macro_rules! client {
+        ($name:ident, $pb:path) => {
+            pub(crate) async fn $name(url: &str, symbol: &str) -> Answer {
+                use pb::server_reflection_client::ServerReflectionClient;
+                use pb::server_reflection_request::MessageRequest;
+                use pb::server_reflection_response::MessageResponse;
+                use $pb as pb;
+                let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+                    .unwrap()
+                    .connect()
+                    .await
+                    .unwrap();
+                let client = ServerReflectionClient::new(channel);
+                let ask = |request| pb::ServerReflectionRequest {
+                    host: String::new(),
+                    message_request: Some(request),
+                };
+                let one = |request| {
+                    let mut client = client.clone();
+                    let request = ask(request);
+                    async move {
+                        let mut stream = client
+                            .server_reflection_info(tokio_stream::iter([request]))
+                            .await?
+                            .into_inner();
+                        match stream.message().await?.and_then(|r| r.message_response) {
+                            Some(response) => Ok(response),
+                            None => Err(Status::unknown("no answer")),
+                        }
+                    }
+                };
+                let services = match one(MessageRequest::ListServices(String::new())).await {
+                    Ok(MessageResponse::ListServicesResponse(list)) => {
+                        Ok(list.service.into_iter().map(|s| s.name).collect())
+                    }
+                    Ok(other) => Err(Status::unknown(format!("{other:?}"))),
+                    Err(s) => Err(s),
+                };
+                let file = match one(MessageRequest::FileContainingSymbol(symbol.into())).await {
+                    Ok(MessageResponse::FileDescriptorResponse(files)) => files
+                        .file_descriptor_proto
+                        .first()
+                        .map(|raw| FileDescriptorProto::decode(raw.as_slice()).unwrap())
+                        .ok_or_else(|| Status::unknown("no file")),
+                    Ok(other) => Err(Status::unknown(format!("{other:?}"))),
+                    Err(s) => Err(s),
+                };
+                (services, file)
+            }
+        };
+    }
+
+    client!(v1, tonic_reflection::pb::v1);
+    client!(v1alpha, tonic_reflection::pb::v1alpha);
 }
