@@ -216,6 +216,16 @@ impl Reloader {
     /// same schema: reported, but nothing served changes).
     fn sync_endpoint_schemas(&self) {
         let status = self.live.status();
+        // The balancer sends a method only to endpoints whose schema has it.
+        for b in &status.backends {
+            let methods: Vec<_> = self
+                .skew
+                .report(&b.name)
+                .into_iter()
+                .map(|e| (e.endpoint, e.methods))
+                .collect();
+            self.channels.set_endpoint_methods(&b.name, &methods);
+        }
         let differs = |b: &BackendStatus| {
             let now = self.skew.report(&b.name);
             now.len() != b.endpoint_schemas.len()
@@ -846,8 +856,9 @@ fn changed_schema(mut schema: Schema, old: Option<u64>) -> Option<(Schema, Optio
     Some((schema, detached))
 }
 
-/// Reflection on every endpoint of `backend` at once. The backend's schema is
-/// that of the first endpoint (in order) that answered, as before; only a
+/// Reflection on every endpoint of `backend` at once. The backend's schema
+/// stays the one in use while some endpoint has it, else becomes that of the
+/// first endpoint (in order) that answered; only a
 /// digest not seen before is decoded (the new schema, and the methods of each
 /// new digest for `/routes`). Fails only when no endpoint answered, with the
 /// last endpoint's error; a partial failure is logged per endpoint.
@@ -861,7 +872,18 @@ async fn every_endpoint(
     let each = switchboard_discovery::discover_each(backend, timeout, connections).await;
     let answered = each.iter().any(|(_, r)| r.is_ok());
     let mut round = crate::skew::Round::default();
-    let mut primary: Option<FoundSchema> = None;
+    // The schema in use stays while some endpoint still has it (an endpoint
+    // that failed counts with its last known schema): one replica going away
+    // must not switch the whole backend to another version's routes. Its
+    // methods then answer 503 from the balancer rather than 404.
+    let keep = answered
+        && old.is_some_and(|d| {
+            each.iter().any(|(endpoint, r)| match r {
+                Ok(api) => api.digest == d,
+                Err(_) => skew.last_digest(&backend.name, endpoint) == Some(d),
+            })
+        });
+    let mut primary: Option<FoundSchema> = keep.then_some(Ok(None));
     let mut last_error = None;
     for (endpoint, result) in each {
         let api = match result {

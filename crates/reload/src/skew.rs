@@ -62,6 +62,15 @@ impl Skew {
         self.methods.contains_key(&digest)
     }
 
+    /// The digest `endpoint` of `backend` was last seen serving.
+    pub(crate) fn last_digest(&self, backend: &str, endpoint: &str) -> Option<u64> {
+        self.backends
+            .get(backend)?
+            .iter()
+            .find(|e| e.endpoint == endpoint)?
+            .digest
+    }
+
     /// Records a round of `backend`. An endpoint that failed keeps the digest
     /// it had. Logs the grouping when it changed: a warning while more than one
     /// schema is live, an info line when the endpoints agree again.

@@ -445,3 +445,73 @@ mod reflect {
     client!(v1, tonic_reflection::pb::v1);
     client!(v1alpha, tonic_reflection::pb::v1alpha);
 }
+
+/// Two replicas on different versions behind one backend: a method only the
+/// new version has goes only to the new replica; a method both have goes to
+/// both; once the new replica is gone, the new method answers 503 UNAVAILABLE
+/// (not 404, not the old replica's UNIMPLEMENTED).
+#[tokio::test]
+async fn a_method_goes_only_to_replicas_whose_schema_has_it() {
+    let new = Versioned::start("new", V2).await;
+    let old = Versioned::start("old", V1).await;
+    // The first endpoint's schema routes the backend; round robin makes "both"
+    // deterministic.
+    let backend = format!(
+        "  - name: greeter\n    endpoints: [\"{}\", \"{}\"]\n    balancing: round_robin\n    refresh: 500ms\n",
+        new.addr, old.addr
+    );
+    let gw = Gateway::start(&backend).await;
+    let goodbye = gw.url("/demo.Greeter/Goodbye");
+    let hello = gw.url("/demo.Greeter/Hello");
+    let mut served = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..10 {
+        let r = post(&goodbye, r#"{"name":"ada"}"#).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        *served
+            .entry(r.json()["servedBy"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        served.into_iter().collect::<Vec<_>>(),
+        [("new".to_owned(), 10)]
+    );
+    let mut served = std::collections::BTreeMap::<String, usize>::new();
+    for _ in 0..10 {
+        let r = post(&hello, r#"{"name":"ada"}"#).await.unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        *served
+            .entry(r.json()["servedBy"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert!(
+        served.len() == 2,
+        "the old method did not reach both: {served:?}"
+    );
+
+    // The only replica with the new method goes away.
+    drop(new);
+    let gone = eventually(|| async {
+        post(&goodbye, r#"{"name":"ada"}"#)
+            .await
+            .is_ok_and(|r| r.status != 200)
+    })
+    .await;
+    assert!(gone, "the stopped replica kept answering");
+    // Never the old replica's UNIMPLEMENTED, now and after refreshes.
+    for _ in 0..5 {
+        let r = post(&goodbye, r#"{"name":"ada"}"#).await.unwrap();
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert_eq!(r.json()["code"], 14, "{}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    // The old method is still served (by the old replica).
+    assert!(
+        eventually(|| async {
+            post(&hello, r#"{"name":"ada"}"#)
+                .await
+                .is_ok_and(|r| r.status == 200 && r.json()["servedBy"] == "old")
+        })
+        .await
+    );
+    drop(old);
+}

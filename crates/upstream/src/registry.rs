@@ -122,6 +122,7 @@ impl ChannelCache {
                     draining: Mutex::default(),
                     budget: retry::RetryBudget::default(),
                     rr: AtomicUsize::new(0),
+                    skewed: Default::default(),
                     spec: Mutex::default(),
                     tls: Mutex::default(),
                     refresher: Mutex::new(None),
@@ -215,6 +216,20 @@ impl ChannelCache {
                     .forget_endpoint(&shared.name, &ep.addr, &ep.handles);
             }
             self.inner.metrics.forget_backend(&shared.name);
+        }
+    }
+
+    /// Records which methods each endpoint of `backend` serves (by address;
+    /// `None`: unknown), so that a call goes only to endpoints whose schema has
+    /// its method while the replicas disagree (see `schema_filter`).
+    pub fn set_endpoint_methods(
+        &self,
+        backend: &str,
+        methods: &[(String, Option<Arc<std::collections::HashSet<String>>>)],
+    ) {
+        let shared = lock(&self.inner.backends).get(backend).cloned();
+        if let Some(shared) = shared {
+            crate::schema_filter::set(&shared, methods);
         }
     }
 
