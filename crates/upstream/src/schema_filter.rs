@@ -56,3 +56,53 @@ pub(crate) fn unavailable(backend: &str, path: &str) -> Status {
         "no available endpoint of backend {backend} serves {path}: the endpoints whose schema has it are gone (mixed versions during a rollout)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Arc;
+
+    use crate::{ChannelCache, UpstreamConfig};
+
+    fn set(paths: &[&str]) -> Option<Arc<HashSet<String>>> {
+        Some(Arc::new(paths.iter().map(|p| p.to_string()).collect()))
+    }
+
+    #[tokio::test]
+    async fn pick_keeps_to_endpoints_whose_schema_has_the_method() {
+        let cache = ChannelCache::default();
+        let addrs = ["127.0.0.1:1".to_string(), "127.0.0.1:2".to_string()];
+        let u = cache
+            .upstream(
+                "b",
+                &addrs,
+                Some(&addrs),
+                UpstreamConfig {
+                    policy: crate::Policy::RoundRobin,
+                    ..UpstreamConfig::default()
+                },
+            )
+            .unwrap();
+        let old = set(&["/p.S/Old"]);
+        let new = set(&["/p.S/Old", "/p.S/New"]);
+        cache.set_endpoint_methods("b", &[(addrs[0].clone(), old), (addrs[1].clone(), new)]);
+        for _ in 0..20 {
+            assert_eq!(&*u.pick("/p.S/New", None).unwrap().addr, "127.0.0.1:2");
+        }
+        let picked: HashSet<String> = (0..50)
+            .map(|_| u.pick("/p.S/Old", None).unwrap().addr.to_string())
+            .collect();
+        assert_eq!(picked.len(), 2, "{picked:?}");
+        let none = u.pick("/p.S/Gone", None).unwrap_err();
+        assert_eq!(none.code(), tonic::Code::Unavailable);
+        assert!(
+            none.message().contains("serves /p.S/Gone"),
+            "{}",
+            none.message()
+        );
+
+        // One schema again (or unknown): no filtering at all.
+        cache.set_endpoint_methods("b", &[(addrs[0].clone(), set(&["/p.S/Old"]))]);
+        assert!(u.pick("/p.S/Gone", None).is_ok());
+    }
+}

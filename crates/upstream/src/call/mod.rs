@@ -158,7 +158,7 @@ impl Upstream {
     /// none does); among them only available endpoints (not ejected, not
     /// failing health checks) are considered, unless fewer than
     /// `panic_threshold` of them are.
-    fn pick(
+    pub(crate) fn pick(
         &self,
         path: &str,
         avoid: Option<&Arc<EndpointState>>,
