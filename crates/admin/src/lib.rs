@@ -1,5 +1,5 @@
 //! The admin listener (loopback by default): `/healthz`, `/readyz`, `/routes`,
-//! `/backends`, `/status`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
+//! `/backends`, `/status`, `/reloads`, `/metrics`, `/openapi.json` and `POST /reload`. It reads the same [`Live`] view as
 //! the gateway and asks the reloader for rebuilds through a [`ReloadHandle`].
 
 use std::sync::Arc;
@@ -18,6 +18,7 @@ use crate::metrics_format::Format;
 mod metrics_format;
 pub mod openapi;
 mod openapi_cache;
+mod skew;
 
 pub use openapi_cache::OpenApiCache;
 
@@ -44,6 +45,8 @@ struct RouteView<'a> {
     source: &'static str,
     client_streaming: bool,
     server_streaming: bool,
+    /// The endpoints whose schema has this route's method (see `skew`).
+    endpoints: Vec<String>,
 }
 
 impl Admin {
@@ -94,6 +97,8 @@ impl Admin {
             (&Method::GET, "/routes") => self.routes(),
             (&Method::GET, "/backends") => self.backends(),
             (&Method::GET, "/status") => self.status(),
+            // The last 50 reloads, newest first, each with its route diff.
+            (&Method::GET, "/reloads") => json(200, &self.live.history()),
             (&Method::GET, "/openapi.json") => self.openapi(req.uri().query()),
             (&Method::GET, "/metrics") => {
                 // OpenMetrics or text 0.0.4, by `Accept` (see `metrics_format`).
@@ -122,11 +127,11 @@ impl Admin {
             (
                 _,
                 "/healthz" | "/readyz" | "/routes" | "/status" | "/metrics" | "/reload"
-                | "/openapi.json" | "/backends",
+                | "/openapi.json" | "/backends" | "/reloads",
             ) => json_response(405, r#"{"error":"method not allowed"}"#),
             _ => json_response(
                 404,
-                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/backends","/status","/metrics","/openapi.json","POST /reload"]}"#,
+                r#"{"error":"not found","endpoints":["/healthz","/readyz","/routes","/backends","/status","/reloads","/metrics","/openapi.json","POST /reload"]}"#,
             ),
         }
     }
@@ -166,10 +171,12 @@ impl Admin {
         let Some(snapshot) = self.live.snapshot() else {
             return json(200, &Vec::<switchboard_upstream::BackendReport>::new());
         };
+        let status = self.live.status();
+        let schemas = skew::Schemas::new(&status);
         let reports: Vec<_> = snapshot
             .backends
             .iter()
-            .map(|b| b.upstream.report())
+            .map(|b| schemas.backend_report(b))
             .collect();
         json(200, &reports)
     }
@@ -178,6 +185,8 @@ impl Admin {
         let Some(snapshot) = self.live.snapshot() else {
             return json(200, &Vec::<RouteView>::new());
         };
+        let status = self.live.status();
+        let schemas = skew::Schemas::new(&status);
         let views: Vec<RouteView> = snapshot
             .table
             .routes()
@@ -194,6 +203,7 @@ impl Admin {
                 },
                 client_streaming: r.plan.method.is_client_streaming(),
                 server_streaming: r.plan.method.is_server_streaming(),
+                endpoints: schemas.serving(&snapshot, r.backend, &r.grpc_path),
             })
             .collect();
         json(200, &views)

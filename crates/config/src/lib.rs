@@ -66,6 +66,9 @@ pub struct Config {
     pub observability: Observability,
 }
 
+/// Default of [`Backend::refresh`].
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(30);
+
 /// One gRPC backend: a named set of endpoints serving the same API.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backend {
@@ -81,6 +84,10 @@ pub struct Backend {
     /// Deadline applied to calls that carry no `Grpc-Timeout` (and the cap for those that do).
     /// `None` means no deadline.
     pub timeout: Option<Duration>,
+    /// How often the backend's descriptors are re-discovered (`refresh:`, default
+    /// 30s) so that a deploy adding a method is served without a config edit;
+    /// `None` (`refresh: off`) re-discovers only on reloads and endpoint changes.
+    pub refresh: Option<Duration>,
     /// JSON mapping options for this backend.
     pub json: JsonOptions,
     /// HTTP rules given in the config (grpc-gateway's `grpc_api_configuration`

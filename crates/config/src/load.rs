@@ -86,6 +86,7 @@
 //!       include: ["example.*"]        # only these services are exposed (`*` globs)
 //!       exclude: ["example.Internal"] # never exposed
 //!     timeout: 10s            # default call deadline, > 0; absent = none
+//!     refresh: 30s            # re-discovery interval, > 0, or `off`; default 30s
 //!     tls: {ca: ca.pem, cert: c.pem, key: c.key, server_name: x}  # {} = system roots
 //!     auth: {jwt: corp, exempt: ["pkg.Svc/Login"]}  # provider name; open method globs
 //!     rate_limit: {per_second: 10, burst: 20, key: client_ip}  # | header NAME | claim NAME

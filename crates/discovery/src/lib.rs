@@ -18,6 +18,9 @@ use prost_reflect::DescriptorPool;
 use switchboard_config::{Backend, DescriptorSource, SchemaSource};
 use tokio::sync::Semaphore;
 
+pub use each::{EndpointApi, discover_each};
+
+mod each;
 mod files;
 mod reflection;
 mod schema;

@@ -74,7 +74,10 @@ pub(crate) async fn discover(
         let mut last = None;
         for endpoint in endpoints {
             current.clone_from(endpoint);
-            match discover_endpoint(endpoint, timeout, tls, connections.remove(endpoint)).await {
+            let found = discover_endpoint(endpoint, timeout, tls, connections.remove(endpoint))
+                .await
+                .and_then(Fetched::build);
+            match found {
                 Ok(schema) => return Ok(schema),
                 Err(e) => {
                     tracing::warn!(endpoint = %endpoint, error = %e, "reflection failed");
@@ -96,15 +99,35 @@ pub(crate) async fn discover(
     })
 }
 
+/// What one endpoint's reflection returned, still encoded: enough for its
+/// digest; decoding it into a pool ([`Fetched::build`]) is the costly part.
+#[derive(Debug, Clone)]
+pub(crate) struct Fetched {
+    pub(crate) files: Vec<Vec<u8>>,
+    pub(crate) services: Vec<String>,
+    pub(crate) source: SchemaSource,
+}
+
+impl Fetched {
+    /// The digest [`Schema::digest`] would have.
+    pub(crate) fn digest(&self) -> u64 {
+        schema::digest(&self.files)
+    }
+
+    pub(crate) fn build(self) -> Result<Schema, DiscoveryError> {
+        schema::build(self.files, Some(self.services), self.source)
+    }
+}
+
 /// Runs reflection on one `host:port` (or a full `http://` URI): over `existing`
 /// when the caller has a connection to it, else over a new one (TLS when the
 /// backend has `tls`).
-async fn discover_endpoint(
+pub(crate) async fn discover_endpoint(
     endpoint: &str,
     timeout: Duration,
     tls: Option<&switchboard_config::edge::BackendTls>,
     existing: Option<Connection>,
-) -> Result<Schema, DiscoveryError> {
+) -> Result<Fetched, DiscoveryError> {
     let connect_error = |message: String| DiscoveryError::Connect {
         endpoint: endpoint.to_owned(),
         message,
@@ -137,7 +160,7 @@ async fn discover_endpoint(
 }
 
 /// Reflection over `channel`: v1, then v1alpha.
-async fn exchange(channel: Connection, endpoint: &str) -> Result<Schema, DiscoveryError> {
+async fn exchange(channel: Connection, endpoint: &str) -> Result<Fetched, DiscoveryError> {
     let v1_message = match fetch(channel.clone(), endpoint, Protocol::V1).await {
         Ok(schema) => return Ok(schema),
         Err(Attempt::Failed(e)) => return Err(e),
@@ -161,7 +184,11 @@ async fn exchange(channel: Connection, endpoint: &str) -> Result<Schema, Discove
 }
 
 /// Runs the whole exchange over one stream with `protocol`.
-async fn fetch(channel: Connection, endpoint: &str, protocol: Protocol) -> Result<Schema, Attempt> {
+async fn fetch(
+    channel: Connection,
+    endpoint: &str,
+    protocol: Protocol,
+) -> Result<Fetched, Attempt> {
     let failed = |message: String| {
         Attempt::Failed(DiscoveryError::Reflection {
             endpoint: endpoint.to_owned(),
@@ -219,12 +246,11 @@ async fn fetch(channel: Connection, endpoint: &str, protocol: Protocol) -> Resul
     let Exchange {
         files, services, ..
     } = exchange;
-    schema::build(
-        files.into_values().collect(),
-        Some(services),
-        protocol.source(),
-    )
-    .map_err(Attempt::Failed)
+    Ok(Fetched {
+        files: files.into_values().collect(),
+        services,
+        source: protocol.source(),
+    })
 }
 
 /// The client side of one reflection stream: what was asked, what came back.

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use switchboard_config::{Backend, Config, IN_CODE};
@@ -29,7 +28,6 @@ pub struct Builder {
     backends: Vec<Backend>,
     watch: bool,
     sighup: bool,
-    refresh: Option<Duration>,
 }
 
 impl Default for Builder {
@@ -40,7 +38,6 @@ impl Default for Builder {
             backends: Vec::new(),
             watch: true,
             sighup: false,
-            refresh: Some(Duration::from_secs(60)),
         }
     }
 }
@@ -92,14 +89,6 @@ impl Builder {
         self
     }
 
-    /// How often every backend is re-discovered, so an API changed by a
-    /// redeploy is picked up without a config change (default 60 s; `None`
-    /// turns it off).
-    pub fn refresh_interval(mut self, every: Option<Duration>) -> Self {
-        self.refresh = every;
-        self
-    }
-
     /// Reads and validates the config, discovers every backend and publishes
     /// the first route table, then starts the reload loop (and the file watch).
     /// Binds nothing: serve the returned [`Switchboard`] as a tower service,
@@ -147,7 +136,6 @@ impl Builder {
         channels.metrics().register(&mut registry);
 
         let mut options = ReloaderOptions::new(path.clone());
-        options.refresh_interval = self.refresh;
         options.config_value = value.clone();
         let edge = options.edge.clone();
         edge.metrics().register(&mut registry);

@@ -139,6 +139,16 @@ impl Switchboard {
         self.inner.live.is_ready() && !self.inner.live.is_draining()
     }
 
+    /// The live table's routes as admin `/routes` lists them and the reload
+    /// history diffs them: what `switchboard check --against` compares.
+    pub fn route_entries(&self) -> Vec<switchboard_live::RouteEntry> {
+        self.inner
+            .live
+            .snapshot()
+            .map(|s| s.route_entries())
+            .unwrap_or_default()
+    }
+
     /// Every route of the live table, in matching order, as `/routes` lists
     /// them.
     pub fn routes(&self) -> Vec<RouteInfo> {

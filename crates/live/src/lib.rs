@@ -20,8 +20,10 @@ use switchboard_routes::RouteTable;
 use switchboard_upstream::Upstream;
 use tokio::sync::{mpsc, oneshot};
 
+mod history;
 mod settings;
 mod states;
+pub use history::{HISTORY_LEN, History, OwnerChange, ReloadRecord, RouteDiff, RouteEntry};
 pub use settings::Settings;
 pub use states::{BackendState, ReloadResult};
 
@@ -38,6 +40,22 @@ pub struct Snapshot {
     /// Some backend has an edge policy (auth or limits); when false the entry
     /// service skips the edge check entirely.
     pub edge_active: bool,
+}
+
+impl Snapshot {
+    /// Every route as `/routes` and the reload diff see it.
+    pub fn route_entries(&self) -> Vec<RouteEntry> {
+        self.table
+            .routes()
+            .iter()
+            .map(|r| RouteEntry {
+                method: r.http_method.as_str().to_owned(),
+                template: r.template.clone(),
+                backend: r.backend_name.to_string(),
+                grpc_method: r.grpc_path.to_string(),
+            })
+            .collect()
+    }
 }
 
 /// Per-backend state a request needs, resolved at build time.
@@ -101,6 +119,30 @@ pub struct BackendStatus {
     pub digest: Option<String>,
     /// Why its last discovery failed; `None` once one succeeds.
     pub error: Option<String>,
+    /// Each endpoint's own schema (reflection backends; every endpoint is
+    /// asked): more than one digest means the replicas run different versions.
+    pub endpoint_schemas: Vec<EndpointSchema>,
+}
+
+/// The schema one endpoint served when last discovered.
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointSchema {
+    /// The endpoint's address (`host:port`).
+    pub endpoint: String,
+    /// Hex digest of the endpoint's descriptors (`None`: never discovered).
+    pub digest: Option<String>,
+    /// Why the last attempt on this endpoint failed (its last digest is kept).
+    pub error: Option<String>,
+    /// The methods (`/package.Service/Method`) of that schema, for `/routes`.
+    #[serde(skip)]
+    pub methods: Option<Arc<std::collections::HashSet<String>>>,
+}
+
+impl PartialEq for EndpointSchema {
+    /// Same endpoint, same schema: what changes what is served.
+    fn eq(&self, other: &Self) -> bool {
+        self.endpoint == other.endpoint && self.digest == other.digest
+    }
 }
 
 /// The shared, lock-free view of what is live.
@@ -113,6 +155,8 @@ pub struct Live {
     /// Set once at shutdown: readiness fails first, so load balancers stop
     /// sending traffic before the listeners close.
     draining: std::sync::atomic::AtomicBool,
+    /// The last reloads, for admin `/reloads`.
+    history: History,
 }
 
 impl Live {
@@ -153,6 +197,16 @@ impl Live {
         self.snapshot.load().is_some()
     }
 
+    /// Records a reload for `/reloads` (the reloader, after each one).
+    pub fn record(&self, record: ReloadRecord) {
+        self.history.push(record);
+    }
+
+    /// The last [`HISTORY_LEN`] reloads, newest first.
+    pub fn history(&self) -> Vec<ReloadRecord> {
+        self.history.recent()
+    }
+
     /// Marks the process as shutting down; `/readyz` answers 503 from now on.
     pub fn start_draining(&self) {
         self.draining
@@ -178,11 +232,21 @@ pub enum Trigger {
     Admin,
     /// Retry of backends whose discovery failed.
     Retry,
-    /// Periodic re-discovery of every backend (APIs change without config changes).
+    /// Periodic re-discovery of the backends whose `refresh` interval is up
+    /// (APIs change without config changes).
     Refresh,
+    /// A backend's endpoint set changed without a reload (a `dns:///` name
+    /// resolved to other addresses): its new replicas are discovered.
+    Endpoints,
 }
 
 impl Trigger {
+    /// Rebuilds from the applied config, re-discovering only some backends (the
+    /// failed, the due, those whose endpoints changed): no file is read.
+    pub fn rediscovers_only(self) -> bool {
+        matches!(self, Trigger::Retry | Trigger::Refresh | Trigger::Endpoints)
+    }
+
     /// The trigger as the `switchboard_reloads_total{trigger}` label and logs name it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -192,6 +256,7 @@ impl Trigger {
             Trigger::Admin => "admin",
             Trigger::Retry => "retry",
             Trigger::Refresh => "refresh",
+            Trigger::Endpoints => "endpoints",
         }
     }
 }

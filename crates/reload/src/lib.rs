@@ -14,10 +14,12 @@
 //! a working table.
 
 mod metrics;
+mod refresh;
 mod reload;
 mod restart;
 mod settings;
 mod shared_pool;
+mod skew;
 mod source;
 pub mod watch;
 

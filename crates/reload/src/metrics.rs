@@ -32,6 +32,9 @@ pub struct SwapMetrics {
     pub version: Gauge,
     /// `switchboard_routes`: routes in the live table.
     pub routes: Gauge,
+    /// Backends whose endpoints serve more than one schema (a rollout in
+    /// progress, or one stuck half-way).
+    pub schema_skew: Gauge,
 }
 
 impl SwapMetrics {
@@ -65,6 +68,11 @@ impl SwapMetrics {
             "switchboard_table_version",
             "Version of the live route table",
             self.version.clone(),
+        );
+        registry.register(
+            "switchboard_backends_schema_skew",
+            "Backends whose endpoints serve more than one schema",
+            self.schema_skew.clone(),
         );
         registry.register(
             "switchboard_routes",

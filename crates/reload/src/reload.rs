@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use switchboard_config::{Backend, Config, ConfigError};
+use switchboard_config::{Backend, Config, ConfigError, DescriptorSource};
 use switchboard_discovery::Schema;
 use switchboard_routes::{BackendInput, RouteTable};
 use switchboard_upstream::ChannelCache;
@@ -30,9 +30,6 @@ pub struct ReloaderOptions {
     pub retry_min: Duration,
     /// The longest retry delay.
     pub retry_max: Duration,
-    /// Re-discover every backend this often, picking up API changes made without a
-    /// config change. `None` disables it.
-    pub refresh_interval: Option<Duration>,
     /// The secure edge (TLS, JWT, limits): prepared with every config, made
     /// live with every publish.
     pub edge: switchboard_edge::Edge,
@@ -50,7 +47,6 @@ impl ReloaderOptions {
             config_path,
             retry_min: Duration::from_secs(1),
             retry_max: Duration::from_secs(30),
-            refresh_interval: Some(Duration::from_secs(60)),
             edge: switchboard_edge::Edge::default(),
             config_value: None,
         }
@@ -88,6 +84,14 @@ pub struct Reloader {
     startup: Option<Config>,
     /// Called with the name of each backend a published table no longer has.
     removed_hooks: Vec<RemovedHook>,
+    /// When each backend was last discovered and is next due (`refresh`).
+    schedule: crate::refresh::Schedule,
+    /// What each endpoint of each reflection backend serves.
+    skew: crate::skew::Skew,
+    /// The route diff of the table the current reload published, for its record.
+    published_diff: Option<switchboard_live::RouteDiff>,
+    /// The schedule's timer end, until `run` starts the timer.
+    schedule_rx: Option<tokio::sync::watch::Receiver<Option<tokio::time::Instant>>>,
 }
 
 impl Reloader {
@@ -101,6 +105,11 @@ impl Reloader {
     ) -> (Reloader, ReloadHandle) {
         let (handle, rx) = ReloadHandle::channel();
         let retry_delay = opts.retry_min;
+        let (schedule, schedule_rx) = crate::refresh::Schedule::new();
+        // A `dns:///` name that resolves to other addresses between reloads:
+        // its new replicas are discovered now, not at the next refresh.
+        let endpoints = handle.clone();
+        channels.on_endpoints_changed(move |_backend| endpoints.trigger(Trigger::Endpoints));
         let reloader = Reloader {
             opts,
             live,
@@ -117,6 +126,10 @@ impl Reloader {
             pools_dirty: false,
             startup: None,
             removed_hooks: Vec::new(),
+            schedule,
+            schedule_rx: Some(schedule_rx),
+            skew: crate::skew::Skew::default(),
+            published_diff: None,
         };
         (reloader, handle)
     }
@@ -131,19 +144,8 @@ impl Reloader {
     /// Serves reload requests until every [`ReloadHandle`] is gone. Requests that
     /// queue up during a rebuild are coalesced into one.
     pub async fn run(mut self) {
-        if let Some(every) = self.opts.refresh_interval {
-            let handle = self.handle.clone();
-            tokio::spawn(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.tick().await;
-                loop {
-                    tick.tick().await;
-                    if handle.is_closed() {
-                        return;
-                    }
-                    handle.trigger(Trigger::Refresh);
-                }
-            });
+        if let Some(rx) = self.schedule_rx.take() {
+            tokio::spawn(crate::refresh::timer(rx, self.handle.clone()));
         }
         // The loop holds a handle itself (for retries), so it ends when the
         // channel closes from the other side only at process exit.
@@ -193,15 +195,72 @@ impl Reloader {
         } else if self.failures.is_empty() {
             self.retry_delay = self.opts.retry_min;
         }
+        if let Some((config, _)) = &self.applied {
+            self.schedule.arm(config);
+        }
+        self.sync_endpoint_schemas();
+        self.record(trigger, &outcome);
         outcome
+    }
+
+    /// Adds the reload to the history (`/reloads`): every publish and
+    /// rejection, and the reloads an operator asked for. Refreshes, retries and
+    /// endpoint changes that found nothing new are left out, or a quiet
+    /// gateway's history would be nothing but refreshes within minutes.
+    fn record(&mut self, trigger: Trigger, outcome: &Outcome) {
+        let diff = self.published_diff.take();
+        if outcome.result == ReloadResult::Unchanged && trigger.rediscovers_only() {
+            return;
+        }
+        self.live.record(switchboard_live::ReloadRecord {
+            version: outcome.version,
+            at: rfc3339(SystemTime::now()),
+            trigger: trigger.as_str(),
+            outcome: outcome.result.as_str(),
+            diff: diff.unwrap_or_default(),
+            errors: outcome.errors.clone(),
+        });
+    }
+
+    /// Brings `/status`'s per-endpoint schemas up to date after a reload that
+    /// published nothing (an endpoint's discovery failed or recovered with the
+    /// same schema: reported, but nothing served changes).
+    fn sync_endpoint_schemas(&self) {
+        let status = self.live.status();
+        // The balancer sends a method only to endpoints whose schema has it.
+        for b in &status.backends {
+            let methods: Vec<_> = self
+                .skew
+                .report(&b.name)
+                .into_iter()
+                .map(|e| (e.endpoint, e.methods))
+                .collect();
+            self.channels.set_endpoint_methods(&b.name, &methods);
+        }
+        let differs = |b: &BackendStatus| {
+            let now = self.skew.report(&b.name);
+            now.len() != b.endpoint_schemas.len()
+                || now
+                    .iter()
+                    .zip(&b.endpoint_schemas)
+                    .any(|(x, y)| x != y || x.error != y.error)
+        };
+        if !status.backends.iter().any(differs) {
+            return;
+        }
+        let mut status = (*status).clone();
+        for b in &mut status.backends {
+            b.endpoint_schemas = self.skew.report(&b.name);
+        }
+        self.live.set_status(Arc::new(status));
     }
 
     async fn rebuild(&mut self, trigger: Trigger) -> Outcome {
         let path = &self.opts.config_path;
-        // Retry and Refresh rebuild from the applied config; everything else
-        // re-reads the file.
+        // Retries, refreshes and endpoint changes rebuild from the applied
+        // config; everything else re-reads the file.
         let (config, file_hash) = match (trigger, &self.applied) {
-            (Trigger::Retry | Trigger::Refresh, Some((config, hash))) => (config.clone(), *hash),
+            (t, Some((config, hash))) if t.rediscovers_only() => (config.clone(), *hash),
             _ => match self
                 .opts
                 .config_value
@@ -244,7 +303,6 @@ impl Reloader {
         };
 
         let base_dir = Config::base_dir(path);
-        let only_failed = trigger == Trigger::Retry;
         // `dns:///` endpoints become addresses here, once per rebuild, for both
         // discovery and the new upstream handles.
         let resolved = futures_util::future::join_all(
@@ -266,7 +324,7 @@ impl Reloader {
         let channels = self.channels.clone();
         let (_warm, discovered) = futures_util::future::join(
             channels.warm(&all),
-            self.discover_all(&config, &resolved, &base_dir, only_failed),
+            self.discover_all(&config, &resolved, &base_dir, trigger),
         )
         .await;
 
@@ -285,78 +343,99 @@ impl Reloader {
         config: &Config,
         resolved: &[Result<Vec<String>, String>],
         base_dir: &std::path::Path,
-        only_failed: bool,
+        trigger: Trigger,
     ) -> Vec<Option<String>> {
         let timeout = config.discovery_timeout;
         let schemas = &self.schemas;
+        let skew = &self.skew;
         let channels = self.channels.clone();
-        let jobs = config.backends.iter().zip(resolved).map(|(b, addrs)| {
-            let skip = only_failed
-                && schemas.contains_key(&b.name)
-                && !self.failures.contains_key(&b.name);
-            // Reflection rides the endpoints' own connections (warmed before).
-            let connections: HashMap<String, switchboard_discovery::Connection> = match addrs {
-                Ok(addrs) if !skip => addrs
-                    .iter()
-                    .filter_map(|a| {
-                        let service = channels.grpc_service(a)?;
-                        Some((a.clone(), switchboard_discovery::connection(service)))
-                    })
-                    .collect(),
-                _ => HashMap::new(),
-            };
-            async move {
-                if skip {
-                    return None;
-                }
-                // Reflection talks to the resolved addresses, not the `dns:///` names.
-                let b = match addrs {
-                    Ok(addrs) if *addrs != b.endpoints => &Backend {
-                        endpoints: addrs.clone(),
-                        // TLS verifies the configured name, not the resolved address.
-                        edge: switchboard_edge::with_default_server_name(&b.edge, &b.endpoints),
-                        ..b.clone()
-                    },
-                    Ok(_) => b,
-                    Err(e) => {
-                        return Some(Err(switchboard_discovery::DiscoveryError::Connect {
-                            endpoint: b.endpoints.join(", "),
-                            message: e.clone(),
-                        }));
-                    }
-                };
-                let discovered =
-                    switchboard_discovery::discover_over(b, base_dir, timeout, connections).await;
-                Some(discovered.map(|mut schema| {
-                    let changed = schemas
-                        .get(&b.name)
-                        .is_none_or(|old| old.digest != schema.digest);
-                    // A new API's pool is dropped now, not after every backend is
-                    // discovered: the merge rebuilds it from the encoded files.
-                    let detached = if changed {
-                        crate::shared_pool::detach(&mut schema)
-                    } else {
-                        None
-                    };
-                    (schema, changed, detached)
-                }))
+        let now = tokio::time::Instant::now();
+        let wanted: Vec<bool> = config
+            .backends
+            .iter()
+            .zip(resolved)
+            .map(|(b, addrs)| {
+                let needs_retry =
+                    !schemas.contains_key(&b.name) || self.failures.contains_key(&b.name);
+                self.schedule.wanted(trigger, b, addrs, needs_retry, now)
+            })
+            .collect();
+        for ((b, addrs), wanted) in config.backends.iter().zip(resolved).zip(&wanted) {
+            if let (true, Ok(addrs)) = (wanted, addrs) {
+                self.schedule.record(&b.name, addrs, now);
             }
-        });
+        }
+        let jobs = config
+            .backends
+            .iter()
+            .zip(resolved)
+            .zip(wanted)
+            .map(|((b, addrs), wanted)| {
+                let skip = !wanted;
+                // Reflection rides the endpoints' own connections (warmed before).
+                let connections: HashMap<String, switchboard_discovery::Connection> = match addrs {
+                    Ok(addrs) if !skip => addrs
+                        .iter()
+                        .filter_map(|a| {
+                            let service = channels.grpc_service(a)?;
+                            Some((a.clone(), switchboard_discovery::connection(service)))
+                        })
+                        .collect(),
+                    _ => HashMap::new(),
+                };
+                async move {
+                    if skip {
+                        return None;
+                    }
+                    // Reflection talks to the resolved addresses, not the `dns:///` names.
+                    let b = match addrs {
+                        Ok(addrs) if *addrs != b.endpoints => &Backend {
+                            endpoints: addrs.clone(),
+                            // TLS verifies the configured name, not the resolved address.
+                            edge: switchboard_edge::with_default_server_name(&b.edge, &b.endpoints),
+                            ..b.clone()
+                        },
+                        Ok(_) => b,
+                        Err(e) => {
+                            let e = switchboard_discovery::DiscoveryError::Connect {
+                                endpoint: b.endpoints.join(", "),
+                                message: e.clone(),
+                            };
+                            return Some((Err(e), None));
+                        }
+                    };
+                    let old = schemas.get(&b.name).map(|s| s.digest);
+                    if matches!(b.descriptors, DescriptorSource::Reflection) {
+                        // Every endpoint is asked: replicas may run different versions.
+                        return Some(every_endpoint(b, timeout, connections, old, skew).await);
+                    }
+                    let discovered =
+                        switchboard_discovery::discover_over(b, base_dir, timeout, connections)
+                            .await;
+                    Some((discovered.map(|schema| changed_schema(schema, old)), None))
+                }
+            });
         let results = futures_util::future::join_all(jobs).await;
         let mut out = Vec::with_capacity(results.len());
         for (backend, result) in config.backends.iter().zip(results) {
             let labels = BackendLabels {
                 backend: backend.name.clone(),
             };
+            let result = result.map(|(found, round)| {
+                if let Some(round) = round {
+                    self.skew.update(&backend.name, round);
+                }
+                found
+            });
             match result {
                 None => out.push(None),
-                Some(Ok((schema, changed, detached))) => {
+                Some(Ok(found)) => {
                     self.failures.remove(&backend.name);
                     self.metrics
                         .backend_discovered
                         .get_or_create(&labels)
                         .set(1);
-                    if changed {
+                    if let Some((schema, detached)) = found {
                         info!(backend = %backend.name, source = %schema.source, services = ?schema.services, "discovered API");
                         self.schemas.insert(backend.name.clone(), schema);
                         match detached {
@@ -389,6 +468,8 @@ impl Reloader {
             .retain(|name, _| names.contains(name.as_str()));
         self.failures
             .retain(|name, _| names.contains(name.as_str()));
+        self.skew.retain(&names);
+        self.metrics.schema_skew.set(self.skew.skewed() as i64);
         out
     }
 
@@ -446,12 +527,25 @@ impl Reloader {
         let (table, conflicts, route_errors) = build_table(&inputs);
         let version = self.live.status().version + 1;
         let routes = table.routes().len();
-        self.live.publish(Arc::new(Snapshot {
+        let snapshot = Arc::new(Snapshot {
             version,
             table,
             edge_active: runtimes.iter().any(|r| r.edge.is_some()),
             backends: runtimes,
-        }));
+        });
+        // What this publish changes, each route with its gRPC method.
+        let before = self
+            .live
+            .snapshot()
+            .map(|s| s.route_entries())
+            .unwrap_or_default();
+        let diff = switchboard_live::RouteDiff::between(
+            &before,
+            &snapshot.route_entries(),
+            &self.live.status().conflicts,
+            &conflicts,
+        );
+        self.live.publish(snapshot);
 
         // Endpoint state lives as long as some backend lists the address.
         let names: HashSet<&str> = config.backends.iter().map(|b| b.name.as_str()).collect();
@@ -483,8 +577,10 @@ impl Reloader {
             routes,
             trigger = trigger.as_str(),
             backends = config.backends.len(),
+            changes = %diff.summary(10),
             "route table published"
         );
+        self.published_diff = Some(diff);
         self.applied = Some((config, file_hash));
         release_freed_memory();
         self.outcome(ReloadResult::Applied, errors)
@@ -525,6 +621,7 @@ impl Reloader {
                 services: schema.map(|s| exposed(backend, s)).unwrap_or_default(),
                 digest: schema.map(|s| format!("{:016x}", s.digest)),
                 error,
+                endpoint_schemas: self.skew.report(&backend.name),
             });
             let Some(schema) = schema else { continue };
             let upstream = match self.channels.upstream(
@@ -574,17 +671,18 @@ impl Reloader {
     /// `POST /reload` over the live file's bytes, after re-discovering every
     /// backend) must not bump the version.
     fn nothing_new(&self, trigger: Trigger, same_bytes: bool, statuses: &[BackendStatus]) -> bool {
-        let rediscovery = same_bytes || matches!(trigger, Trigger::Retry | Trigger::Refresh);
+        let rediscovery = same_bytes || trigger.rediscovers_only();
         if !rediscovery || !self.live.is_ready() {
             return false;
         }
         let live = self.live.status();
         live.backends.len() == statuses.len()
-            && live
-                .backends
-                .iter()
-                .zip(statuses)
-                .all(|(a, b)| a.name == b.name && a.digest == b.digest && a.state == b.state)
+            && live.backends.iter().zip(statuses).all(|(a, b)| {
+                a.name == b.name
+                    && a.digest == b.digest
+                    && a.state == b.state
+                    && a.endpoint_schemas == b.endpoint_schemas
+            })
     }
 
     /// Last step: the status of a just-published table (`status` without the
@@ -606,7 +704,7 @@ impl Reloader {
     /// returns the changed keys that need a restart (warned about once per
     /// change). Retries and refreshes reuse the applied config: nothing to redo.
     fn apply_settings(&mut self, trigger: Trigger, config: &Config) -> Vec<String> {
-        if matches!(trigger, Trigger::Retry | Trigger::Refresh) {
+        if trigger.rediscovers_only() {
             return self.live.status().restart_required.clone();
         }
         let settings = switchboard_live::Settings::of(config);
@@ -687,7 +785,7 @@ struct ReadConfig {
 fn strength(t: Trigger) -> u8 {
     match t {
         Trigger::Retry => 0,
-        Trigger::Refresh => 1,
+        Trigger::Refresh | Trigger::Endpoints => 1,
         Trigger::FileChange => 2,
         Trigger::Startup | Trigger::Signal | Trigger::Admin => 3,
     }
@@ -752,4 +850,98 @@ struct Collected {
     runtimes: Vec<BackendRuntime>,
     statuses: Vec<BackendStatus>,
     errors: Vec<String>,
+}
+
+/// What discovery of one backend found: its new schema (with its encoded files
+/// when its pool was detached), `None` when the digest is the one in use, or
+/// why it failed; and, for reflection backends, what each endpoint serves.
+type Found = (FoundSchema, Option<crate::skew::Round>);
+
+/// A backend's new schema with its detached files, `None` when unchanged.
+type FoundSchema =
+    Result<Option<(Schema, Option<Vec<Vec<u8>>>)>, switchboard_discovery::DiscoveryError>;
+
+/// `schema` if its digest is not `old`, its pool detached: a new API's pool is
+/// dropped now, not after every backend is discovered, and the merge rebuilds
+/// it from the encoded files.
+fn changed_schema(mut schema: Schema, old: Option<u64>) -> Option<(Schema, Option<Vec<Vec<u8>>>)> {
+    if old == Some(schema.digest) {
+        return None;
+    }
+    let detached = crate::shared_pool::detach(&mut schema);
+    Some((schema, detached))
+}
+
+/// Reflection on every endpoint of `backend` at once. The backend's schema
+/// stays the one in use while some endpoint has it, else becomes that of the
+/// first endpoint (in order) that answered; only a
+/// digest not seen before is decoded (the new schema, and the methods of each
+/// new digest for `/routes`). Fails only when no endpoint answered, with the
+/// last endpoint's error; a partial failure is logged per endpoint.
+async fn every_endpoint(
+    backend: &Backend,
+    timeout: Duration,
+    connections: HashMap<String, switchboard_discovery::Connection>,
+    old: Option<u64>,
+    skew: &crate::skew::Skew,
+) -> Found {
+    let each = switchboard_discovery::discover_each(backend, timeout, connections).await;
+    let answered = each.iter().any(|(_, r)| r.is_ok());
+    let mut round = crate::skew::Round::default();
+    // The schema in use stays while some endpoint still has it (an endpoint
+    // that failed counts with its last known schema): one replica going away
+    // must not switch the whole backend to another version's routes. Its
+    // methods then answer 503 from the balancer rather than 404.
+    let keep = answered
+        && old.is_some_and(|d| {
+            each.iter().any(|(endpoint, r)| match r {
+                Ok(api) => api.digest == d,
+                Err(_) => skew.last_digest(&backend.name, endpoint) == Some(d),
+            })
+        });
+    let mut primary: Option<FoundSchema> = keep.then_some(Ok(None));
+    let mut last_error = None;
+    for (endpoint, result) in each {
+        let api = match result {
+            Ok(api) => api,
+            Err(e) => {
+                if answered {
+                    warn!(backend = %backend.name, endpoint = %endpoint, error = %e, "reflection failed");
+                }
+                round.endpoints.push((endpoint, Err(e.to_string())));
+                last_error = Some(e);
+                continue;
+            }
+        };
+        round.endpoints.push((endpoint, Ok(api.digest)));
+        let seen = skew.knows(api.digest) || round.methods.iter().any(|(d, _)| *d == api.digest);
+        if primary.is_none() {
+            if old == Some(api.digest) {
+                primary = Some(Ok(None));
+            } else {
+                let built = api.schema();
+                if let (false, Ok(schema)) = (seen, &built) {
+                    round
+                        .methods
+                        .push((api.digest, crate::skew::methods_of(schema)));
+                }
+                primary = Some(built.map(|schema| changed_schema(schema, old)));
+                continue;
+            }
+        }
+        if !seen && let Ok(schema) = api.schema() {
+            round
+                .methods
+                .push((api.digest, crate::skew::methods_of(&schema)));
+        }
+    }
+    let found = primary.unwrap_or_else(|| {
+        Err(
+            last_error.unwrap_or_else(|| switchboard_discovery::DiscoveryError::Connect {
+                endpoint: String::new(),
+                message: "no endpoints configured".into(),
+            }),
+        )
+    });
+    (found, Some(round))
 }

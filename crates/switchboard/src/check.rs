@@ -7,7 +7,11 @@ use std::process::ExitCode;
 
 use switchboard_gateway::{Error, Switchboard};
 
-pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<ExitCode> {
+pub(crate) async fn check(
+    config_path: &Path,
+    discover: bool,
+    against: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let config = match switchboard_config::load_file(config_path) {
         Ok(config) => config,
         Err(errors) => {
@@ -45,7 +49,6 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
     let built = Switchboard::builder()
         .config_file(config_path)
         .watch_config(false)
-        .refresh_interval(None)
         .build()
         .await;
     let gateway = match built {
@@ -84,6 +87,10 @@ pub(crate) async fn check(config_path: &Path, discover: bool) -> anyhow::Result<
                 r.method, r.template, r.backend, r.grpc_method
             );
         }
+    }
+    if let Some(admin) = against {
+        let entries = gateway.route_entries();
+        crate::against::print_diff(admin, &entries, &status.conflicts).await?;
     }
     for c in &status.conflicts {
         failed = true;

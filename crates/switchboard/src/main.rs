@@ -1,13 +1,15 @@
 //! The `switchboard` binary: a clap CLI that wires the stages together.
 //!
 //! - `serve --config FILE`: run the gateway, hot-reloading FILE;
-//! - `check --config FILE [--discover]`: validate (and optionally discover and
-//!   print the route table), exit non-zero on any error;
+//! - `check --config FILE [--discover [--against ADMIN_URL]]`: validate (and
+//!   optionally discover and print the route table, and its diff against a
+//!   running gateway's), exit non-zero on any error;
 //! - `demo`: the gateway plus the bundled example backends, all on loopback
 //!   (feature `demo`, on by default; the container image is built without it).
 //!
 //! No stage logic lives here: only parsing arguments, logging setup and wiring.
 
+mod against;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
@@ -54,6 +56,10 @@ enum Command {
         /// Run discovery against every backend and print the routes.
         #[arg(long)]
         discover: bool,
+        /// With --discover: also print the route diff against the live table of
+        /// the gateway whose admin listener is here (e.g. http://127.0.0.1:9901).
+        #[arg(long, value_name = "ADMIN_URL", requires = "discover")]
+        against: Option<String>,
     },
     /// Run the gateway with the bundled example backends, on loopback.
     #[cfg(feature = "demo")]
@@ -83,7 +89,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Serve { config } => run::serve(config).await,
-            Command::Check { config, discover } => check::check(&config, discover).await,
+            Command::Check {
+                config,
+                discover,
+                against,
+            } => check::check(&config, discover, against.as_deref()).await,
             #[cfg(feature = "demo")]
             Command::Demo { port, admin_port } => demo::demo(port, admin_port).await,
         }

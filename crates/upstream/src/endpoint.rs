@@ -54,6 +54,8 @@ pub struct EndpointState {
     /// always the only one); others look theirs up per call. Emptied when that
     /// backend stops listing the endpoint, whose series are then removed.
     pub(crate) handles: arc_swap::ArcSwapOption<EndpointHandles>,
+    /// The methods its schema has, when known (see `schema_filter`).
+    pub(crate) methods: arc_swap::ArcSwapOption<std::collections::HashSet<String>>,
 }
 
 /// An error kept for `/backends`.
@@ -90,6 +92,7 @@ impl EndpointState {
             failures: AtomicU64::new(0),
             recent: Mutex::default(),
             handles: arc_swap::ArcSwapOption::empty(),
+            methods: arc_swap::ArcSwapOption::empty(),
         }
     }
 

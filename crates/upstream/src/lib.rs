@@ -46,6 +46,7 @@ mod outlier;
 mod peer_settings;
 mod registry;
 mod retry;
+mod schema_filter;
 mod settings;
 mod shared;
 mod status;

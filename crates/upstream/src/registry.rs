@@ -42,6 +42,22 @@ struct Inner {
     backends: Mutex<HashMap<String, Arc<BackendShared>>>,
     dns: OnceLock<Result<dns::Dns, String>>,
     metrics: UpstreamMetrics,
+    /// Told the backend's name when a `dns:///` refresh changed its endpoint set
+    /// (see [`ChannelCache::on_endpoints_changed`]).
+    changed_hooks: Mutex<EndpointsChangedList>,
+}
+
+/// See [`ChannelCache::on_endpoints_changed`].
+#[derive(Default)]
+struct EndpointsChangedList(Vec<EndpointsChanged>);
+
+type EndpointsChanged = Box<dyn Fn(&str) + Send + Sync>;
+
+/// A hook list prints as its length (`Inner` derives `Debug`).
+impl std::fmt::Debug for EndpointsChangedList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} hook(s)", self.0.len())
+    }
 }
 
 impl ChannelCache {
@@ -53,6 +69,13 @@ impl ChannelCache {
                 ..Inner::default()
             }),
         }
+    }
+
+    /// Calls `hook` with a backend's name whenever a `dns:///` refresh changed
+    /// its endpoint set between reloads, so that the reloader discovers the new
+    /// replicas' schema at once (a rolling deploy may have brought a new API).
+    pub fn on_endpoints_changed(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        lock(&self.inner.changed_hooks).0.push(Box::new(hook));
     }
 
     /// The connection settings every endpoint was opened with (for `restart_required`).
@@ -101,6 +124,7 @@ impl ChannelCache {
                     draining: Mutex::default(),
                     budget: retry::RetryBudget::default(),
                     rr: AtomicUsize::new(0),
+                    skewed: Default::default(),
                     spec: Mutex::default(),
                     tls: Mutex::default(),
                     refresher: Mutex::new(None),
@@ -197,6 +221,20 @@ impl ChannelCache {
         }
     }
 
+    /// Records which methods each endpoint of `backend` serves (by address;
+    /// `None`: unknown), so that a call goes only to endpoints whose schema has
+    /// its method while the replicas disagree (see `schema_filter`).
+    pub fn set_endpoint_methods(
+        &self,
+        backend: &str,
+        methods: &[(String, Option<Arc<std::collections::HashSet<String>>>)],
+    ) {
+        let shared = lock(&self.inner.backends).get(backend).cloned();
+        if let Some(shared) = shared {
+            crate::schema_filter::set(&shared, methods);
+        }
+    }
+
     /// The HTTP/2 connection of endpoint `addr` as a tonic-compatible service
     /// (connecting on first use), if the cache holds the endpoint: discovery's
     /// reflection rides it as one more stream instead of opening a connection of
@@ -281,8 +319,9 @@ impl Inner {
 
     /// Replaces a backend's endpoint set with `addrs`. Kept endpoints keep their
     /// state; new ones start at half their siblings' median latency estimate; removed ones with
-    /// calls in flight are listed as draining until those finish.
-    fn set_members(&self, shared: &BackendShared, addrs: &[String]) -> Result<(), String> {
+    /// calls in flight are listed as draining until those finish. Returns
+    /// whether the set changed.
+    fn set_members(&self, shared: &BackendShared, addrs: &[String]) -> Result<bool, String> {
         let health = lock(&shared.spec).1.clone();
         let tls = lock(&shared.tls).clone();
         let mut seen = HashSet::new();
@@ -328,7 +367,8 @@ impl Inner {
             .filter(|o| !new.iter().any(|e| Arc::ptr_eq(o, e)))
             .cloned()
             .collect();
-        if !old.is_empty() && (!added.is_empty() || !removed.is_empty()) {
+        let changed = !added.is_empty() || !removed.is_empty();
+        if !old.is_empty() && changed {
             let gone: Vec<&str> = removed.iter().map(|e| &*e.addr).collect();
             info!(backend = %shared.name, ?added, removed = ?gone, "endpoint set changed");
         }
@@ -341,7 +381,7 @@ impl Inner {
         draining.retain(|d| d.in_flight() > 0 && !new.iter().any(|e| Arc::ptr_eq(d, e)));
         drop(draining);
         shared.members.store(Arc::new(new));
-        Ok(())
+        Ok(changed)
     }
 }
 
@@ -362,8 +402,16 @@ async fn refresh_loop(inner: Weak<Inner>, shared: Weak<BackendShared>) {
             Ok(addrs) => {
                 let tls = lock(&shared.tls).clone();
                 let _warm = inner.warm_tls(&addrs, tls.as_ref()).await;
-                if let Err(e) = inner.set_members(&shared, &addrs) {
-                    warn!(backend = %shared.name, error = %e, "cannot apply resolved endpoints");
+                match inner.set_members(&shared, &addrs) {
+                    Ok(true) => {
+                        for hook in &lock(&inner.changed_hooks).0 {
+                            hook(&shared.name);
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        warn!(backend = %shared.name, error = %e, "cannot apply resolved endpoints");
+                    }
                 }
             }
             Err(e) => {

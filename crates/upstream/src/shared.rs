@@ -20,6 +20,8 @@ pub(crate) struct BackendShared {
     pub(crate) draining: Mutex<Vec<Arc<EndpointState>>>,
     pub(crate) budget: retry::RetryBudget,
     pub(crate) rr: AtomicUsize,
+    /// The endpoints serve different method sets (see `schema_filter`).
+    pub(crate) skewed: std::sync::atomic::AtomicBool,
     /// The configured endpoints and health settings the members come from.
     pub(crate) spec: Mutex<(Vec<String>, Option<HealthCheckConfig>)>,
     /// TLS to the endpoints, as the current config says.

@@ -67,6 +67,7 @@ pub(super) struct RawBackend {
     pub(super) protos: Option<Spanned<RawProtos>>,
     pub(super) services: Option<RawServices>,
     pub(super) timeout: Option<Spanned<String>>,
+    pub(super) refresh: Option<Spanned<String>>,
     pub(super) json: Option<RawJson>,
     pub(super) http_rules: Option<Vec<Spanned<RawHttpRule>>>,
     pub(super) balancing: Option<Spanned<String>>,

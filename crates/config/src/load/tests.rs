@@ -60,7 +60,29 @@ fn backend_defaults() {
     assert_eq!(b.descriptors, DescriptorSource::Reflection);
     assert_eq!(b.services, ServiceFilter::default());
     assert_eq!(b.timeout, None);
+    assert_eq!(b.refresh, Some(Duration::from_secs(30)));
     assert_eq!(b.json, JsonOptions::default());
+}
+
+#[test]
+fn refresh_is_a_duration_or_off() {
+    let c = ok(
+        "backends:\n  - name: a\n    endpoints: [\"h:1\"]\n    refresh: 5s\n  - name: b\n    endpoints: [\"h:1\"]\n    refresh: off\n",
+    );
+    assert_eq!(c.backends[0].refresh, Some(Duration::from_secs(5)));
+    assert_eq!(c.backends[1].refresh, None);
+    let errs = errors("backends:\n  - name: a\n    endpoints: [\"h:1\"]\n    refresh: 0s\n");
+    assert!(
+        errs.iter()
+            .any(|e| e.2.contains("backend `a`: refresh must be greater than 0")),
+        "{errs:?}"
+    );
+    let errs = errors("backends:\n  - name: a\n    endpoints: [\"h:1\"]\n    refresh: never\n");
+    assert!(
+        errs.iter()
+            .any(|e| e.2.contains("invalid backend `a`: refresh `never`")),
+        "{errs:?}"
+    );
 }
 
 #[test]

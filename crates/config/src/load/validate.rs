@@ -215,6 +215,14 @@ impl Validator {
             });
 
         let timeout = self.duration(&format!("{who}: timeout"), raw.timeout.as_ref(), false);
+        // `off` turns periodic re-discovery off; anything else is a duration > 0.
+        let refresh = match &raw.refresh {
+            Some(r) if r.value.trim() == "off" => None,
+            Some(r) => self
+                .duration(&format!("{who}: refresh"), Some(r), false)
+                .or(Some(crate::DEFAULT_REFRESH)),
+            None => Some(crate::DEFAULT_REFRESH),
+        };
 
         let d = JsonOptions::default();
         let json = raw.json.map_or(d, |j| JsonOptions {
@@ -260,6 +268,7 @@ impl Validator {
             descriptors,
             services,
             timeout,
+            refresh,
             json,
             http_rules,
             traffic,

@@ -56,6 +56,7 @@ pub(crate) fn backend(endpoints: Vec<String>, descriptors: DescriptorSource) -> 
         descriptors,
         services: ServiceFilter::default(),
         timeout: None,
+        refresh: None,
         json: JsonOptions::default(),
         http_rules: Vec::new(),
         traffic: Default::default(),

@@ -2,6 +2,7 @@
 //! its `/package.Service/Method` path, without transcoding.
 
 mod passthrough;
+mod reflection;
 pub(crate) mod web;
 
 pub(crate) use passthrough::{Protocol, Proxy, trailers_only, unknown};

@@ -123,6 +123,17 @@ impl Proxy {
             return trailers_only(Status::unavailable("no route table is loaded yet"));
         };
         let path = req.uri().path();
+        // The gateway's own reflection service, for everything exposed.
+        if super::reflection::is_reflection(path) {
+            let route: Arc<str> = format!("{} {path}", self.protocol.as_str()).into();
+            let v1 = path == super::reflection::V1;
+            let response = match super::reflection::serve(&snapshot, v1, req).await {
+                Ok(response) => super::reflection::into_body(response),
+                Err(status) => trailers_only(status),
+            };
+            self.record("", route, response.status().as_u16(), Some(started));
+            return response;
+        }
         let index = match snapshot.table.find_grpc(path) {
             GrpcLookup::Found { backend, .. } => backend,
             lookup => {
@@ -209,6 +220,12 @@ impl Proxy {
     fn record(&self, backend: &str, route: Arc<str>, status: u16, started: Option<Instant>) {
         self.metrics.record(backend, route, status, started);
     }
+}
+
+/// A locally produced gRPC response body (the reflection service's) as the
+/// public port writes it: always ending with a status trailer.
+pub(super) fn pass_body(body: tonic::body::Body) -> Body {
+    PassBody::new(body, Deadline::NONE).boxed_unsync()
 }
 
 /// The status for a path no backend serves, worded as grpc-go words it.

@@ -28,6 +28,7 @@ use tokio::sync::watch;
 
 pub mod balance;
 pub mod python;
+pub mod versioned;
 
 pub mod pki;
 #[allow(unused_imports)] // only the Python tests use them

@@ -21,7 +21,7 @@ use tonic::body::Body;
 
 use super::Upstream;
 use crate::conn::send_streaming;
-use crate::status::{http_to_code, no_endpoints, unreachable};
+use crate::status::{http_to_code, unreachable};
 
 impl Upstream {
     /// Sends `request` (its URI holding only the path, `/package.Service/Method`)
@@ -39,11 +39,11 @@ impl Upstream {
         self.shared
             .budget
             .deposit(&self.config.retry, Instant::now());
-        let ep = match self.pick(None) {
-            Some(ep) => ep,
-            None => {
+        let ep = match self.pick(request.uri().path(), None) {
+            Ok(ep) => ep,
+            Err(status) => {
                 super::record_code(tonic::Code::Unavailable);
-                return Err(no_endpoints());
+                return Err(status);
             }
         };
         let mut attempt = self.begin(ep);

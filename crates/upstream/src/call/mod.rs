@@ -160,24 +160,45 @@ impl Upstream {
         }
     }
 
-    /// Chooses the endpoint for the next call, never `avoid` unless it is the only
-    /// one. Only available endpoints (not ejected, not failing health checks) are
-    /// considered, unless fewer than `panic_threshold` of them are.
-    fn pick(&self, avoid: Option<&Arc<EndpointState>>) -> Option<Arc<EndpointState>> {
-        let members = self.shared.members.load();
+    /// Chooses the endpoint for the next call of `path`, never `avoid` unless
+    /// it is the only one. While the backend's endpoints serve different
+    /// schemas, only those whose schema has `path` count (UNAVAILABLE when
+    /// none does); among them only available endpoints (not ejected, not
+    /// failing health checks) are considered, unless fewer than
+    /// `panic_threshold` of them are.
+    pub(crate) fn pick(
+        &self,
+        path: &str,
+        avoid: Option<&Arc<EndpointState>>,
+    ) -> Result<Arc<EndpointState>, Status> {
+        let all = self.shared.members.load();
+        let filtered: Vec<&Arc<EndpointState>>;
+        let members: Vec<&Arc<EndpointState>> = if crate::schema_filter::skewed(&self.shared) {
+            filtered = all
+                .iter()
+                .filter(|e| crate::schema_filter::serves(e, path))
+                .collect();
+            if filtered.is_empty() && !all.is_empty() {
+                return Err(crate::schema_filter::unavailable(&self.name, path));
+            }
+            filtered
+        } else {
+            all.iter().collect()
+        };
         let now = Instant::now();
-        let allowed = |e: &&Arc<EndpointState>| avoid.is_none_or(|a| !Arc::ptr_eq(a, e));
+        let allowed = |e: &&&Arc<EndpointState>| avoid.is_none_or(|a| !Arc::ptr_eq(a, e));
         let available: Vec<&Arc<EndpointState>> = members
             .iter()
             .filter(allowed)
             .filter(|e| e.is_available(now))
+            .copied()
             .collect();
         let panic = available.is_empty()
             || (available.len() as f64) < self.config.panic_threshold * members.len() as f64;
         let candidates: Vec<&Arc<EndpointState>> = if panic {
-            let others: Vec<_> = members.iter().filter(allowed).collect();
+            let others: Vec<_> = members.iter().filter(allowed).copied().collect();
             if others.is_empty() {
-                members.iter().collect()
+                members.clone()
             } else {
                 others
             }
@@ -185,9 +206,9 @@ impl Upstream {
             available
         };
         if candidates.is_empty() {
-            return None;
+            return Err(crate::status::no_endpoints());
         }
-        Some(balance::choose(self.config.policy, &candidates, &self.shared.rr).clone())
+        Ok(balance::choose(self.config.policy, &candidates, &self.shared.rr).clone())
     }
 
     fn begin(&self, ep: Arc<EndpointState>) -> Attempt {

@@ -14,7 +14,7 @@ use super::{StreamReply, Upstream};
 use crate::codec::RawCodec;
 use crate::conn;
 use crate::deadline::Deadline;
-use crate::status::{no_endpoints, transport_is_unavailable};
+use crate::status::transport_is_unavailable;
 
 impl Upstream {
     /// Starts a server-streaming call: one request message. The deadline covers
@@ -58,11 +58,11 @@ impl Upstream {
         self.shared
             .budget
             .deposit(&self.config.retry, Instant::now());
-        let ep = match self.pick(None) {
-            Some(ep) => ep,
-            None => {
+        let ep = match self.pick(path.path(), None) {
+            Ok(ep) => ep,
+            Err(status) => {
                 super::record_code(tonic::Code::Unavailable);
-                return Err(no_endpoints());
+                return Err(status);
             }
         };
         let mut attempt = self.begin(ep);

@@ -25,7 +25,7 @@ use crate::conn::{Conn, ConnError};
 use crate::deadline::Deadline;
 use crate::endpoint::EndpointState;
 use crate::metrics::RetryLabels;
-use crate::status::{http_to_code, no_endpoints, unreachable};
+use crate::status::{http_to_code, unreachable};
 
 impl Upstream {
     /// Makes a unary call with an already-encoded request message.
@@ -47,7 +47,7 @@ impl Upstream {
             let can_retry = retry.ratio > 0.0 && self.shared.members.load().len() > 1;
             // The request is needed again only if a retry is possible.
             let spare = can_retry.then(|| (path.clone(), message.clone(), metadata.clone()));
-            let first = self.pick(None).ok_or_else(no_endpoints)?;
+            let first = self.pick(path.path(), None)?;
             let status = match self
                 .unary_once(first.clone(), path, message, metadata, deadline)
                 .await
@@ -57,8 +57,8 @@ impl Upstream {
                 Err((status, _)) => return Err(status),
             };
             let (path, message, metadata) = spare.unwrap_or_else(|| unreachable!());
-            let outcome = match self.pick(Some(&first)) {
-                Some(second) if !Arc::ptr_eq(&second, &first) => {
+            let outcome = match self.pick(path.path(), Some(&first)) {
+                Ok(second) if !Arc::ptr_eq(&second, &first) => {
                     if self.shared.budget.withdraw(retry, Instant::now()) {
                         Some(second)
                     } else {
