@@ -48,7 +48,7 @@ use tonic::Status;
 pub(crate) use codec::{Kind, recognise};
 
 use crate::body::Body;
-use crate::entry::Gateway;
+use crate::gateway::Gateway;
 
 /// What every Connect call needs once it is routed.
 pub(crate) struct Call<'a> {
@@ -194,13 +194,10 @@ fn unsupported_media_type(accepted: &'static str, headers: &HeaderMap) -> Respon
 /// error: the spec's HTTP status and JSON error body, plus the refusal's own
 /// headers (`WWW-Authenticate`, `Retry-After`). Streams get the same form,
 /// which Connect clients read from any non-200 answer.
-pub(crate) fn refusal(
-    code: tonic::Code,
-    message: &str,
-    headers: &[(http::HeaderName, HeaderValue)],
-) -> Response<Body> {
-    let mut response = unary::error_response(None, &Status::new(code, message));
-    for (name, value) in headers {
+pub(crate) fn refusal(rejection: &switchboard_edge::Rejection) -> Response<Body> {
+    let status = Status::new(tonic::Code::from(rejection.code), rejection.message.clone());
+    let mut response = unary::error_response(None, &status);
+    for (name, value) in &rejection.headers {
         response.headers_mut().insert(name.clone(), value.clone());
     }
     response

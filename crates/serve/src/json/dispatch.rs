@@ -17,7 +17,7 @@ use tonic::{Code, Status};
 
 use super::respond::{early_response, status_response_as, unary_response};
 use crate::body::Body;
-use crate::entry::Gateway;
+use crate::gateway::Gateway;
 use crate::headers;
 use crate::metrics::RequestLabels;
 use crate::upload_drain::UploadBody;
