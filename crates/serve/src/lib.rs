@@ -18,6 +18,7 @@ mod cors;
 mod edge;
 mod entry;
 mod error_metadata;
+mod feed;
 mod gateway;
 mod grpc;
 mod headers;

@@ -26,29 +26,12 @@ use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
 use switchboard_upstream::StreamReply;
 use tonic::metadata::MetadataMap;
-use tonic::{CancellationHandle, Status};
+use tonic::Status;
 
 use super::sse;
 use crate::body::Body;
+use crate::feed::CancelOnDrop;
 use crate::headers;
-
-/// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
-/// stream has already ended cleanly, in which case dropping the response does.
-pub(crate) struct CancelOnDrop(Option<CancellationHandle>);
-
-impl CancelOnDrop {
-    pub(crate) fn new(handle: CancellationHandle) -> Self {
-        CancelOnDrop(Some(handle))
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.cancel();
-        }
-    }
-}
 
 /// How a streamed response is written: each variant turns one message, or the
 /// final error, into exactly one body frame (one HTTP/1.1 chunk, one HTTP/2

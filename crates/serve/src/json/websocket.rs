@@ -64,7 +64,8 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use super::Early;
-use super::server_stream::{Call, CancelOnDrop, Framing};
+use super::server_stream::{Call, Framing};
+use crate::feed::CancelOnDrop;
 use crate::body::Body;
 use switchboard_upstream::Deadline;
 
