@@ -14,15 +14,10 @@
 //! [`BackendPolicy::admit`]: switchboard_edge::BackendPolicy::admit
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::body::RequestBody;
-use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response};
-use http_body::Frame;
-use http_body_util::BodyExt;
 use switchboard_edge::{Carrier, Guard, Rejection};
 use switchboard_routes::{GrpcLookup, Lookup};
 use switchboard_transcode as transcode;
@@ -144,44 +139,14 @@ fn refusal(r: &Rejection, protocol: Protocol, web_text: bool) -> Response<Body> 
 
 /// Keeps `guard` alive until `response`'s body has ended (or is dropped).
 pub(crate) fn hold(response: Response<Body>, guard: Guard) -> Response<Body> {
-    response.map(|body| {
-        GuardedBody {
-            inner: body,
-            _guard: guard,
-        }
-        .boxed_unsync()
-    })
-}
-
-struct GuardedBody {
-    inner: Body,
-    _guard: Guard,
-}
-
-impl http_body::Body for GuardedBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
+    response.map(|body| crate::body::holding(body, guard))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+    use http_body_util::BodyExt;
 
     fn rejection() -> Rejection {
         Rejection {
