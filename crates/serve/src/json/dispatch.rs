@@ -133,12 +133,7 @@ impl Gateway {
     ) -> Result<Response<Body>, Early> {
         let plan = &route.plan;
         let (mut parts, body) = req.into_parts();
-        let authority = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
-            parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        });
+        let authority = headers::authority(&parts.uri, &parts.headers);
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
         // One request's oversized metadata must not reach the shared connection.
