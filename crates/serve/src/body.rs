@@ -98,7 +98,11 @@ where
 /// connection's activity token. Frames, size hint and end of stream are the
 /// body's own.
 pub(crate) fn holding<T: Send + 'static>(body: Body, keep: T) -> Body {
-    Holding { inner: body, _keep: keep }.boxed_unsync()
+    Holding {
+        inner: body,
+        _keep: keep,
+    }
+    .boxed_unsync()
 }
 
 pin_project_lite::pin_project! {

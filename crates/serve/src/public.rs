@@ -230,4 +230,3 @@ impl Drop for ActiveToken {
         a.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
-

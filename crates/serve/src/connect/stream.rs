@@ -15,15 +15,15 @@ use std::sync::Arc;
 
 use crate::body::RequestBody;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response};
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use switchboard_live::Snapshot;
 use switchboard_transcode as transcode;
-use switchboard_upstream::{Deadline, StreamReply};
-use tonic::metadata::MetadataMap;
+use switchboard_upstream::StreamReply;
 use tonic::Status;
+use tonic::metadata::MetadataMap;
 
 use super::codec::{self, Codec, STREAM_ACCEPT_ENCODING, STREAM_CONTENT_ENCODING, json_options};
 use super::compress::{self, Encoding};
@@ -32,8 +32,6 @@ use super::{Call, error, metadata};
 use crate::body::{Body, full};
 use crate::feed::{CancelOnDrop, Failure, Feed, Framing, OnBadMessage};
 
-const STREAM_TYPES: &str = "application/connect+json, application/connect+proto";
-
 /// Serves a streaming call of any shape.
 pub(super) async fn handle(
     call: Call<'_>,
@@ -41,31 +39,16 @@ pub(super) async fn handle(
     req: Request<RequestBody>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let Some(codec) = codec else {
-        return super::unsupported_media_type(STREAM_TYPES, &parts.headers);
+    let codec = match call.codec_for(codec, true, &parts.headers) {
+        Ok(codec) => codec,
+        Err(unsupported) => return unsupported,
     };
-    if let Ok(plan) = call.plan()
-        && !plan.method.is_client_streaming()
-        && !plan.method.is_server_streaming()
-    {
-        return super::unsupported_media_type(
-            "application/json, application/proto",
-            &parts.headers,
-        );
-    }
     let backend = call.backend;
     let accept = compress::response_encoding(&parts.headers, STREAM_ACCEPT_ENCODING);
     let setup = || {
         codec::check_version(&parts.headers)?;
-        let deadline = Deadline::for_call(codec::timeout(&parts.headers)?, backend.timeout);
         let inbound = compress::request_encoding(&parts.headers, STREAM_CONTENT_ENCODING)?;
-        let authority = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()));
-        let md = metadata::request_metadata(&parts.headers, authority, call.peer)?;
-        call.check_metadata(&md)?;
+        let (deadline, md) = call.deadline_and_metadata(&parts.headers, &parts.uri)?;
         let plan = match codec {
             Codec::Json => Some(call.plan()?.clone()),
             Codec::Proto => None,

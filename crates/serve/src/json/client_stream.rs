@@ -128,7 +128,12 @@ async fn bidi(
     let guard = CancelOnDrop::new(handle.clone());
     // A bad value half-closes; a failed read cancels, and the call's own
     // error then says so.
-    let (feed, _) = Feed::new(body, JsonValues::new(&call), OnBadMessage::HalfClose, handle);
+    let (feed, _) = Feed::new(
+        body,
+        JsonValues::new(&call),
+        OnBadMessage::HalfClose,
+        handle,
+    );
     let Call {
         snapshot,
         route,

@@ -25,8 +25,8 @@ use switchboard_routes::Route;
 use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
 use switchboard_upstream::StreamReply;
-use tonic::metadata::MetadataMap;
 use tonic::Status;
+use tonic::metadata::MetadataMap;
 
 use super::sse;
 use crate::body::Body;

@@ -65,8 +65,8 @@ use tracing::debug;
 
 use super::Early;
 use super::server_stream::{Call, Framing};
-use crate::feed::CancelOnDrop;
 use crate::body::Body;
+use crate::feed::CancelOnDrop;
 use switchboard_upstream::Deadline;
 
 /// How long to wait for the client's close frame after sending ours.
