@@ -219,11 +219,25 @@ pub(crate) fn accepts_trailers(headers: &HeaderMap) -> bool {
 /// Appends `prefix<key>` headers for each forwardable metadata entry. Binary
 /// (`-bin`) values are sent base64-encoded, as on the gRPC wire.
 pub(crate) fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
+    metadata_to_headers_except(md, prefix, out, |key| {
+        is_reserved(key) || key.starts_with(':')
+    });
+}
+
+/// [`metadata_to_headers`] with the protocol's own rule for which keys stay
+/// behind (`skip`): the one writer of response metadata as headers, for
+/// grpc-gateway's `Grpc-Metadata-*` and Connect's plain headers alike.
+pub(crate) fn metadata_to_headers_except(
+    md: &MetadataMap,
+    prefix: &str,
+    out: &mut HeaderMap,
+    skip: impl Fn(&str) -> bool,
+) {
     // One scratch buffer for every `prefix + key`, not one allocation per entry.
     let mut name = String::new();
     for (key, value) in md.as_ref() {
         let key = key.as_str();
-        if is_reserved(key) || key.starts_with(':') {
+        if skip(key) {
             continue;
         }
         name.clear();

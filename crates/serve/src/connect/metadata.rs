@@ -13,7 +13,6 @@
 use std::net::SocketAddr;
 
 use http::HeaderMap;
-use http::header::HeaderName;
 use tonic::Status;
 use tonic::metadata::MetadataMap;
 
@@ -77,19 +76,7 @@ pub(crate) fn request_metadata(
 /// metadata, `"trailer-"` for a unary call's trailers). Binary values stay
 /// base64, as Connect sends them.
 pub(crate) fn to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
-    let mut name = String::new();
-    for (key, value) in md.as_ref() {
-        let key = key.as_str();
-        if is_protocol_response_key(key) {
-            continue;
-        }
-        name.clear();
-        name.push_str(prefix);
-        name.push_str(key);
-        if let Ok(header) = HeaderName::from_bytes(name.as_bytes()) {
-            out.append(header, value.clone());
-        }
-    }
+    headers::metadata_to_headers_except(md, prefix, out, is_protocol_response_key);
 }
 
 /// The end-of-stream message's `metadata`: `{"key": ["value", ...]}`, or
