@@ -205,3 +205,119 @@ impl Drop for CancelOnDrop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use futures_util::{FutureExt as _, StreamExt as _};
+    use http_body::Frame;
+
+    use super::*;
+    use crate::body::{RequestBody, request_body};
+
+    /// A toy framing: one message per `\n`-terminated line; `bad` is refused.
+    #[derive(Default)]
+    struct Lines(Vec<u8>);
+
+    impl Framing for Lines {
+        type Error = String;
+
+        fn push(&mut self, data: &[u8]) {
+            self.0.extend_from_slice(data);
+        }
+
+        fn next_message(&mut self, eof: bool) -> Result<Option<Bytes>, String> {
+            let Some(end) = self.0.iter().position(|b| *b == b'\n') else {
+                return match eof && !self.0.is_empty() {
+                    true => Err("unterminated line".into()),
+                    false => Ok(None),
+                };
+            };
+            let line: Vec<u8> = self.0.drain(..=end).take(end).collect();
+            match &line[..] {
+                b"bad" => Err("bad line".into()),
+                _ => Ok(Some(line.into())),
+            }
+        }
+
+        fn unreadable(message: String) -> String {
+            message
+        }
+
+        fn describe(error: &String) -> &str {
+            error
+        }
+    }
+
+    fn body(chunks: &[&'static str], broken: bool) -> RequestBody {
+        let mut frames: Vec<Result<Frame<Bytes>, std::io::Error>> = chunks
+            .iter()
+            .map(|c| Ok(Frame::data(Bytes::from_static(c.as_bytes()))))
+            .collect();
+        if broken {
+            frames.push(Err(std::io::Error::other("reset")));
+        }
+        request_body(http_body_util::StreamBody::new(futures_util::stream::iter(
+            frames,
+        )))
+    }
+
+    fn feed(
+        chunks: &[&'static str],
+        broken: bool,
+        on_bad: OnBadMessage,
+    ) -> (Feed<RequestBody, Lines>, Failure<String>) {
+        let (_, cancel) = switchboard_upstream::cancellable();
+        Feed::new(body(chunks, broken), Lines::default(), on_bad, cancel)
+    }
+
+    /// The next item, `None` inside when the feed ended, and `Err` when it is
+    /// pending (a cancelled feed never yields again).
+    fn next(feed: &mut Feed<RequestBody, Lines>) -> Result<Option<Bytes>, ()> {
+        feed.next().now_or_never().ok_or(())
+    }
+
+    #[test]
+    fn messages_split_across_chunks_then_the_end_half_closes() {
+        let (mut f, failure) = feed(&["a\nb", "c\n"], false, OnBadMessage::Fail);
+        assert_eq!(next(&mut f), Ok(Some(Bytes::from_static(b"a"))));
+        assert_eq!(next(&mut f), Ok(Some(Bytes::from_static(b"bc"))));
+        assert_eq!(next(&mut f), Ok(None));
+        assert_eq!(next(&mut f), Ok(None), "ended stays ended");
+        assert_eq!(failure.take(), None);
+    }
+
+    #[test]
+    fn a_bad_message_fails_the_call_or_half_closes() {
+        let (mut f, failure) = feed(&["a\nbad\nc\n"], false, OnBadMessage::Fail);
+        assert_eq!(next(&mut f), Ok(Some(Bytes::from_static(b"a"))));
+        assert_eq!(next(&mut f), Err(()), "cancelled: pending for good");
+        assert_eq!(next(&mut f), Err(()));
+        assert_eq!(failure.take().as_deref(), Some("bad line"));
+        assert_eq!(failure.take(), None, "taken once");
+
+        let (mut f, failure) = feed(&["a\nbad\nc\n"], false, OnBadMessage::HalfClose);
+        assert_eq!(next(&mut f), Ok(Some(Bytes::from_static(b"a"))));
+        assert_eq!(next(&mut f), Ok(None), "half-closed at the bad line");
+        assert_eq!(next(&mut f), Ok(None));
+        assert_eq!(failure.take(), None);
+    }
+
+    #[test]
+    fn a_broken_body_cancels_even_when_half_closing() {
+        let (mut f, failure) = feed(&["a\n"], true, OnBadMessage::HalfClose);
+        assert_eq!(next(&mut f), Ok(Some(Bytes::from_static(b"a"))));
+        assert_eq!(next(&mut f), Err(()));
+        assert_eq!(
+            failure.take().as_deref(),
+            Some("cannot read request body: reset")
+        );
+    }
+
+    #[test]
+    fn what_is_left_at_the_end_is_the_framing_s_to_judge() {
+        let (mut f, failure) = feed(&["a\nb"], false, OnBadMessage::Fail);
+        assert_eq!(next(&mut f), Ok(Some(Bytes::from_static(b"a"))));
+        assert_eq!(next(&mut f), Err(()));
+        assert_eq!(failure.take().as_deref(), Some("unterminated line"));
+    }
+}
