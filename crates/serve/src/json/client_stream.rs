@@ -147,28 +147,23 @@ async fn bidi(
         .upstream
         .start_with(path, feed, metadata, extensions, deadline)
         .await;
-    match started {
-        Ok(reply) => {
-            let mut response = stream::respond(
-                snapshot,
-                route,
-                backend,
-                reply,
-                framing,
-                http_body_delimiter,
-                Some(guard),
-            )
-            .await;
-            if response.status().is_success() {
-                // The answer streams while the body is still being read.
-                response
-                    .extensions_mut()
-                    .insert(crate::upload_drain::FullDuplex);
-            }
-            response
-        }
-        Err(status) => stream::first_error(backend, &status, None, framing),
+    let mut response = stream::respond(
+        snapshot,
+        route,
+        backend,
+        started,
+        framing,
+        http_body_delimiter,
+        Some(guard),
+    )
+    .await;
+    if response.status().is_success() {
+        // The answer streams while the body is still being read.
+        response
+            .extensions_mut()
+            .insert(crate::upload_drain::FullDuplex);
     }
+    response
 }
 
 /// The single response of a client-streaming call, rendered as a unary one: the
