@@ -93,6 +93,46 @@ where
     }
 }
 
+/// `body`, keeping `keep` alive until the body is dropped (after its end, or
+/// when the client goes away): an edge guard until the answer is written, a
+/// connection's activity token. Frames, size hint and end of stream are the
+/// body's own.
+pub(crate) fn holding<T: Send + 'static>(body: Body, keep: T) -> Body {
+    Holding {
+        inner: body,
+        _keep: keep,
+    }
+    .boxed_unsync()
+}
+
+pin_project_lite::pin_project! {
+    struct Holding<T> {
+        #[pin]
+        inner: Body,
+        _keep: T,
+    }
+}
+
+impl<T> http_body::Body for Holding<T> {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// A whole-buffer response body (error bodies, unary answers).
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into()).boxed_unsync()

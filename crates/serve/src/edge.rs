@@ -3,45 +3,39 @@
 //! gRPC-Web), after the request's backend is known and before any shape
 //! starts. The policies themselves (authentication, rate and concurrency
 //! limits) are `switchboard-edge`'s; this module finds the backend and method,
-//! asks [`BackendPolicy::admit`], and writes a refusal in the request's own
-//! protocol: a `google.rpc.Status` JSON body with grpc-gateway's HTTP status for
-//! HTTP/JSON, a trailers-only answer (HTTP 200, `grpc-status`) for gRPC and
-//! gRPC-Web.
+//! asks [`BackendPolicy::admit`], and hands back a refusal ([`Refused`]) that
+//! the entry writes in the request's own protocol: a `google.rpc.Status` JSON
+//! body with grpc-gateway's HTTP status for HTTP/JSON, a trailers-only answer
+//! (HTTP 200, `grpc-status`) for gRPC and gRPC-Web, Connect's error form
+//! (written by `connect/`) for Connect.
 //!
 //! With no policy on any backend of the live table this costs one flag check.
 //!
 //! [`BackendPolicy::admit`]: switchboard_edge::BackendPolicy::admit
 
 use std::net::SocketAddr;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use crate::body::RequestBody;
-use bytes::Bytes;
 use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response};
-use http_body::Frame;
-use http_body_util::BodyExt;
 use switchboard_edge::{Carrier, Guard, Rejection};
 use switchboard_routes::{GrpcLookup, Lookup};
 use switchboard_transcode as transcode;
 
 use crate::body::{Body, json_response};
-use crate::entry::Gateway;
+use crate::gateway::Gateway;
 use crate::grpc::Protocol;
 use crate::json::websocket;
 
 /// Admits `req` or answers for it. On admission the request may have gained
 /// forwarded-claim metadata (and lost client copies of it); the guard, if
 /// any, must live until the response ends (see [`hold`]).
-#[allow(clippy::result_large_err)]
 pub(crate) fn admit(
     gateway: &Gateway,
     req: Request<RequestBody>,
     peer: Option<SocketAddr>,
     protocol: Protocol,
-    connect: bool,
-) -> Result<(Request<RequestBody>, Option<Guard>), Response<Body>> {
+) -> Result<(Request<RequestBody>, Option<Guard>), Refused> {
     let Some(snapshot) = gateway.live.snapshot() else {
         return Ok((req, None));
     };
@@ -80,18 +74,40 @@ pub(crate) fn admit(
     let (mut parts, body) = req.into_parts();
     match policy.admit(&mut parts, &method, peer.map(|p| p.ip()), carrier) {
         Ok(guard) => Ok((Request::from_parts(parts, body), guard)),
-        // Connect clients read Connect's error form, whatever protocol found the backend.
-        Err(rejection) if connect => Err(crate::connect::refusal(
-            tonic::Code::from(rejection.code),
-            &rejection.message,
-            &rejection.headers,
-        )),
-        Err(rejection) => Err(refusal(&rejection, protocol, &parts.headers)),
+        Err(rejection) => Err(Refused {
+            rejection,
+            web_text: grpc_web_text(&parts.headers),
+        }),
     }
 }
 
+/// A refusal, not yet written: each protocol renders it in its own form
+/// ([`Refused::respond`] for HTTP/JSON, native gRPC and gRPC-Web; Connect
+/// writes its own error from [`Refused::rejection`]).
+pub(crate) struct Refused {
+    /// What the policy said (code, HTTP status, message, headers).
+    pub(crate) rejection: Rejection,
+    /// The request asked for base64 gRPC-Web (`application/grpc-web-text`).
+    web_text: bool,
+}
+
+impl Refused {
+    /// The refusal in `protocol`'s form.
+    pub(crate) fn respond(&self, protocol: Protocol) -> Response<Body> {
+        refusal(&self.rejection, protocol, self.web_text)
+    }
+}
+
+/// Whether the request's content type is gRPC-Web's base64 text flavour.
+fn grpc_web_text(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("grpc-web-text"))
+}
+
 /// A refusal in the request's protocol.
-fn refusal(r: &Rejection, protocol: Protocol, headers: &http::HeaderMap) -> Response<Body> {
+fn refusal(r: &Rejection, protocol: Protocol, web_text: bool) -> Response<Body> {
     let mut response = match protocol {
         Protocol::Http => {
             let body =
@@ -103,11 +119,7 @@ fn refusal(r: &Rejection, protocol: Protocol, headers: &http::HeaderMap) -> Resp
             let mut response = crate::grpc::trailers_only(status);
             if protocol == Protocol::GrpcWeb {
                 // The client's own gRPC-Web flavour (binary or base64 text).
-                let text = headers
-                    .get(CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .is_some_and(|v| v.to_ascii_lowercase().contains("grpc-web-text"));
-                let ct = if text {
+                let ct = if web_text {
                     "application/grpc-web-text+proto"
                 } else {
                     "application/grpc-web+proto"
@@ -127,44 +139,14 @@ fn refusal(r: &Rejection, protocol: Protocol, headers: &http::HeaderMap) -> Resp
 
 /// Keeps `guard` alive until `response`'s body has ended (or is dropped).
 pub(crate) fn hold(response: Response<Body>, guard: Guard) -> Response<Body> {
-    response.map(|body| {
-        GuardedBody {
-            inner: body,
-            _guard: guard,
-        }
-        .boxed_unsync()
-    })
-}
-
-struct GuardedBody {
-    inner: Body,
-    _guard: Guard,
-}
-
-impl http_body::Body for GuardedBody {
-    type Data = Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.inner.size_hint()
-    }
+    response.map(|body| crate::body::holding(body, guard))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::header::{RETRY_AFTER, WWW_AUTHENTICATE};
+    use http_body_util::BodyExt;
 
     fn rejection() -> Rejection {
         Rejection {
@@ -181,7 +163,7 @@ mod tests {
 
     #[tokio::test]
     async fn http_clients_get_a_status_body() {
-        let r = refusal(&rejection(), Protocol::Http, &http::HeaderMap::new());
+        let r = refusal(&rejection(), Protocol::Http, false);
         assert_eq!(r.status(), 401);
         assert_eq!(r.headers()[WWW_AUTHENTICATE], "Bearer realm=\"x\"");
         let body = r.into_body().collect().await.unwrap().to_bytes();
@@ -196,7 +178,7 @@ mod tests {
         r.code = 8;
         r.http = 429;
         r.headers = vec![(RETRY_AFTER, HeaderValue::from_static("3"))];
-        let g = refusal(&r, Protocol::Grpc, &http::HeaderMap::new());
+        let g = refusal(&r, Protocol::Grpc, false);
         assert_eq!(g.status(), 200);
         assert_eq!(g.headers()["grpc-status"], "8");
         assert_eq!(g.headers()["content-type"], "application/grpc");
@@ -206,7 +188,7 @@ mod tests {
             CONTENT_TYPE,
             HeaderValue::from_static("application/grpc-web-text"),
         );
-        let w = refusal(&r, Protocol::GrpcWeb, &h);
+        let w = refusal(&r, Protocol::GrpcWeb, grpc_web_text(&h));
         assert_eq!(
             w.headers()["content-type"],
             "application/grpc-web-text+proto"
@@ -215,7 +197,7 @@ mod tests {
             CONTENT_TYPE,
             HeaderValue::from_static("application/grpc-web+proto"),
         );
-        let w = refusal(&r, Protocol::GrpcWeb, &h);
+        let w = refusal(&r, Protocol::GrpcWeb, grpc_web_text(&h));
         assert_eq!(w.headers()["content-type"], "application/grpc-web+proto");
         assert_eq!(w.headers()["grpc-status"], "8");
     }

@@ -9,28 +9,12 @@
 //! request is dispatched, so every call shape gets the same policy.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use crate::body::{Body, BoxError, RequestBody};
 use crate::grpc::{Protocol, Proxy};
 use http::{Request, Response};
-use switchboard_live::Live;
 
-use crate::metrics::ServeMetrics;
-
-/// The public listener's handler. Cheap to share: it only holds the live view.
-#[derive(Debug)]
-pub struct Gateway {
-    pub(crate) live: Arc<Live>,
-    pub(crate) metrics: ServeMetrics,
-    /// Body and metadata limits and CORS (see `cors`), as the last applied
-    /// config set them.
-    pub(crate) applied: crate::applied::AppliedCache,
-    /// grpc-gateway's `ServeMux` options (`http:`; see `route_lookup`).
-    pub(crate) http: switchboard_config::HttpOptions,
-    /// The access log and tracer (see `observed`).
-    pub(crate) observers: crate::observed::Observers,
-}
+use crate::gateway::Gateway;
 
 async fn handle(
     gateway: &Gateway,
@@ -104,9 +88,15 @@ async fn handle_call(
         protocol,
     };
     // Secure edge: authentication and limits, once for every call shape.
-    let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol, connect.is_some()) {
+    let (req, guard) = match crate::edge::admit(gateway, req, peer, protocol) {
         Ok(admitted) => admitted,
-        Err(mut refusal) => {
+        Err(refused) => {
+            // Connect clients read Connect's error form, whatever protocol
+            // found the backend.
+            let mut refusal = match connect {
+                Some(_) => crate::connect::refusal(&refused.rejection),
+                None => refused.respond(protocol),
+            };
             if let Some(cors) = cors {
                 cors.decorate(origin, refusal.headers_mut());
             }
@@ -136,38 +126,6 @@ async fn handle_call(
 }
 
 impl Gateway {
-    /// A gateway serving whatever `live` publishes. `max_body_bytes` is the
-    /// body limit until the reloader applies a config (whose
-    /// `limits.max_body_bytes` then takes over).
-    pub fn new(live: Arc<Live>, metrics: ServeMetrics, max_body_bytes: usize) -> Self {
-        Gateway {
-            live,
-            metrics,
-            applied: crate::applied::AppliedCache::new(
-                max_body_bytes,
-                crate::applied::DEFAULT_MAX_METADATA_BYTES,
-                None,
-            ),
-            http: Default::default(),
-            observers: Default::default(),
-        }
-    }
-
-    /// Sets the access log and tracer (`access_log:`, `tracing:`, read at
-    /// startup). Request IDs are always on (`request_id:` applies on reload).
-    pub fn with_observers(mut self, observers: crate::observed::Observers) -> Self {
-        self.observers = observers;
-        self
-    }
-
-    /// Sets the forwarded-metadata limit (`limits.max_metadata_bytes`; default
-    /// 8 KiB). Every call shape is held to it (see `metadata_limit`). Once the
-    /// reloader has applied a config, its `limits.max_metadata_bytes` takes over.
-    pub fn with_max_metadata_bytes(mut self, limit: usize) -> Self {
-        self.applied = self.applied.with_max_metadata_bytes(&self.live, limit);
-        self
-    }
-
     /// Handles one request, whatever carried it (the public listener, a tower
     /// stack, an axum router): the body is boxed here, once, so every caller
     /// takes the same path. CORS first, then native gRPC and gRPC-Web are
@@ -187,18 +145,5 @@ impl Gateway {
         // Boxed before the future is built: the future is then one concrete
         // type whatever `B` was.
         handle(self, req.map(crate::body::request_body), peer)
-    }
-
-    /// Enables CORS on the public listener (`cors:` in the config); `None`, the
-    /// default, sends no CORS headers. Once the reloader has applied a config,
-    /// its `cors:` (and `limits.max_body_bytes`) take over.
-    pub fn with_cors(mut self, cors: Option<switchboard_config::Cors>) -> Self {
-        let current = self.applied.get(&self.live);
-        self.applied = crate::applied::AppliedCache::new(
-            current.max_body_bytes,
-            current.max_metadata_bytes,
-            cors,
-        );
-        self
     }
 }

@@ -89,23 +89,11 @@ pub(crate) fn request_metadata(
 ) -> Result<(MetadataMap, Option<Duration>), BadHeader> {
     let mut md = MetadataMap::with_capacity(headers.len() + 2);
     let mut timeout = None;
-    let mut xff: Option<String> = None;
-    let mut forwarded_host: Option<&str> = None;
     for (name, value) in headers {
         let key = name.as_str();
         match key {
-            "x-forwarded-for" => {
-                let v = value.to_str().unwrap_or_default();
-                xff = Some(match xff {
-                    Some(prev) => format!("{prev}, {v}"),
-                    None => v.to_string(),
-                });
-                continue;
-            }
-            "x-forwarded-host" => {
-                forwarded_host = value.to_str().ok();
-                continue;
-            }
+            // Added below, with the peer.
+            "x-forwarded-for" | "x-forwarded-host" => continue,
             "grpc-timeout" => {
                 let text = value.to_str().unwrap_or_default();
                 timeout = Some(
@@ -126,35 +114,69 @@ pub(crate) fn request_metadata(
             if let Ok(v) = MetadataValue::try_from(value.as_bytes()) {
                 md.append(MetadataKey::from_static(prefixed), v);
             }
-        } else if let Some(stripped) = key.strip_prefix(GRPC_METADATA_PREFIX) {
-            if stripped.ends_with("-bin") {
-                let decoded = decode_bin(value.as_bytes())
-                    .ok_or_else(|| BadHeader(format!("invalid binary header {key}")))?;
-                if let Ok(k) = MetadataKey::from_bytes(stripped.as_bytes()) {
-                    md.append_bin(k, MetadataValue::from_bytes(&decoded));
-                }
-            } else if let (Ok(k), Ok(v)) = (
-                MetadataKey::from_bytes(stripped.as_bytes()),
-                MetadataValue::try_from(value.as_bytes()),
-            ) {
-                md.append(k, v);
-            }
+        } else if let Some(stripped) = key.strip_prefix(GRPC_METADATA_PREFIX)
+            && !append_header(&mut md, stripped, value)
+        {
+            return Err(BadHeader(format!("invalid binary header {key}")));
         }
     }
-    add_forwarded(&mut md, xff, forwarded_host.or(authority), peer);
+    add_forwarded(&mut md, headers, authority, peer);
     Ok((md, timeout))
 }
 
-/// Adds `x-forwarded-host` (`host`: the client's `X-Forwarded-Host`, else the
-/// request's authority) and `x-forwarded-for` (`xff`: the client's
-/// `X-Forwarded-For` values joined, then the peer), as grpc-gateway does. Shared
-/// by every protocol that builds metadata from HTTP headers.
+/// Appends one forwarded header to `md` as `key`: a `-bin` key's value
+/// base64-decoded ([`decode_bin`]), any other as it is; a name or value that
+/// is not valid metadata is left out. `false`: a `-bin` value that is not
+/// base64, the client's error. Shared by every protocol that builds metadata
+/// from HTTP headers (grpc-gateway's `Grpc-Metadata-*`, Connect's headers).
+pub(crate) fn append_header(md: &mut MetadataMap, key: &str, value: &HeaderValue) -> bool {
+    if key.ends_with("-bin") {
+        let Some(decoded) = decode_bin(value.as_bytes()) else {
+            return false;
+        };
+        if let Ok(k) = MetadataKey::from_bytes(key.as_bytes()) {
+            md.append_bin(k, MetadataValue::from_bytes(&decoded));
+        }
+    } else if let (Ok(k), Ok(v)) = (
+        MetadataKey::from_bytes(key.as_bytes()),
+        MetadataValue::try_from(value.as_bytes()),
+    ) {
+        md.append(k, v);
+    }
+    true
+}
+
+/// The request's authority: the URI's (HTTP/2's `:authority`), else `Host`.
+pub(crate) fn authority<'a>(uri: &'a http::Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+    uri.authority().map(|a| a.as_str()).or_else(|| {
+        headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    })
+}
+
+/// Adds `x-forwarded-host` (the client's `X-Forwarded-Host`, else the
+/// request's `authority`) and `x-forwarded-for` (the client's
+/// `X-Forwarded-For` values joined, then the peer), as grpc-gateway does.
+/// Shared by every protocol that builds metadata from HTTP headers.
 pub(crate) fn add_forwarded(
     md: &mut MetadataMap,
-    mut xff: Option<String>,
-    host: Option<&str>,
+    headers: &HeaderMap,
+    authority: Option<&str>,
     peer: Option<SocketAddr>,
 ) {
+    let mut xff: Option<String> = None;
+    for v in headers.get_all("x-forwarded-for") {
+        let v = v.to_str().unwrap_or_default();
+        xff = Some(match xff {
+            Some(prev) => format!("{prev}, {v}"),
+            None => v.to_owned(),
+        });
+    }
+    let host = headers
+        .get("x-forwarded-host")
+        .and_then(|v| v.to_str().ok())
+        .or(authority);
     if let Some(host) = host
         && let Ok(v) = MetadataValue::try_from(host)
     {
@@ -197,11 +219,25 @@ pub(crate) fn accepts_trailers(headers: &HeaderMap) -> bool {
 /// Appends `prefix<key>` headers for each forwardable metadata entry. Binary
 /// (`-bin`) values are sent base64-encoded, as on the gRPC wire.
 pub(crate) fn metadata_to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
+    metadata_to_headers_except(md, prefix, out, |key| {
+        is_reserved(key) || key.starts_with(':')
+    });
+}
+
+/// [`metadata_to_headers`] with the protocol's own rule for which keys stay
+/// behind (`skip`): the one writer of response metadata as headers, for
+/// grpc-gateway's `Grpc-Metadata-*` and Connect's plain headers alike.
+pub(crate) fn metadata_to_headers_except(
+    md: &MetadataMap,
+    prefix: &str,
+    out: &mut HeaderMap,
+    skip: impl Fn(&str) -> bool,
+) {
     // One scratch buffer for every `prefix + key`, not one allocation per entry.
     let mut name = String::new();
     for (key, value) in md.as_ref() {
         let key = key.as_str();
-        if is_reserved(key) || key.starts_with(':') {
+        if skip(key) {
             continue;
         }
         name.clear();

@@ -18,6 +18,8 @@ mod cors;
 mod edge;
 mod entry;
 mod error_metadata;
+mod feed;
+mod gateway;
 mod grpc;
 mod headers;
 pub(crate) mod json;
@@ -29,7 +31,7 @@ mod public;
 mod route_lookup;
 mod upload_drain;
 
-pub use entry::Gateway;
+pub use gateway::Gateway;
 pub use listener::serve;
 pub use metrics::ServeMetrics;
 pub use observed::Observers;

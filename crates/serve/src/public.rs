@@ -20,15 +20,10 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body::Frame;
-use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -157,13 +152,7 @@ where
             let token = tracked.start();
             async move {
                 let response = handler(req, peer).await;
-                Ok::<_, Infallible>(response.map(|body| {
-                    Tracked {
-                        body,
-                        _token: token,
-                    }
-                    .boxed_unsync()
-                }))
+                Ok::<_, Infallible>(response.map(|body| crate::body::holding(body, token)))
             }
         });
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
@@ -239,30 +228,5 @@ impl Drop for ActiveToken {
         a.idle_since
             .store(a.epoch.elapsed().as_millis() as u64, Ordering::Release);
         a.active.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-struct Tracked {
-    body: Body,
-    _token: ActiveToken,
-}
-
-impl http_body::Body for Tracked {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        Pin::new(&mut self.body).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.body.is_end_stream()
-    }
-
-    fn size_hint(&self) -> http_body::SizeHint {
-        self.body.size_hint()
     }
 }

@@ -70,7 +70,7 @@ fn is_path_length_fallback(method: &Method, headers: &HeaderMap) -> bool {
             .is_some_and(|ct| ct.as_bytes() == switchboard_transcode::FORM_MEDIA_TYPE.as_bytes())
 }
 
-impl crate::entry::Gateway {
+impl crate::gateway::Gateway {
     /// Sets grpc-gateway's `ServeMux` options (`http:` in the config):
     /// unescaping mode, path-length fallback, method override, HttpBody
     /// stream delimiter. Without it, grpc-gateway's defaults apply.

@@ -11,8 +11,8 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
 use crate::JsonOptions;
-use crate::response::Writer;
 use crate::status::RpcStatus;
+use crate::writer::Writer;
 
 /// One `google.protobuf.Any` of a `google.rpc.Status`'s details.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,6 +35,7 @@ mod tests;
 mod tests_mapping;
 #[cfg(test)]
 mod tests_parity;
+mod writer;
 
 use bytes::Bytes;
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDescriptor};
@@ -43,8 +44,8 @@ pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
 pub use detail::{StatusDetail, message_to_json, status_details};
 pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
 pub use plan::is_json_well_known;
-pub use response::civil_from_days;
 pub use split::JsonSplitter;
+pub use writer::civil_from_days;
 
 /// Hooks for the differential fuzz target (`fuzz/fuzz_targets/onepass.rs`;
 /// feature `fuzzing`, never enabled by the gateway): the random descriptor and

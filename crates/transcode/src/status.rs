@@ -9,7 +9,7 @@ use prost::Message;
 use prost_reflect::DescriptorPool;
 
 use crate::JsonOptions;
-use crate::response::Writer;
+use crate::writer::Writer;
 
 /// The HTTP status grpc-gateway v2 uses for a gRPC status code; 500 for codes it
 /// does not know.

@@ -6,15 +6,15 @@
 //! treat them. On the way back, header metadata becomes plain response headers;
 //! trailer metadata becomes `trailer-`-prefixed headers of a unary response, or
 //! the `metadata` object of a stream's end-of-stream message.
-//! `x-forwarded-for` and `x-forwarded-host` are added as for every protocol
-//! ([`headers::add_forwarded`]).
+//! Each header becomes metadata, and `x-forwarded-for` and `x-forwarded-host`
+//! are added, as for every protocol ([`headers::append_header`],
+//! [`headers::add_forwarded`]): only which headers are forwarded is Connect's.
 
 use std::net::SocketAddr;
 
 use http::HeaderMap;
-use http::header::HeaderName;
 use tonic::Status;
-use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
+use tonic::metadata::MetadataMap;
 
 use crate::headers;
 
@@ -60,34 +60,15 @@ pub(crate) fn request_metadata(
     peer: Option<SocketAddr>,
 ) -> Result<MetadataMap, Status> {
     let mut md = MetadataMap::with_capacity(h.len() + 2);
-    let mut xff: Option<String> = None;
-    for v in h.get_all("x-forwarded-for") {
-        let v = v.to_str().unwrap_or_default();
-        xff = Some(match xff {
-            Some(prev) => format!("{prev}, {v}"),
-            None => v.to_owned(),
-        });
-    }
-    let forwarded_host = h.get("x-forwarded-host").and_then(|v| v.to_str().ok());
     for (name, value) in h {
         let key = name.as_str();
-        if is_protocol_request_header(key) {
-            continue;
-        }
-        if key.ends_with("-bin") {
-            let decoded = headers::decode_bin(value.as_bytes())
-                .ok_or_else(|| Status::invalid_argument(format!("invalid binary header {key}")))?;
-            if let Ok(k) = MetadataKey::from_bytes(key.as_bytes()) {
-                md.append_bin(k, MetadataValue::from_bytes(&decoded));
-            }
-        } else if let (Ok(k), Ok(v)) = (
-            MetadataKey::from_bytes(key.as_bytes()),
-            MetadataValue::try_from(value.as_bytes()),
-        ) {
-            md.append(k, v);
+        if !is_protocol_request_header(key) && !headers::append_header(&mut md, key, value) {
+            return Err(Status::invalid_argument(format!(
+                "invalid binary header {key}"
+            )));
         }
     }
-    headers::add_forwarded(&mut md, xff, forwarded_host.or(authority), peer);
+    headers::add_forwarded(&mut md, h, authority, peer);
     Ok(md)
 }
 
@@ -95,19 +76,7 @@ pub(crate) fn request_metadata(
 /// metadata, `"trailer-"` for a unary call's trailers). Binary values stay
 /// base64, as Connect sends them.
 pub(crate) fn to_headers(md: &MetadataMap, prefix: &str, out: &mut HeaderMap) {
-    let mut name = String::new();
-    for (key, value) in md.as_ref() {
-        let key = key.as_str();
-        if is_protocol_response_key(key) {
-            continue;
-        }
-        name.clear();
-        name.push_str(prefix);
-        name.push_str(key);
-        if let Ok(header) = HeaderName::from_bytes(name.as_bytes()) {
-            out.append(header, value.clone());
-        }
-    }
+    headers::metadata_to_headers_except(md, prefix, out, is_protocol_response_key);
 }
 
 /// The end-of-stream message's `metadata`: `{"key": ["value", ...]}`, or

@@ -43,12 +43,13 @@ use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{HeaderMap, Request, Response};
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_routes::{GrpcLookup, Lookup, Route, RouteSource};
+use switchboard_upstream::Deadline;
 use tonic::Status;
 
 pub(crate) use codec::{Kind, recognise};
 
 use crate::body::Body;
-use crate::entry::Gateway;
+use crate::gateway::Gateway;
 
 /// What every Connect call needs once it is routed.
 pub(crate) struct Call<'a> {
@@ -67,7 +68,51 @@ pub(crate) struct Call<'a> {
     pub max_metadata_bytes: usize,
 }
 
+/// The content types of unary and of streaming Connect calls.
+const UNARY_TYPES: &str = "application/json, application/proto";
+const STREAM_TYPES: &str = "application/connect+json, application/connect+proto";
+
 impl Call<'_> {
+    /// The request's codec when its content type fits the method's shape
+    /// (`streaming`: an enveloped `application/connect+*` request); else the
+    /// 415 naming the types that do.
+    #[allow(clippy::result_large_err)]
+    fn codec_for(
+        &self,
+        codec: Option<codec::Codec>,
+        streaming: bool,
+        headers: &HeaderMap,
+    ) -> Result<codec::Codec, Response<Body>> {
+        let (sent, other) = if streaming {
+            (STREAM_TYPES, UNARY_TYPES)
+        } else {
+            (UNARY_TYPES, STREAM_TYPES)
+        };
+        let Some(codec) = codec else {
+            return Err(unsupported_media_type(sent, headers));
+        };
+        if let Ok(plan) = self.plan()
+            && (plan.method.is_client_streaming() || plan.method.is_server_streaming()) != streaming
+        {
+            return Err(unsupported_media_type(other, headers));
+        }
+        Ok(codec)
+    }
+
+    /// The call's deadline (`Connect-Timeout-Ms` capped by the backend's
+    /// `timeout`) and the metadata to forward, held to the metadata limit.
+    fn deadline_and_metadata(
+        &self,
+        headers: &HeaderMap,
+        uri: &http::Uri,
+    ) -> Result<(Deadline, tonic::metadata::MetadataMap), Status> {
+        let deadline = Deadline::for_call(codec::timeout(headers)?, self.backend.timeout);
+        let authority = crate::headers::authority(uri, headers);
+        let md = metadata::request_metadata(headers, authority, self.peer)?;
+        self.check_metadata(&md)?;
+        Ok((deadline, md))
+    }
+
     /// RESOURCE_EXHAUSTED when the metadata to forward is over
     /// `limits.max_metadata_bytes`: one request's oversized headers must not
     /// reach the shared connection.
@@ -194,13 +239,10 @@ fn unsupported_media_type(accepted: &'static str, headers: &HeaderMap) -> Respon
 /// error: the spec's HTTP status and JSON error body, plus the refusal's own
 /// headers (`WWW-Authenticate`, `Retry-After`). Streams get the same form,
 /// which Connect clients read from any non-200 answer.
-pub(crate) fn refusal(
-    code: tonic::Code,
-    message: &str,
-    headers: &[(http::HeaderName, HeaderValue)],
-) -> Response<Body> {
-    let mut response = unary::error_response(None, &Status::new(code, message));
-    for (name, value) in headers {
+pub(crate) fn refusal(rejection: &switchboard_edge::Rejection) -> Response<Body> {
+    let status = Status::new(tonic::Code::from(rejection.code), rejection.message.clone());
+    let mut response = unary::error_response(None, &status);
+    for (name, value) in &rejection.headers {
         response.headers_mut().insert(name.clone(), value.clone());
     }
     response

@@ -11,33 +11,26 @@
 //! call carries a cancellation handle fired when the client goes away, so the
 //! backend's call is reset even while its request stream is open.
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
 
 use crate::body::RequestBody;
 use bytes::Bytes;
-use futures_util::Stream;
-use http::header::{CONTENT_TYPE, HOST, HeaderValue};
+use http::header::{CONTENT_TYPE, HeaderValue};
 use http::{Request, Response};
-use http_body::Body as _;
 use http_body_util::{BodyExt as _, StreamBody};
 use hyper::body::Frame;
 use switchboard_live::Snapshot;
 use switchboard_transcode as transcode;
-use switchboard_upstream::{Deadline, StreamReply};
+use switchboard_upstream::StreamReply;
+use tonic::Status;
 use tonic::metadata::MetadataMap;
-use tonic::{CancellationHandle, Status};
-use tracing::debug;
 
 use super::codec::{self, Codec, STREAM_ACCEPT_ENCODING, STREAM_CONTENT_ENCODING, json_options};
 use super::compress::{self, Encoding};
 use super::envelope::{self, Decoder, FLAG_COMPRESSED, FLAG_END_STREAM};
 use super::{Call, error, metadata};
 use crate::body::{Body, full};
-use crate::json::server_stream::CancelOnDrop;
-
-const STREAM_TYPES: &str = "application/connect+json, application/connect+proto";
+use crate::feed::{CancelOnDrop, Failure, Feed, Framing, OnBadMessage};
 
 /// Serves a streaming call of any shape.
 pub(super) async fn handle(
@@ -46,31 +39,16 @@ pub(super) async fn handle(
     req: Request<RequestBody>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let Some(codec) = codec else {
-        return super::unsupported_media_type(STREAM_TYPES, &parts.headers);
+    let codec = match call.codec_for(codec, true, &parts.headers) {
+        Ok(codec) => codec,
+        Err(unsupported) => return unsupported,
     };
-    if let Ok(plan) = call.plan()
-        && !plan.method.is_client_streaming()
-        && !plan.method.is_server_streaming()
-    {
-        return super::unsupported_media_type(
-            "application/json, application/proto",
-            &parts.headers,
-        );
-    }
     let backend = call.backend;
     let accept = compress::response_encoding(&parts.headers, STREAM_ACCEPT_ENCODING);
     let setup = || {
         codec::check_version(&parts.headers)?;
-        let deadline = Deadline::for_call(codec::timeout(&parts.headers)?, backend.timeout);
         let inbound = compress::request_encoding(&parts.headers, STREAM_CONTENT_ENCODING)?;
-        let authority = parts
-            .uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| parts.headers.get(HOST).and_then(|h| h.to_str().ok()));
-        let md = metadata::request_metadata(&parts.headers, authority, call.peer)?;
-        call.check_metadata(&md)?;
+        let (deadline, md) = call.deadline_and_metadata(&parts.headers, &parts.uri)?;
         let plan = match codec {
             Codec::Json => Some(call.plan()?.clone()),
             Codec::Proto => None,
@@ -84,21 +62,16 @@ pub(super) async fn handle(
 
     let (extensions, handle) = switchboard_upstream::cancellable();
     let guard = CancelOnDrop::new(handle.clone());
-    let failure = Arc::new(Mutex::new(None));
     let json = json_options(backend.json.strict);
-    let feed = Feed {
-        body,
+    let envelopes = Envelopes {
         decoder: Decoder::new(call.max_message_bytes),
         limit: call.max_message_bytes,
         codec,
         plan: plan.clone(),
         json,
         inbound,
-        failure: failure.clone(),
-        cancel: handle,
-        eof: false,
-        state: FeedState::Open,
     };
+    let (feed, failure) = Feed::new(body, envelopes, OnBadMessage::Fail, handle);
     // The deadline covers starting the call and every read of the reply.
     let started = backend
         .upstream
@@ -107,7 +80,7 @@ pub(super) async fn handle(
     let mut reply = match started {
         Ok(reply) => reply,
         Err(status) => {
-            let status = take(&failure).unwrap_or(status);
+            let status = failure.take().unwrap_or(status);
             return error_response(codec, Some(&backend.pool), &status);
         }
     };
@@ -143,10 +116,6 @@ fn set_stream_headers(h: &mut http::HeaderMap, codec: Codec, accept: Encoding) {
             HeaderValue::from_static(Encoding::Gzip.name()),
         );
     }
-}
-
-fn take(failure: &Mutex<Option<Status>>) -> Option<Status> {
-    failure.lock().unwrap_or_else(|e| e.into_inner()).take()
 }
 
 /// A stream that failed before any message: HTTP 200 and an end-of-stream
@@ -198,7 +167,7 @@ struct State {
     upstream: StreamReply,
     /// Why the request stream was abandoned, if it was (it explains the
     /// upstream failure that follows).
-    failure: Arc<Mutex<Option<Status>>>,
+    failure: Failure<Status>,
     done: bool,
     /// Resets a call whose request stream is still open when the body is dropped.
     _guard: CancelOnDrop,
@@ -230,7 +199,7 @@ fn body_stream(
             }
             Err(status) => {
                 s.done = true;
-                let status = take(&s.failure).unwrap_or(status);
+                let status = s.failure.take().unwrap_or(status);
                 end_stream(Some(pool), Some(&status), status.metadata())
             }
         };
@@ -254,37 +223,27 @@ fn encode(s: &State, message: Bytes) -> Result<Bytes, Status> {
     }
 }
 
-/// The request stream handed to the upstream call: reads the client's body as
-/// it arrives and yields each envelope's message, decompressed and (for JSON)
-/// encoded as protobuf. Polled by the HTTP/2 client task, so the body is read
-/// only as fast as the backend's flow-control window allows.
-struct Feed {
-    body: RequestBody,
+/// Connect's request framing for the shared [`Feed`]: each envelope's message,
+/// decompressed and (for JSON) encoded as protobuf.
+struct Envelopes {
     decoder: Decoder,
     limit: usize,
     codec: Codec,
     plan: Option<Arc<transcode::MethodPlan>>,
     json: transcode::JsonOptions,
     inbound: Encoding,
-    failure: Arc<Mutex<Option<Status>>>,
-    cancel: CancellationHandle,
-    eof: bool,
-    state: FeedState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FeedState {
-    Open,
-    Ended,
-    /// The call is being reset: never yield again.
-    Cancelled,
-}
+impl Framing for Envelopes {
+    type Error = Status;
 
-impl Feed {
-    /// The next message, `Ok(None)` when more body is needed.
-    fn next_message(&mut self) -> Result<Option<Bytes>, Status> {
+    fn push(&mut self, data: &[u8]) {
+        self.decoder.push(data);
+    }
+
+    fn next_message(&mut self, eof: bool) -> Result<Option<Bytes>, Status> {
         let Some((flags, payload)) = self.decoder.next()? else {
-            if self.eof {
+            if eof {
                 self.decoder.finish()?;
             }
             return Ok(None);
@@ -312,46 +271,11 @@ impl Feed {
         }
     }
 
-    fn fail(&mut self, status: Status) -> Poll<Option<Bytes>> {
-        debug!(code = ?status.code(), message = status.message(), "Connect request stream failed; cancelling the call");
-        self.state = FeedState::Cancelled;
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(status);
-        self.cancel.clone().cancel();
-        Poll::Pending
+    fn unreadable(message: String) -> Status {
+        Status::cancelled(message)
     }
-}
 
-impl Stream for Feed {
-    type Item = Bytes;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let this = self.get_mut();
-        loop {
-            match this.state {
-                FeedState::Open => {}
-                FeedState::Ended => return Poll::Ready(None),
-                FeedState::Cancelled => return Poll::Pending,
-            }
-            match this.next_message() {
-                Ok(Some(message)) => return Poll::Ready(Some(message)),
-                Ok(None) if this.eof => {
-                    this.state = FeedState::Ended;
-                    return Poll::Ready(None);
-                }
-                Ok(None) => {}
-                Err(status) => return this.fail(status),
-            }
-            match ready!(Pin::new(&mut this.body).poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        this.decoder.push(&data);
-                    }
-                }
-                Some(Err(e)) => {
-                    return this.fail(Status::cancelled(format!("cannot read request body: {e}")));
-                }
-                None => this.eof = true,
-            }
-        }
+    fn describe(error: &Status) -> &str {
+        error.message()
     }
 }

@@ -11,19 +11,16 @@
 use crate::body::RequestBody;
 use base64::Engine as _;
 use bytes::Bytes;
-use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HOST, HeaderValue, VARY};
+use http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, VARY};
 use http::{HeaderMap, Request, Response};
 use http_body_util::{BodyExt as _, Limited};
 use switchboard_transcode as transcode;
-use switchboard_upstream::Deadline;
 use tonic::Status;
 
 use super::codec::{self, Codec, json_options};
 use super::compress::{self, Encoding};
 use super::{Call, error, metadata};
 use crate::body::{Body, full};
-
-const UNARY_TYPES: &str = "application/json, application/proto";
 
 /// A unary POST.
 pub(super) async fn post(
@@ -32,17 +29,10 @@ pub(super) async fn post(
     req: Request<RequestBody>,
 ) -> Response<Body> {
     let (parts, body) = req.into_parts();
-    let Some(codec) = codec else {
-        return super::unsupported_media_type(UNARY_TYPES, &parts.headers);
+    let codec = match call.codec_for(codec, false, &parts.headers) {
+        Ok(codec) => codec,
+        Err(unsupported) => return unsupported,
     };
-    if let Ok(plan) = call.plan()
-        && (plan.method.is_client_streaming() || plan.method.is_server_streaming())
-    {
-        return super::unsupported_media_type(
-            "application/connect+json, application/connect+proto",
-            &parts.headers,
-        );
-    }
     let prepared = async {
         codec::check_version(&parts.headers)?;
         let encoding = compress::request_encoding(&parts.headers, CONTENT_ENCODING.as_str())?;
@@ -166,13 +156,7 @@ async fn respond(
 ) -> Response<Body> {
     let backend = call.backend;
     let result = async {
-        let deadline = Deadline::for_call(codec::timeout(headers)?, backend.timeout);
-        let authority = uri
-            .authority()
-            .map(|a| a.as_str())
-            .or_else(|| headers.get(HOST).and_then(|h| h.to_str().ok()));
-        let md = metadata::request_metadata(headers, authority, call.peer)?;
-        call.check_metadata(&md)?;
+        let (deadline, md) = call.deadline_and_metadata(headers, uri)?;
         let message = match codec {
             Codec::Proto => payload,
             Codec::Json => {

@@ -247,7 +247,7 @@ fn encode_set(files: &[Vec<u8>]) -> Vec<u8> {
 /// The response as the public port writes it.
 pub(crate) fn into_body(response: Response<tonic::body::Body>) -> Response<Body> {
     let (parts, body) = response.into_parts();
-    Response::from_parts(parts, super::passthrough::pass_body(body))
+    Response::from_parts(parts, super::pass_body::pass_body(body))
 }
 
 #[cfg(test)]

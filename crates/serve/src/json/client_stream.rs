@@ -26,35 +26,22 @@
 //! upstream call at once, even while its request stream is open. A failed read
 //! of the client's body fires it too.
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, ready};
+use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::Stream;
 use http::HeaderMap;
 use http::uri::PathAndQuery;
-use http_body::Body as _;
 use switchboard_live::{BackendRuntime, Snapshot};
 use switchboard_transcode as transcode;
 use switchboard_upstream::UnaryReply;
-use tonic::{CancellationHandle, Code, Status};
-use tracing::debug;
+use tonic::{Code, Status};
 
-use super::server_stream::{self as stream, Call, CancelOnDrop, Framing};
+use super::server_stream::{self as stream, Call, Framing};
 use super::{Early, status_response};
 use crate::body::Body;
+use crate::feed::{CancelOnDrop, Feed, OnBadMessage};
 use crate::headers::accepts_trailers;
 use crate::upload_drain::UploadBody;
-
-/// What to do with a request value that cannot be transcoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OnBadMessage {
-    /// Fail the call with that error (client streaming, as grpc-gateway).
-    Fail,
-    /// End the request stream there (bidi, as grpc-gateway).
-    HalfClose,
-}
 
 /// Serves a client-streaming or bidi method whose request body is the message
 /// stream (path variables and query parameters do not apply, as in grpc-gateway).
@@ -84,8 +71,7 @@ async fn client_streaming(
     let (extensions, handle) = switchboard_upstream::cancellable();
     // Dropped when this future is (client gone) or returns (call over).
     let _guard = CancelOnDrop::new(handle.clone());
-    let failure = Arc::new(Mutex::new(None));
-    let feed = BodyFeed::new(&call, body, OnBadMessage::Fail, failure.clone(), handle);
+    let (feed, failure) = Feed::new(body, JsonValues::new(&call), OnBadMessage::Fail, handle);
     let Call {
         route,
         backend,
@@ -121,7 +107,7 @@ async fn client_streaming(
     // A request the gateway could not transcode explains the upstream failure
     // (the call was reset because of it), so it wins, as in grpc-gateway where
     // decoding happens before the response is read.
-    if let Some(early) = failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+    if let Some(early) = failure.take() {
         return Err(early);
     }
     Ok(match result {
@@ -140,8 +126,14 @@ async fn bidi(
 ) -> http::Response<Body> {
     let (extensions, handle) = switchboard_upstream::cancellable();
     let guard = CancelOnDrop::new(handle.clone());
-    let unused = Arc::new(Mutex::new(None));
-    let feed = BodyFeed::new(&call, body, OnBadMessage::HalfClose, unused, handle);
+    // A bad value half-closes; a failed read cancels, and the call's own
+    // error then says so.
+    let (feed, _) = Feed::new(
+        body,
+        JsonValues::new(&call),
+        OnBadMessage::HalfClose,
+        handle,
+    );
     let Call {
         snapshot,
         route,
@@ -155,28 +147,23 @@ async fn bidi(
         .upstream
         .start_with(path, feed, metadata, extensions, deadline)
         .await;
-    match started {
-        Ok(reply) => {
-            let mut response = stream::respond(
-                snapshot,
-                route,
-                backend,
-                reply,
-                framing,
-                http_body_delimiter,
-                Some(guard),
-            )
-            .await;
-            if response.status().is_success() {
-                // The answer streams while the body is still being read.
-                response
-                    .extensions_mut()
-                    .insert(crate::upload_drain::FullDuplex);
-            }
-            response
-        }
-        Err(status) => stream::first_error(backend, &status, None, framing),
+    let mut response = stream::respond(
+        snapshot,
+        route,
+        backend,
+        started,
+        framing,
+        http_body_delimiter,
+        Some(guard),
+    )
+    .await;
+    if response.status().is_success() {
+        // The answer streams while the body is still being read.
+        response
+            .extensions_mut()
+            .insert(crate::upload_drain::FullDuplex);
     }
+    response
 }
 
 /// The single response of a client-streaming call, rendered as a unary one: the
@@ -202,63 +189,37 @@ fn single_response(
     super::respond::unary_response(&reply, json.into(), "application/json", trailers_ok)
 }
 
-/// The request stream handed to the upstream call: reads the client's body as
-/// hyper delivers it, splits it into JSON values and yields each one encoded.
-///
-/// It is polled by hyper's HTTP/2 client task (through tonic's encoder), so it
-/// only reads the body as fast as the backend's flow-control window allows:
-/// back-pressure reaches the client.
-struct BodyFeed {
-    body: UploadBody,
+/// The JSON framing for the shared [`Feed`]: the body split into JSON values,
+/// each encoded as the request message.
+struct JsonValues {
     splitter: transcode::JsonSplitter,
     limit: usize,
     snapshot: Arc<Snapshot>,
     plan: Arc<transcode::MethodPlan>,
     backend_index: usize,
-    on_bad: OnBadMessage,
-    failure: Arc<Mutex<Option<Early>>>,
-    cancel: CancellationHandle,
-    eof: bool,
-    state: FeedState,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum FeedState {
-    Open,
-    /// The request stream ended (end of body, or a bad value in a bidi call).
-    Ended,
-    /// The call is being reset: never yield again; tonic's encoder sees the
-    /// cancellation and fails the request stream.
-    Cancelled,
-}
-
-impl BodyFeed {
-    fn new(
-        call: &Call<'_>,
-        body: UploadBody,
-        on_bad: OnBadMessage,
-        failure: Arc<Mutex<Option<Early>>>,
-        cancel: CancellationHandle,
-    ) -> Self {
-        BodyFeed {
-            body,
+impl JsonValues {
+    fn new(call: &Call<'_>) -> Self {
+        JsonValues {
             splitter: transcode::JsonSplitter::new(call.max_message_bytes),
             limit: call.max_message_bytes,
             snapshot: call.snapshot.clone(),
             plan: call.route.plan.clone(),
             backend_index: call.route.backend,
-            on_bad,
-            failure,
-            cancel,
-            eof: false,
-            state: FeedState::Open,
         }
     }
+}
 
-    /// The next value's encoded message; `Ok(None)` when more body is needed
-    /// (or, at the end of the body, when there is nothing left).
-    fn next_message(&mut self) -> Result<Option<Bytes>, Early> {
-        let value = if self.eof {
+impl crate::feed::Framing for JsonValues {
+    type Error = Early;
+
+    fn push(&mut self, data: &[u8]) {
+        self.splitter.push(data);
+    }
+
+    fn next_message(&mut self, eof: bool) -> Result<Option<Bytes>, Early> {
+        let value = if eof {
             self.splitter.finish()
         } else {
             self.splitter.next_value()
@@ -279,57 +240,11 @@ impl BodyFeed {
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))
     }
 
-    fn cancel(&mut self, early: Early) -> Poll<Option<Bytes>> {
-        self.state = FeedState::Cancelled;
-        *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(early);
-        self.cancel.clone().cancel();
-        // The cancellation wakes tonic's encoder, which then fails the stream.
-        Poll::Pending
+    fn unreadable(message: String) -> Early {
+        Early::new(Code::Cancelled, message)
     }
-}
 
-impl Stream for BodyFeed {
-    type Item = Bytes;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let this = self.get_mut();
-        loop {
-            match this.state {
-                FeedState::Open => {}
-                FeedState::Ended => return Poll::Ready(None),
-                FeedState::Cancelled => return Poll::Pending,
-            }
-            match this.next_message() {
-                Ok(Some(message)) => return Poll::Ready(Some(message)),
-                Ok(None) if this.eof => {
-                    this.state = FeedState::Ended;
-                    return Poll::Ready(None);
-                }
-                Ok(None) => {}
-                Err(early) if this.on_bad == OnBadMessage::Fail => return this.cancel(early),
-                Err(early) => {
-                    debug!(message = %early.message, "bad request message; half-closing");
-                    this.state = FeedState::Ended;
-                    return Poll::Ready(None);
-                }
-            }
-            match ready!(Pin::new(&mut this.body).poll_frame(cx)) {
-                Some(Ok(frame)) => {
-                    if let Ok(data) = frame.into_data() {
-                        this.splitter.push(&data);
-                    }
-                }
-                Some(Err(e)) => {
-                    // The client went away mid-body (or sent a broken one):
-                    // abandon the call rather than half-close it.
-                    debug!(error = %e, "request body failed; cancelling the upstream call");
-                    return this.cancel(Early::new(
-                        Code::Cancelled,
-                        format!("cannot read request body: {e}"),
-                    ));
-                }
-                None => this.eof = true,
-            }
-        }
+    fn describe(error: &Early) -> &str {
+        &error.message
     }
 }

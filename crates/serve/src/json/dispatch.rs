@@ -17,7 +17,7 @@ use tonic::{Code, Status};
 
 use super::respond::{early_response, status_response_as, unary_response};
 use crate::body::Body;
-use crate::entry::Gateway;
+use crate::gateway::Gateway;
 use crate::headers;
 use crate::metrics::RequestLabels;
 use crate::upload_drain::UploadBody;
@@ -133,12 +133,7 @@ impl Gateway {
     ) -> Result<Response<Body>, Early> {
         let plan = &route.plan;
         let (mut parts, body) = req.into_parts();
-        let authority = parts.uri.authority().map(|a| a.as_str()).or_else(|| {
-            parts
-                .headers
-                .get(http::header::HOST)
-                .and_then(|h| h.to_str().ok())
-        });
+        let authority = headers::authority(&parts.uri, &parts.headers);
         let (metadata, client_timeout) = headers::request_metadata(&parts.headers, authority, peer)
             .map_err(|e| Early::new(Code::InvalidArgument, e.0))?;
         // One request's oversized metadata must not reach the shared connection.

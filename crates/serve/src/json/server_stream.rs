@@ -25,30 +25,13 @@ use switchboard_routes::Route;
 use switchboard_transcode as transcode;
 use switchboard_upstream::Deadline;
 use switchboard_upstream::StreamReply;
+use tonic::Status;
 use tonic::metadata::MetadataMap;
-use tonic::{CancellationHandle, Status};
 
 use super::sse;
 use crate::body::Body;
+use crate::feed::CancelOnDrop;
 use crate::headers;
-
-/// Resets the upstream call (RST_STREAM CANCEL) when dropped, unless its request
-/// stream has already ended cleanly, in which case dropping the response does.
-pub(crate) struct CancelOnDrop(Option<CancellationHandle>);
-
-impl CancelOnDrop {
-    pub(crate) fn new(handle: CancellationHandle) -> Self {
-        CancelOnDrop(Some(handle))
-    }
-}
-
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        if let Some(handle) = self.0.take() {
-            handle.cancel();
-        }
-    }
-}
 
 /// How a streamed response is written: each variant turns one message, or the
 /// final error, into exactly one body frame (one HTTP/1.1 chunk, one HTTP/2
@@ -133,19 +116,15 @@ pub(super) async fn server_streaming(
         http_body_delimiter,
         ..
     } = call;
-    let reply = match backend
+    let started = backend
         .upstream
         .server_streaming(path, message, metadata, deadline)
-        .await
-    {
-        Ok(reply) => reply,
-        Err(status) => return first_error(backend, &status, None, framing),
-    };
+        .await;
     respond(
         snapshot,
         route,
         backend,
-        reply,
+        started,
         framing,
         http_body_delimiter,
         None,
@@ -153,18 +132,24 @@ pub(super) async fn server_streaming(
     .await
 }
 
-/// Streams an upstream call that has started (headers received) back to the
-/// client. `guard`, if any, lives as long as the response body;
-/// `http_body_delimiter` ends each raw `HttpBody` message with `\n`.
+/// Streams an upstream call back to the client once it has started (headers
+/// received), or answers why it did not start: the one writer of every
+/// streamed JSON answer (server streaming, bidi over POST). `guard`, if any,
+/// lives as long as the response body; `http_body_delimiter` ends each raw
+/// `HttpBody` message with `\n`.
 pub(super) async fn respond(
     snapshot: Arc<Snapshot>,
     route: &Route,
     backend: &BackendRuntime,
-    mut reply: StreamReply,
+    started: Result<StreamReply, Status>,
     framing: Framing,
     http_body_delimiter: bool,
     guard: Option<CancelOnDrop>,
 ) -> Response<Body> {
+    let mut reply = match started {
+        Ok(reply) => reply,
+        Err(status) => return first_error(backend, &status, None, framing),
+    };
     // Wait for the first message so an immediate failure gets a real HTTP status.
     let first = match reply.message().await {
         Ok(first) => first,
@@ -333,7 +318,7 @@ fn error_chunk(backend: &BackendRuntime, status: &Status) -> Bytes {
 /// the stream's own framing as the whole body. The response head, when one came
 /// before the failure, gives the `Grpc-Metadata-*` headers; a stream's trailer
 /// metadata is not sent (grpc-gateway's ForwardResponseStream sends no trailers).
-pub(super) fn first_error(
+fn first_error(
     backend: &BackendRuntime,
     status: &Status,
     head: Option<&MetadataMap>,

@@ -64,8 +64,9 @@ use tonic::{Code, Status};
 use tracing::debug;
 
 use super::Early;
-use super::server_stream::{Call, CancelOnDrop, Framing};
+use super::server_stream::{Call, Framing};
 use crate::body::Body;
+use crate::feed::CancelOnDrop;
 use switchboard_upstream::Deadline;
 
 /// How long to wait for the client's close frame after sending ours.

@@ -3,7 +3,7 @@
 //! (the approach of Envoy's transcoder, whose `ProtoStreamObjectSource` walks
 //! the wire format and writes JSON as it goes).
 //!
-//! The prost-reflect path (`DynamicMessage` + the writer in `response.rs`)
+//! The prost-reflect path (`DynamicMessage` + the writer in `writer.rs`)
 //! stays the reference and the fallback: the route's plan decides which runs.
 //! - At plan time: a route whose response type itself prints through the
 //!   reference path (`Any`, `Struct`, ... as the whole response), or that uses
@@ -227,7 +227,7 @@ pub(crate) fn assert_same_as_reference(
     proto: &[u8],
     json: &[u8],
 ) {
-    let reference = crate::response::reference_response_to_json(plan, opts, proto);
+    let reference = crate::writer::reference_response_to_json(plan, opts, proto);
     assert_eq!(
         reference.as_deref().map(String::from_utf8_lossy),
         Ok(String::from_utf8_lossy(json)),
@@ -248,7 +248,7 @@ pub fn differential(
     let one = Program::compile(desc).and_then(|p| print::print(&p, opts, proto).ok());
     (
         one,
-        crate::response::reference_message_json(desc, opts, proto),
+        crate::writer::reference_message_json(desc, opts, proto),
     )
 }
 
@@ -295,7 +295,7 @@ pub fn same_request(desc: &prost_reflect::MessageDescriptor, one: &[u8], referen
         // NaN is not equal to itself; printed JSON (maps sorted) compares it.
         (Some(_), Some(_)) => {
             let print = |b: &[u8]| {
-                crate::response::reference_message_json(desc, &JsonOptions::default(), b).ok()
+                crate::writer::reference_message_json(desc, &JsonOptions::default(), b).ok()
             };
             print(one).is_some_and(|a| Some(a) == print(reference))
         }

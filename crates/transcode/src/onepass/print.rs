@@ -6,7 +6,7 @@
 //! put in declaration order (a stable sort, so repeated elements keep wire
 //! order; usually the list is already in order and nothing moves), and the
 //! fields are printed by the same rules and the same [`Writer`] primitives as
-//! the reference writer in `response.rs`: last value wins for singular fields,
+//! the reference writer in `writer.rs`: last value wins for singular fields,
 //! the last member seen wins in a oneof, map entries are sorted by key with the
 //! last duplicate kept, unknown fields are skipped.
 //!
@@ -24,7 +24,7 @@ use prost_reflect::{DynamicMessage, Value};
 
 use super::program::{Card, Field, MAX_DEPTH, Program, Scalar, Shape, Ty};
 use crate::JsonOptions;
-use crate::response::Writer;
+use crate::writer::Writer;
 
 /// The one-pass printer declines this input; the reference path answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

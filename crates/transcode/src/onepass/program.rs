@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Value};
 
 use crate::JsonOptions;
-use crate::response::Writer;
+use crate::writer::Writer;
 
 /// Deepest nesting the printer walks itself; deeper input goes to the
 /// reference path (prost's decoder stops at 100 levels, and the reference path

@@ -152,7 +152,7 @@ fn ordinary_responses_take_the_one_pass_path() {
         for o in all_opts() {
             let one = response_to_json(&plan, &o, &proto);
             assert!(one.is_some(), "{method} bailed");
-            let reference = crate::response::reference_response_to_json(&plan, &o, &proto);
+            let reference = crate::writer::reference_response_to_json(&plan, &o, &proto);
             assert_eq!(one.unwrap(), reference.unwrap(), "{method} {o:?}");
         }
     }
