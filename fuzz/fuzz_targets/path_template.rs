@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             },
             additional_bindings: Vec::new(),
         }],
+        schema_groups: Vec::new(),
     };
     let (table, report) = RouteTable::build(&[backend]);
     if !report.errors.is_empty() || !path.starts_with('/') {

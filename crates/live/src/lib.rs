@@ -20,9 +20,11 @@ use switchboard_routes::RouteTable;
 use switchboard_upstream::Upstream;
 use tokio::sync::{mpsc, oneshot};
 
+mod exposed;
 mod history;
 mod settings;
 mod states;
+pub use exposed::{ExposedFiles, FileConflict};
 pub use history::{HISTORY_LEN, History, OwnerChange, ReloadRecord, RouteDiff, RouteEntry};
 pub use settings::Settings;
 pub use states::{BackendState, ReloadResult};
@@ -97,6 +99,9 @@ pub struct ReloadStatus {
     pub conflicts: Vec<String>,
     /// Routes that could not be built (bad template, unknown field), skipped.
     pub route_errors: Vec<String>,
+    /// File names two backends define differently: reflection on the listen
+    /// port serves the first-listed backend's (see [`Snapshot::exposed_files`]).
+    pub file_conflicts: Vec<FileConflict>,
     /// Config keys changed in the file that apply only after a restart (`listen`,
     /// `admin`, `upstream`); empty when the running process matches the file.
     pub restart_required: Vec<String>,

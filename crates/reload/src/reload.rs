@@ -228,14 +228,11 @@ impl Reloader {
     fn sync_endpoint_schemas(&self) {
         let status = self.live.status();
         // The balancer sends a method only to endpoints whose schema has it.
+        // The digest names the endpoint's schema group, whose plans encode
+        // its requests.
         for b in &status.backends {
-            let methods: Vec<_> = self
-                .skew
-                .report(&b.name)
-                .into_iter()
-                .map(|e| (e.endpoint, e.methods))
-                .collect();
-            self.channels.set_endpoint_methods(&b.name, &methods);
+            let served = self.skew.served(&b.name);
+            self.channels.set_endpoint_methods(&b.name, &served);
         }
         let differs = |b: &BackendStatus| {
             let now = self.skew.report(&b.name);
@@ -469,6 +466,9 @@ impl Reloader {
         self.failures
             .retain(|name, _| names.contains(name.as_str()));
         self.skew.retain(&names);
+        let schemas = &self.schemas;
+        self.skew
+            .prune_pools(|backend| schemas.get(backend).map(|s| s.digest));
         self.metrics.schema_skew.set(self.skew.skewed() as i64);
         out
     }
@@ -533,6 +533,13 @@ impl Reloader {
             edge_active: runtimes.iter().any(|r| r.edge.is_some()),
             backends: runtimes,
         });
+        // One file name served one way by reflection: the first-listed
+        // backend's. Each conflict is logged when it appears.
+        let file_conflicts = snapshot.exposed_files().conflicts;
+        let known = &self.live.status().file_conflicts;
+        for c in file_conflicts.iter().filter(|c| !known.contains(c)) {
+            warn!(file = %c.file, kept = %c.kept, ignored = %c.ignored, "two backends define this file differently; reflection serves the first-listed backend's");
+        }
         // What this publish changes, each route with its gRPC method.
         let before = self
             .live
@@ -567,6 +574,7 @@ impl Reloader {
                 backends: statuses,
                 conflicts,
                 route_errors,
+                file_conflicts,
                 restart_required,
                 ..ReloadStatus::default()
             },
@@ -649,6 +657,7 @@ impl Reloader {
                 pool: schema.pool.clone(),
                 services: exposed(backend, schema),
                 http_rules: backend.http_rules.clone(),
+                schema_groups: self.skew.groups(&backend.name, schema.digest),
             });
             runtimes.push(BackendRuntime {
                 name: backend.name.as_str().into(),
@@ -900,6 +909,8 @@ async fn every_endpoint(
             })
         });
     let mut primary: Option<FoundSchema> = keep.then_some(Ok(None));
+    // The digest the backend's routes come from after this round.
+    let mut primary_digest = if keep { old } else { None };
     let mut last_error = None;
     for (endpoint, result) in each {
         let api = match result {
@@ -916,6 +927,7 @@ async fn every_endpoint(
         round.endpoints.push((endpoint, Ok(api.digest)));
         let seen = skew.knows(api.digest) || round.methods.iter().any(|(d, _)| *d == api.digest);
         if primary.is_none() {
+            primary_digest = Some(api.digest);
             if old == Some(api.digest) {
                 primary = Some(Ok(None));
             } else {
@@ -929,10 +941,19 @@ async fn every_endpoint(
                 continue;
             }
         }
-        if !seen && let Ok(schema) = api.schema() {
-            round
-                .methods
-                .push((api.digest, crate::skew::methods_of(&schema)));
+        // Another schema than the primary one: its descriptors are kept for
+        // the table build (the group's plans), its methods for the balancer.
+        let pooled = skew.has_pool(api.digest) || round.pools.iter().any(|(d, _)| *d == api.digest);
+        if primary_digest != Some(api.digest)
+            && !(seen && pooled)
+            && let Ok(schema) = api.schema()
+        {
+            if !seen {
+                round
+                    .methods
+                    .push((api.digest, crate::skew::methods_of(&schema)));
+            }
+            round.pools.push((api.digest, schema.pool));
         }
     }
     let found = primary.unwrap_or_else(|| {

@@ -7,12 +7,20 @@
 //! every digest live (for `/routes`: which endpoints serve each route), one log
 //! line per change of the grouping, and the count of backends with more than
 //! one schema live (`switchboard_backends_schema_skew`).
+//!
+//! It also keeps the descriptors of each schema group other than a backend's
+//! primary one (the schema its routes come from) while that backend's
+//! endpoints disagree: the table build plans every route in each of them
+//! ([`Skew::groups`]), so a request is encoded for the endpoint that takes it.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use prost_reflect::DescriptorPool;
 use switchboard_discovery::Schema;
 use switchboard_live::EndpointSchema;
+use switchboard_routes::SchemaGroup;
+use switchboard_upstream::EndpointServes;
 use tracing::{info, warn};
 
 /// What one round of discovery found on a backend's endpoints.
@@ -22,6 +30,9 @@ pub(crate) struct Round {
     pub(crate) endpoints: Vec<(String, Result<u64, String>)>,
     /// The methods of digests [`Skew::knows`] did not know.
     pub(crate) methods: Vec<(u64, Arc<HashSet<String>>)>,
+    /// The descriptors of digests decoded this round that are not the
+    /// backend's primary schema (see [`Skew::groups`]).
+    pub(crate) pools: Vec<(u64, DescriptorPool)>,
 }
 
 /// One endpoint's last known schema.
@@ -38,6 +49,9 @@ pub(crate) struct Skew {
     backends: HashMap<String, Vec<Entry>>,
     /// `/package.Service/Method` of every service of each digest live.
     methods: HashMap<u64, Arc<HashSet<String>>>,
+    /// The descriptors of digests that are some skewed backend's secondary
+    /// schema group (see [`Skew::prune_pools`]).
+    pools: HashMap<u64, DescriptorPool>,
 }
 
 /// Every method of `schema`'s services, as gRPC paths.
@@ -62,6 +76,11 @@ impl Skew {
         self.methods.contains_key(&digest)
     }
 
+    /// Whether the descriptors of `digest` are kept (a secondary schema group).
+    pub(crate) fn has_pool(&self, digest: u64) -> bool {
+        self.pools.contains_key(&digest)
+    }
+
     /// The digest `endpoint` of `backend` was last seen serving.
     pub(crate) fn last_digest(&self, backend: &str, endpoint: &str) -> Option<u64> {
         self.backends
@@ -76,6 +95,7 @@ impl Skew {
     /// schema is live, an info line when the endpoints agree again.
     pub(crate) fn update(&mut self, backend: &str, round: Round) {
         self.methods.extend(round.methods);
+        self.pools.extend(round.pools);
         let old = self.backends.get(backend).cloned().unwrap_or_default();
         let entries: Vec<Entry> = round
             .endpoints
@@ -118,6 +138,61 @@ impl Skew {
             .filter_map(|e| e.digest)
             .collect();
         self.methods.retain(|digest, _| used.contains(digest));
+        self.pools.retain(|digest, _| used.contains(digest));
+    }
+
+    /// Drops the descriptors no table needs: those of a digest that is not a
+    /// secondary schema group of any backend (`primary` says each backend's
+    /// primary digest). Called after each round of discovery.
+    pub(crate) fn prune_pools(&mut self, primary: impl Fn(&str) -> Option<u64>) {
+        let mut needed: HashSet<u64> = HashSet::new();
+        for (backend, entries) in &self.backends {
+            let groups = groups(entries);
+            if groups.len() < 2 {
+                continue;
+            }
+            let primary = primary(backend);
+            needed.extend(groups.keys().filter(|d| Some(**d) != primary).copied());
+        }
+        self.pools.retain(|digest, _| needed.contains(digest));
+    }
+
+    /// `backend`'s schema groups other than `primary`, with their
+    /// descriptors, in digest order; empty while its endpoints agree.
+    pub(crate) fn groups(&self, backend: &str, primary: u64) -> Vec<SchemaGroup> {
+        let Some(entries) = self.backends.get(backend) else {
+            return Vec::new();
+        };
+        let groups = groups(entries);
+        if groups.len() < 2 {
+            return Vec::new();
+        }
+        groups
+            .keys()
+            .filter(|d| **d != primary)
+            .filter_map(|d| {
+                Some(SchemaGroup {
+                    digest: *d,
+                    pool: self.pools.get(d)?.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// What each endpoint of `backend` serves (digest and methods), for the
+    /// balancer (see `switchboard_upstream::ChannelCache::set_endpoint_methods`).
+    pub(crate) fn served(&self, backend: &str) -> Vec<EndpointServes> {
+        self.backends
+            .get(backend)
+            .into_iter()
+            .flatten()
+            .map(|e| {
+                let served = e
+                    .digest
+                    .and_then(|d| Some((d, self.methods.get(&d)?.clone())));
+                (e.endpoint.clone(), served)
+            })
+            .collect()
     }
 
     /// `backend`'s endpoints with their schema, for `/status` and `/backends`.
@@ -175,6 +250,7 @@ mod tests {
                 .map(|(e, r)| (e.to_string(), r.map_err(str::to_owned)))
                 .collect(),
             methods: Vec::new(),
+            pools: Vec::new(),
         }
     }
 
@@ -206,5 +282,32 @@ mod tests {
         skew.retain(&HashSet::new());
         assert!(!skew.knows(7));
         assert!(skew.report("b").is_empty());
+    }
+
+    #[test]
+    fn secondary_schemas_are_kept_only_while_the_endpoints_disagree() {
+        let mut skew = Skew::default();
+        let mut r = round(&[("a:1", Ok(1)), ("b:1", Ok(2))]);
+        r.methods = vec![
+            (1, Arc::new(HashSet::from(["/p.S/M".to_owned()]))),
+            (2, Arc::new(HashSet::from(["/p.S/M".to_owned()]))),
+        ];
+        r.pools = vec![(2, DescriptorPool::new())];
+        skew.update("b", r);
+        skew.prune_pools(|_| Some(1));
+        let groups = skew.groups("b", 1);
+        assert_eq!(groups.iter().map(|g| g.digest).collect::<Vec<_>>(), [2]);
+        assert!(
+            skew.groups("b", 2).is_empty(),
+            "digest 1's pool was never kept"
+        );
+        let served = skew.served("b");
+        assert_eq!(served[1].1.as_ref().map(|(d, _)| *d), Some(2));
+
+        // The replicas agree again: no group, no pool kept.
+        skew.update("b", round(&[("a:1", Ok(1)), ("b:1", Ok(1))]));
+        skew.prune_pools(|_| Some(1));
+        assert!(!skew.has_pool(2));
+        assert!(skew.groups("b", 1).is_empty());
     }
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Method;
 use prost_reflect::DescriptorPool;
-use switchboard_routes::{BackendInput, Lookup, RouteTable};
+use switchboard_routes::{BackendInput, Lookup, RouteTable, SchemaGroup};
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
 
@@ -40,6 +40,7 @@ fn backend(index: usize, name: &str, pool: DescriptorPool) -> BackendInput {
         pool,
         services,
         http_rules: Vec::new(),
+        schema_groups: Vec::new(),
     }
 }
 
@@ -112,6 +113,30 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("404", |b| {
         b.iter(|| table.find(&Method::GET, black_box("/v2/nothing/here")))
+    });
+    g.finish();
+
+    // Choose the endpoint, then encode: the plan for the picked endpoint's
+    // schema group. One schema (the common case), and a rollout's two.
+    let mut skewed = examples();
+    for input in &mut skewed {
+        input.schema_groups = vec![SchemaGroup {
+            digest: 7,
+            pool: input.pool.clone(),
+        }];
+    }
+    let (skewed, _) = RouteTable::build(&skewed);
+    let route = |table: &RouteTable| match table.find(&Method::POST, "/v1/echo") {
+        Lookup::Found(route, _) => route.clone(),
+        other => panic!("expected a route, got {other:?}"),
+    };
+    let (one, two) = (route(&table), route(&skewed));
+    let mut g = c.benchmark_group("plan_for");
+    g.bench_function("one schema", |b| {
+        b.iter(|| black_box(&one).plan_for(black_box(Some(7))).raw_response)
+    });
+    g.bench_function("two schema groups", |b| {
+        b.iter(|| black_box(&two).plan_for(black_box(Some(7))).raw_response)
     });
     g.finish();
 

@@ -76,6 +76,7 @@ use std::sync::Arc;
 
 use prost_reflect::{DescriptorPool, DynamicMessage, ExtensionDescriptor, MethodDescriptor};
 pub use switchboard_transcode::MethodPlan;
+use switchboard_transcode::ProgramCache;
 
 use crate::template::{Captures, Template};
 use crate::trie::MethodTrie;
@@ -104,6 +105,22 @@ pub struct BackendInput {
     /// HTTP rules from the config (`http_rules`), in config order. A method named
     /// by a selector here is routed by these rules, not by its annotation.
     pub http_rules: Vec<ConfigHttpRule>,
+    /// The other schemas some of the backend's endpoints serve during a
+    /// rolling deploy (not `pool`'s), each a schema group: every route gets a
+    /// plan for each group whose schema has its method (see
+    /// [`Route::plan_for`]). Empty while the endpoints agree.
+    pub schema_groups: Vec<SchemaGroup>,
+}
+
+/// One more schema of a backend whose endpoints disagree (see
+/// [`BackendInput::schema_groups`]).
+#[derive(Debug, Clone)]
+pub struct SchemaGroup {
+    /// The schema's digest: the group's id, which the balancer reports for the
+    /// endpoint it picked.
+    pub digest: u64,
+    /// The schema's descriptors.
+    pub pool: DescriptorPool,
 }
 
 /// A configured HTTP rule (see [`BackendInput::http_rules`]); the config stage
@@ -141,8 +158,29 @@ pub struct Route {
     pub metrics_label: Arc<str>,
     /// Where the route came from (default, annotation, config rule).
     pub source: RouteSource,
-    /// Everything transcoding needs for the method, built once per table.
+    /// Everything transcoding needs for the method, built once per table, in
+    /// the backend's primary schema (`BackendInput::pool`).
     pub plan: Arc<MethodPlan>,
+    /// The same binding planned in each other schema group that has the
+    /// method, by digest; empty (no allocation) while the backend's endpoints
+    /// agree. See [`Route::plan_for`].
+    pub schema_plans: Box<[(u64, Arc<MethodPlan>)]>,
+}
+
+impl Route {
+    /// The plan to encode a request for, and decode a response from, an
+    /// endpoint serving the schema `digest` (the balancer's pick, see
+    /// `switchboard_upstream::Picked::schema`): that group's plan, else the
+    /// primary one (an endpoint of the primary schema, or of no known schema).
+    /// The common case, one schema, is one length check.
+    pub fn plan_for(&self, digest: Option<u64>) -> &Arc<MethodPlan> {
+        if let Some(digest) = digest
+            && let Some((_, plan)) = self.schema_plans.iter().find(|(d, _)| *d == digest)
+        {
+            return plan;
+        }
+        &self.plan
+    }
 }
 
 /// Two routes that would match the same requests. The kept one belongs to the
@@ -253,6 +291,10 @@ impl RouteTable {
             // then no method can carry a rule.
             let http_ext = backend.pool.get_extension_by_name("google.api.http");
             check_selectors(backend, &mut report);
+            // One program per message type and pool, shared by its routes.
+            let mut programs: Vec<ProgramCache> = std::iter::repeat_with(ProgramCache::default)
+                .take(1 + backend.schema_groups.len())
+                .collect();
             for service_name in &backend.services {
                 let Some(service) = backend.pool.get_service_by_name(service_name) else {
                     report.errors.push(format!(
@@ -287,15 +329,15 @@ impl RouteTable {
                         response_body: String::new(),
                         source: RouteSource::Default,
                     };
-                    table.add(&ctx, default, &mut report);
+                    table.add(&ctx, default, &mut programs, &mut report);
                     let configured = config_rule_bindings(backend, &method);
                     if !configured.is_empty() {
                         for binding in configured {
-                            table.add(&ctx, binding, &mut report);
+                            table.add(&ctx, binding, &mut programs, &mut report);
                         }
                     } else if let Some(ext) = &http_ext {
                         for binding in http_rule_bindings(&ctx, ext, &mut report) {
-                            table.add(&ctx, binding, &mut report);
+                            table.add(&ctx, binding, &mut programs, &mut report);
                         }
                     }
                 }
@@ -317,7 +359,15 @@ impl RouteTable {
     }
 
     /// Parses, plans and inserts one binding; problems go to `report`.
-    fn add(&mut self, ctx: &MethodContext<'_>, binding: Binding, report: &mut BuildReport) {
+    /// `programs` holds the one-pass programs of the backend's pool, then of
+    /// each of its schema groups' pools.
+    fn add(
+        &mut self,
+        ctx: &MethodContext<'_>,
+        binding: Binding,
+        programs: &mut [ProgramCache],
+        report: &mut BuildReport,
+    ) {
         let fail = |message: &dyn fmt::Display| {
             format!(
                 "backend {}: {}: {} {}: {message}",
@@ -333,16 +383,38 @@ impl RouteTable {
             .iter()
             .map(|v| v.field_path.as_str())
             .collect();
-        let plan = match MethodPlan::for_binding(
-            ctx.method,
-            binding.http_method.as_str(),
-            &binding.body,
-            &path_vars,
-            &binding.response_body,
-        ) {
+        let plan_in = |method: &MethodDescriptor, programs: &mut ProgramCache| {
+            let mut plan = MethodPlan::for_binding(
+                method,
+                binding.http_method.as_str(),
+                &binding.body,
+                &path_vars,
+                &binding.response_body,
+            )?;
+            // Compiled here, not on the route's first call: the request path
+            // never builds a program.
+            plan.prepare(programs);
+            Ok::<_, switchboard_transcode::PlanError>(Arc::new(plan))
+        };
+        let plan = match plan_in(ctx.method, &mut programs[0]) {
             Ok(plan) => plan,
             Err(err) => return report.errors.push(fail(&err)),
         };
+        // The binding in each other schema that has the method. One whose
+        // plan fails there keeps the primary plan for that group's endpoints.
+        let mut schema_plans = Vec::new();
+        for (group, programs) in ctx.backend.schema_groups.iter().zip(&mut programs[1..]) {
+            let Some(method) = find_method(&group.pool, ctx.method) else {
+                continue;
+            };
+            match plan_in(&method, programs) {
+                Ok(plan) => schema_plans.push((group.digest, plan)),
+                Err(err) => report.errors.push(fail(&format_args!(
+                    "in schema {:016x}: {err}",
+                    group.digest
+                ))),
+            }
+        }
 
         let route = Route {
             backend: ctx.backend.index,
@@ -353,7 +425,8 @@ impl RouteTable {
             grpc_path: ctx.grpc_path.clone(),
             grpc_path_and_query: ctx.grpc_path_and_query.clone(),
             source: binding.source,
-            plan: Arc::new(plan),
+            plan,
+            schema_plans: schema_plans.into_boxed_slice(),
         };
         if let Err((existing, dropped)) = self.insert(route, template) {
             let dropped = *dropped;
@@ -488,6 +561,13 @@ fn http_rule_bindings(
         }
     }
     bindings
+}
+
+/// `method` (of another pool) in `pool`, by service and method name.
+fn find_method(pool: &DescriptorPool, method: &MethodDescriptor) -> Option<MethodDescriptor> {
+    pool.get_service_by_name(method.parent_service().full_name())?
+        .methods()
+        .find(|m| m.name() == method.name())
 }
 
 /// Reports every configured rule whose selector names no method in the backend's

@@ -54,5 +54,6 @@ pub(crate) fn backend(
         pool: pool.clone(),
         services: services.iter().map(|s| s.to_string()).collect(),
         http_rules: Vec::new(),
+        schema_groups: Vec::new(),
     }
 }

@@ -483,6 +483,7 @@ fn table_of(routes: &[(Method, &str)]) -> RouteTable {
             metrics_label: format!("{http_method} {template}").into(),
             source: RouteSource::HttpRule,
             plan: plan.clone(),
+            schema_plans: Box::default(),
         };
         let parsed = Template::parse(template).unwrap();
         if table.insert(route, parsed).is_err() {
@@ -816,4 +817,45 @@ fn two_thousand_methods_build_without_conflicts_and_each_matches_its_own_route()
         Lookup::MethodNotAllowed
     ));
     // Speed is measured by the benchmarks (scripts/bench.sh), not asserted here.
+}
+
+/// Each route is planned in every other schema group that has its method, and
+/// `plan_for` picks the group's plan by digest (the primary one otherwise).
+#[test]
+fn routes_carry_a_plan_per_schema_group() {
+    let v2 = r#"
+        syntax = "proto3";
+        package helloworld;
+        service Greeter {
+          rpc SayHello (HelloRequest) returns (HelloReply);
+        }
+        message HelloRequest { string name = 1; string title = 2; }
+        message HelloReply { string message = 1; string build = 2; }
+    "#;
+    let mut input = backend(0, "greeter", &pool(GREETER), &["helloworld.Greeter"]);
+    input.schema_groups = vec![SchemaGroup {
+        digest: 7,
+        pool: pool(v2),
+    }];
+    let (table, report) = RouteTable::build(&[input]);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let hello = find_route(&table, Method::POST, "/helloworld.Greeter/SayHello");
+    assert_eq!(hello.schema_plans.len(), 1);
+    let title = |plan: &MethodPlan| plan.input.get_field_by_name("title").is_some();
+    assert!(title(hello.plan_for(Some(7))), "the group's own plan");
+    assert!(!title(hello.plan_for(None)), "no group: the primary plan");
+    assert!(
+        !title(hello.plan_for(Some(8))),
+        "another digest: the primary plan"
+    );
+    assert!(
+        hello
+            .plan_for(Some(7))
+            .output
+            .get_field_by_name("build")
+            .is_some()
+    );
+    // The group lacks the streaming method: no plan for it there.
+    let stream = find_route(&table, Method::POST, "/helloworld.Greeter/SayHelloStream");
+    assert!(stream.schema_plans.is_empty());
 }

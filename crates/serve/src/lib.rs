@@ -29,6 +29,7 @@ mod metrics;
 mod observed;
 mod public;
 mod route_lookup;
+mod schema_group;
 mod upload_drain;
 
 pub use gateway::Gateway;

@@ -136,6 +136,7 @@ mod tests {
             pool,
             services: vec!["rl.S".into()],
             http_rules: vec![],
+            schema_groups: Vec::new(),
         };
         RouteTable::build(&[backend]).0
     }

@@ -515,3 +515,191 @@ async fn a_method_goes_only_to_replicas_whose_schema_has_it() {
     );
     drop(old);
 }
+
+/// Each answer to `Hello {name: ada, title: dr}` from a round-robin backend,
+/// over the HTTP/JSON mapping (`connect: false`) or Connect's JSON codec.
+async fn hellos(gw: &Gateway, connect: bool, n: usize) -> Vec<serde_json::Value> {
+    let url = gw.url("/demo.Greeter/Hello");
+    let headers: &[(&str, &str)] = if connect {
+        &[
+            ("content-type", "application/json"),
+            ("connect-protocol-version", "1"),
+        ]
+    } else {
+        &[("content-type", "application/json")]
+    };
+    let mut answers = Vec::new();
+    for _ in 0..n {
+        let r = support::request(
+            http::Method::POST,
+            &url,
+            headers,
+            Some(r#"{"name":"ada","title":"dr"}"#),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status, 200, "{}", r.body);
+        answers.push(r.json());
+    }
+    answers
+}
+
+/// Two replicas of one backend, the old and the new version of its proto (the
+/// new one adds a request field `title` and a response field `build`), in
+/// either order in the config: every request is encoded with the schema of
+/// the replica that takes it, and its response decoded with that replica's.
+/// The old replica never receives the new field's bytes (it would report
+/// field 2 as unknown); the new one gets the field and its answer shows
+/// `build`, over the HTTP/JSON mapping and Connect alike.
+#[tokio::test]
+async fn requests_are_encoded_for_the_replica_that_takes_them() {
+    for new_first in [false, true] {
+        let old = Versioned::start("old", V1).await;
+        let new = Versioned::start("new", V2).await;
+        let (a, b) = if new_first {
+            (new.addr, old.addr)
+        } else {
+            (old.addr, new.addr)
+        };
+        let backend = format!(
+            "  - name: greeter\n    endpoints: [\"{a}\", \"{b}\"]\n    balancing: round_robin\n    refresh: off\n"
+        );
+        let gw = Gateway::start(&backend).await;
+        for connect in [false, true] {
+            let answers = hellos(&gw, connect, 8).await;
+            let by = |tag: &str| {
+                answers
+                    .iter()
+                    .filter(|a| a["servedBy"] == tag)
+                    .collect::<Vec<_>>()
+            };
+            let (from_old, from_new) = (by("old"), by("new"));
+            let case = format!("new first: {new_first}, connect: {connect}");
+            assert!(
+                !from_old.is_empty() && !from_new.is_empty(),
+                "{case}: not both replicas answered: {answers:?}"
+            );
+            for a in from_new {
+                assert_eq!(a["message"], "Hello dr ada", "{case}: {a}");
+                assert_eq!(
+                    a["build"], "v2",
+                    "{case}: the new response field is lost: {a}"
+                );
+                assert!(
+                    a["unknownFields"].as_array().is_none_or(|u| u.is_empty()),
+                    "{case}: {a}"
+                );
+            }
+            for a in from_old {
+                assert_eq!(a["message"], "Hello ada", "{case}: {a}");
+                assert!(
+                    a["unknownFields"].as_array().is_none_or(|u| u.is_empty()),
+                    "{case}: the old replica received the new field: {a}"
+                );
+                assert!(a.get("build").is_none(), "{case}: {a}");
+            }
+        }
+        drop((old, new, gw));
+    }
+}
+
+/// A retry stays in the schema group of the first attempt (its bytes were
+/// encoded for that schema): with the only new replica gone, a request the
+/// balancer gave it fails with UNAVAILABLE rather than being retried on the
+/// old replica.
+#[tokio::test]
+async fn a_retry_does_not_leave_the_schema_group() {
+    let old = Versioned::start("old", V1).await;
+    let new = Versioned::start("new", V2).await;
+    let backend = format!(
+        "  - name: greeter\n    endpoints: [\"{}\", \"{}\"]\n    balancing: round_robin\n    refresh: off\n",
+        old.addr, new.addr
+    );
+    let gw = Gateway::start(&backend).await;
+    // Both replicas answer while both run.
+    let answers = hellos(&gw, false, 4).await;
+    assert!(
+        answers.iter().any(|a| a["servedBy"] == "new"),
+        "{answers:?}"
+    );
+
+    // The new replica goes away (connection refused: a failure retried on
+    // another endpoint, were there one of its schema).
+    new.stop();
+    drop(new);
+    // Its connection drains first; then a call the balancer gives it fails
+    // and is not retried on the old replica, whose schema is another.
+    let url = gw.url("/demo.Greeter/Hello");
+    let failed = eventually(|| async {
+        let r = post(&url, r#"{"name":"ada","title":"dr"}"#).await.unwrap();
+        match r.status {
+            200 => false,
+            503 => {
+                assert_eq!(r.json()["code"], 14, "{}", r.body);
+                true
+            }
+            other => panic!("unexpected {other}: {}", r.body),
+        }
+    })
+    .await;
+    assert!(
+        failed,
+        "every call to the gone replica was retried elsewhere\n{}",
+        gw.log()
+    );
+    let retried = sample(&gw, "switchboard_upstream_retries_total", &["retried"]).await;
+    assert_eq!(retried, 0.0, "a retry left its schema group");
+    let kept = sample(
+        &gw,
+        "switchboard_upstream_retries_total",
+        &["no_other_endpoint"],
+    )
+    .await;
+    assert!(kept >= 1.0, "no retry was declined");
+    drop(old);
+}
+
+/// Two backends define the same file name with different contents: the
+/// conflict is in `/status` and logged once, and reflection on the listen port
+/// serves the first-listed backend's file.
+#[tokio::test]
+async fn a_file_name_two_backends_define_differently_is_reported() {
+    let other = r#"
+syntax = "proto3";
+package other;
+service Greeter { rpc Hi(Ping) returns (Ping); }
+message Ping { string text = 1; }
+"#;
+    let first = Versioned::start("first", V1).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let second = Versioned::serve(listener, "second", &[("greeter.proto", other)]).await;
+    let backends = format!(
+        "{}{}",
+        backend_yaml("first", first.addr, "refresh: 300ms"),
+        backend_yaml("second", second.addr, "refresh: 300ms")
+    );
+    let gw = Gateway::start(&backends).await;
+    let status = gw.status().await;
+    assert_eq!(
+        status["file_conflicts"],
+        serde_json::json!([{"file": "greeter.proto", "kept": "first", "ignored": "second"}]),
+        "{status}"
+    );
+    // Reflection serves the first-listed backend's file under that name.
+    let url = format!("http://{}", gw.http);
+    let (_, file) = reflect::v1(&url, "demo.Greeter").await;
+    let file = file.unwrap_or_else(|s| panic!("{s:?}"));
+    assert_eq!(file.name(), "greeter.proto");
+    assert_eq!(file.package(), "demo");
+    // Logged once, not again by the refreshes or the reflection builds since.
+    let logged = "two backends define this file differently";
+    let unchanged = r#"trigger="refresh",outcome="unchanged""#;
+    assert!(
+        eventually(|| async {
+            sample(&gw, "switchboard_reloads_total", &[unchanged]).await >= 2.0
+        })
+        .await
+    );
+    assert_eq!(gw.log().matches(logged).count(), 1, "{}", gw.log());
+    drop((first, second));
+}

@@ -43,6 +43,7 @@ use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor, MethodDe
 pub use codec::{Codec, Encoded, Negotiated, PROTOBUF_MEDIA_TYPE, negotiate};
 pub use detail::{StatusDetail, message_to_json, status_details};
 pub use form::{FORM_MEDIA_TYPE, form_parameters, is_form};
+pub use onepass::ProgramCache;
 pub use plan::is_json_well_known;
 pub use split::JsonSplitter;
 pub use writer::civil_from_days;

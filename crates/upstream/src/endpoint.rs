@@ -54,8 +54,16 @@ pub struct EndpointState {
     /// always the only one); others look theirs up per call. Emptied when that
     /// backend stops listing the endpoint, whose series are then removed.
     pub(crate) handles: arc_swap::ArcSwapOption<EndpointHandles>,
-    /// The methods its schema has, when known (see `schema_filter`).
-    pub(crate) methods: arc_swap::ArcSwapOption<std::collections::HashSet<String>>,
+    /// Its schema's digest and methods, when known (see `schema_filter`).
+    pub(crate) schema: arc_swap::ArcSwapOption<Served>,
+}
+
+/// What one endpoint serves, once discovered: its schema's digest (its schema
+/// group) and that schema's methods (see `schema_filter`).
+#[derive(Debug)]
+pub(crate) struct Served {
+    pub(crate) digest: u64,
+    pub(crate) methods: Arc<std::collections::HashSet<String>>,
 }
 
 /// An error kept for `/backends`.
@@ -92,7 +100,7 @@ impl EndpointState {
             failures: AtomicU64::new(0),
             recent: Mutex::default(),
             handles: arc_swap::ArcSwapOption::empty(),
-            methods: arc_swap::ArcSwapOption::empty(),
+            schema: arc_swap::ArcSwapOption::empty(),
         }
     }
 

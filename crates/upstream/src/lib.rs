@@ -53,7 +53,7 @@ mod status;
 mod tls;
 
 pub use balance::Policy;
-pub use call::{BackendReport, StreamReply, UnaryReply, Upstream, cancellable};
+pub use call::{BackendReport, Picked, StreamReply, UnaryReply, Upstream, cancellable};
 pub use checker::HealthCheckConfig;
 pub use codec::RawCodec;
 pub use deadline::{Deadline, deadline_exceeded, grpc_timeout, parse_grpc_timeout};
@@ -64,5 +64,6 @@ pub use metrics::UpstreamMetrics;
 pub use outlier::OutlierConfig;
 pub use registry::{ChannelCache, GrpcService};
 pub use retry::RetryConfig;
+pub use schema_filter::EndpointServes;
 pub use settings::{ChannelSettings, UpstreamConfig};
 pub use tls::UpstreamTls;

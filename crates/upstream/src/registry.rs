@@ -221,14 +221,11 @@ impl ChannelCache {
         }
     }
 
-    /// Records which methods each endpoint of `backend` serves (by address;
-    /// `None`: unknown), so that a call goes only to endpoints whose schema has
-    /// its method while the replicas disagree (see `schema_filter`).
-    pub fn set_endpoint_methods(
-        &self,
-        backend: &str,
-        methods: &[(String, Option<Arc<std::collections::HashSet<String>>>)],
-    ) {
+    /// Records which schema (digest and methods) each endpoint of `backend`
+    /// serves (by address; `None`: unknown), so that a call goes only to
+    /// endpoints whose schema has its method while the replicas disagree, and
+    /// is encoded for the schema of the endpoint chosen (see `schema_filter`).
+    pub fn set_endpoint_methods(&self, backend: &str, methods: &[crate::EndpointServes]) {
         let shared = lock(&self.inner.backends).get(backend).cloned();
         if let Some(shared) = shared {
             crate::schema_filter::set(&shared, methods);

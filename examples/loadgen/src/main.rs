@@ -663,6 +663,7 @@ fn table(flags: &Flags) -> Result<()> {
                 pool,
                 services,
                 http_rules: Vec::new(),
+                schema_groups: Vec::new(),
             })
         })
         .collect::<Result<_>>()?;

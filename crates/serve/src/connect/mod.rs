@@ -125,12 +125,23 @@ impl Call<'_> {
 
     /// The plan, for a codec that needs one (JSON) or a shape check.
     fn plan(&self) -> Result<&Arc<switchboard_transcode::MethodPlan>, Status> {
-        self.route.map(|r| &r.plan).ok_or_else(|| {
-            Status::unimplemented(format!(
-                "{}: the route table has no plan for this method",
-                self.path
-            ))
-        })
+        self.route.map(|r| &r.plan).ok_or_else(|| self.no_plan())
+    }
+
+    fn no_plan(&self) -> Status {
+        Status::unimplemented(format!(
+            "{}: the route table has no plan for this method",
+            self.path
+        ))
+    }
+
+    /// The endpoint for the call, chosen before any message is encoded, and
+    /// the plan for its schema (see `schema_group`), or why there is none (a
+    /// codec that needs no plan ignores that).
+    fn choose(&self) -> Result<(switchboard_upstream::Picked, PlanFor<'_>), Status> {
+        let (picked, plan) =
+            crate::schema_group::choose_for_path(self.backend, self.path, self.route)?;
+        Ok((picked, plan.ok_or_else(|| self.no_plan())))
     }
 
     /// The upstream path, parsed once at table-build time when there is a route.
@@ -144,6 +155,9 @@ impl Call<'_> {
         }
     }
 }
+
+/// The plan for the chosen endpoint's schema, or why the table has none.
+type PlanFor<'a> = Result<&'a Arc<switchboard_transcode::MethodPlan>, Status>;
 
 /// Serves one Connect request. Never fails: every problem is a Connect error
 /// in the shape the request's kind expects.

@@ -49,13 +49,15 @@ pub(super) async fn handle(
         codec::check_version(&parts.headers)?;
         let inbound = compress::request_encoding(&parts.headers, STREAM_CONTENT_ENCODING)?;
         let (deadline, md) = call.deadline_and_metadata(&parts.headers, &parts.uri)?;
+        // The endpoint first, then the messages encoded for its schema.
+        let (endpoint, plan) = call.choose()?;
         let plan = match codec {
-            Codec::Json => Some(call.plan()?.clone()),
+            Codec::Json => Some(plan?.clone()),
             Codec::Proto => None,
         };
-        Ok::<_, Status>((deadline, inbound, md, plan, call.grpc_path()?))
+        Ok::<_, Status>((deadline, inbound, md, endpoint, plan, call.grpc_path()?))
     };
-    let (deadline, inbound, md, plan, path) = match setup() {
+    let (deadline, inbound, md, endpoint, plan, path) = match setup() {
         Ok(s) => s,
         Err(status) => return error_response(codec, Some(&backend.pool), &status),
     };
@@ -75,7 +77,7 @@ pub(super) async fn handle(
     // The deadline covers starting the call and every read of the reply.
     let started = backend
         .upstream
-        .start_with(path, feed, md, extensions, deadline)
+        .start_with(endpoint, path, feed, md, extensions, deadline)
         .await;
     let mut reply = match started {
         Ok(reply) => reply,

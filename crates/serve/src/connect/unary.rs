@@ -157,23 +157,25 @@ async fn respond(
     let backend = call.backend;
     let result = async {
         let (deadline, md) = call.deadline_and_metadata(headers, uri)?;
+        // The endpoint first, then the message encoded for its schema.
+        let (endpoint, plan) = call.choose()?;
         let message = match codec {
             Codec::Proto => payload,
             Codec::Json => {
                 let opts = json_options(backend.json.strict);
-                transcode::message_from_json(call.plan()?, &opts, &payload)
+                transcode::message_from_json(plan.clone()?, &opts, &payload)
                     .map_err(|e| Status::invalid_argument(e.0))?
             }
         };
         let reply = backend
             .upstream
-            .unary(call.grpc_path()?, message, md, deadline)
+            .unary(endpoint, call.grpc_path()?, message, md, deadline)
             .await?;
         let body: Bytes = match codec {
             Codec::Proto => reply.message.clone(),
             Codec::Json => {
                 let opts = json_options(backend.json.strict);
-                transcode::response_to_json(call.plan()?, &opts, &reply.message)
+                transcode::response_to_json(plan?, &opts, &reply.message)
                     .map_err(|e| {
                         Status::internal(format!("cannot encode response as JSON: {}", e.0))
                     })?

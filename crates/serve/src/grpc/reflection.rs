@@ -9,8 +9,8 @@
 //! reflection answers. Services a backend's `services:` filter excludes are
 //! not listed and are cut out of the files that define them, so no symbol
 //! lookup finds them either. When two backends define the same file name with
-//! different contents, the first-listed backend's file is served and the
-//! conflict is logged. The reflection protocol itself is tonic-reflection's
+//! different contents, the first-listed backend's file is served (the
+//! reloader reports the conflict in `/status` and logs it once). The reflection protocol itself is tonic-reflection's
 //! server, fed the encoded files (so custom options such as `google.api.http`
 //! survive).
 //!
@@ -18,7 +18,7 @@
 //! gRPC-Web call (the pass-through hands reflection paths here), so the edge's
 //! policies and metrics apply to it as to them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, Weak};
 
@@ -27,7 +27,6 @@ use http::{Request, Response};
 use switchboard_live::Snapshot;
 use tonic::Status;
 use tower::ServiceExt;
-use tracing::warn;
 
 use crate::body::Body;
 
@@ -89,47 +88,18 @@ fn services_for(snapshot: &Arc<Snapshot>) -> Result<Arc<Services>, Status> {
     Ok(services)
 }
 
-/// The exposed services' files (each with its dependencies), first-listed
-/// backend first, excluded services cut out.
+/// The exposed services' files (each with its dependencies, each name from
+/// the first-listed backend defining it: [`Snapshot::exposed_files`]),
+/// excluded services cut out.
 fn exposed_files(snapshot: &Snapshot) -> (Vec<String>, Vec<Vec<u8>>) {
-    let mut owned = snapshot.table.grpc_services();
-    owned.sort_by_key(|(name, backend)| (*backend, *name));
-    let exposed: HashSet<&str> = owned.iter().map(|(name, _)| *name).collect();
-    // File name -> (owning backend, encoded bytes as the pool holds them).
-    let mut seen: HashMap<String, (usize, Vec<u8>)> = HashMap::new();
-    let mut files = Vec::new();
-    for (service, backend) in &owned {
-        let runtime = &snapshot.backends[*backend];
-        let Some(descriptor) = runtime.pool.get_service_by_name(service) else {
-            continue;
-        };
-        let mut stack = vec![descriptor.parent_file()];
-        while let Some(file) = stack.pop() {
-            let bytes = file.encode_to_vec();
-            match seen.get(file.name()) {
-                Some((first, kept)) => {
-                    if *kept != bytes && first != backend {
-                        warn!(
-                            file = file.name(),
-                            kept = %snapshot.backends[*first].name,
-                            ignored = %runtime.name,
-                            "reflection: two backends define this file differently; serving the first-listed backend's"
-                        );
-                        // Logged once per file and build.
-                        seen.insert(file.name().to_owned(), (*first, bytes));
-                    }
-                    continue;
-                }
-                None => {
-                    files.push(strip_services(&bytes, file.package_name(), &exposed));
-                    seen.insert(file.name().to_owned(), (*backend, bytes));
-                }
-            }
-            stack.extend(file.dependencies());
-        }
-    }
-    let names = owned.iter().map(|(name, _)| (*name).to_owned()).collect();
-    (names, files)
+    let exposed = snapshot.exposed_files();
+    let names: HashSet<&str> = exposed.services.iter().map(String::as_str).collect();
+    let files = exposed
+        .files
+        .iter()
+        .map(|file| strip_services(&file.encode_to_vec(), file.package_name(), &names))
+        .collect();
+    (exposed.services, files)
 }
 
 fn build(snapshot: &Snapshot) -> Result<Services, String> {

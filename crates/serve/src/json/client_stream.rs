@@ -52,7 +52,7 @@ pub(super) async fn dispatch(
 ) -> Result<http::Response<Body>, Early> {
     // Parsed at table-build time; cloning shares the bytes.
     let path = call.route.grpc_path_and_query.clone();
-    if call.route.plan.method.is_server_streaming() {
+    if call.plan.method.is_server_streaming() {
         let framing = Framing::for_request(headers);
         Ok(bidi(call, path, framing, body).await)
     } else {
@@ -73,8 +73,9 @@ async fn client_streaming(
     let _guard = CancelOnDrop::new(handle.clone());
     let (feed, failure) = Feed::new(body, JsonValues::new(&call), OnBadMessage::Fail, handle);
     let Call {
-        route,
         backend,
+        endpoint,
+        plan,
         metadata,
         deadline,
         ..
@@ -82,7 +83,7 @@ async fn client_streaming(
     let upstream = async {
         let mut reply = backend
             .upstream
-            .start_with(path, feed, metadata, extensions, deadline)
+            .start_with(endpoint, path, feed, metadata, extensions, deadline)
             .await?;
         // A failure after the response head keeps that head apart from the
         // trailers (see `error_metadata`).
@@ -111,7 +112,7 @@ async fn client_streaming(
         return Err(early);
     }
     Ok(match result {
-        Ok(reply) => single_response(&route.plan, backend, reply, trailers_ok),
+        Ok(reply) => single_response(&plan, backend, reply, trailers_ok),
         Err(status) => status_response(backend, &status, trailers_ok),
     })
 }
@@ -138,6 +139,8 @@ async fn bidi(
         snapshot,
         route,
         backend,
+        endpoint,
+        plan,
         metadata,
         deadline,
         http_body_delimiter,
@@ -145,11 +148,12 @@ async fn bidi(
     } = call;
     let started = backend
         .upstream
-        .start_with(path, feed, metadata, extensions, deadline)
+        .start_with(endpoint, path, feed, metadata, extensions, deadline)
         .await;
     let mut response = stream::respond(
         snapshot,
         route,
+        plan,
         backend,
         started,
         framing,
@@ -205,7 +209,7 @@ impl JsonValues {
             splitter: transcode::JsonSplitter::new(call.max_message_bytes),
             limit: call.max_message_bytes,
             snapshot: call.snapshot.clone(),
-            plan: call.route.plan.clone(),
+            plan: call.plan.clone(),
             backend_index: call.route.backend,
         }
     }

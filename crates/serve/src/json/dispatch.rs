@@ -146,15 +146,22 @@ impl Gateway {
                 e
             })?;
         let deadline = Deadline::for_call(client_timeout, backend.timeout);
-        // Everything a streamed call carries, from this request.
-        let stream_call = |metadata| stream::Call {
-            snapshot: snapshot.clone(),
-            route,
-            backend,
-            metadata,
-            deadline,
-            max_message_bytes: self.applied.get(&self.live).max_body_bytes,
-            http_body_delimiter: !self.http.raw_http_body_streams,
+        // Everything a streamed call carries, from this request, with the
+        // endpoint chosen first and the plan for its schema.
+        let stream_call = |metadata| {
+            let (endpoint, plan) = crate::schema_group::choose(backend, route)
+                .map_err(|status| Early::new(status.code(), status.message()))?;
+            Ok::<_, Early>(stream::Call {
+                snapshot: snapshot.clone(),
+                route,
+                backend,
+                endpoint,
+                plan: plan.clone(),
+                metadata,
+                deadline,
+                max_message_bytes: self.applied.get(&self.live).max_body_bytes,
+                http_body_delimiter: !self.http.raw_http_body_streams,
+            })
         };
         let websocket = websocket::is_upgrade(&parts.method, &parts.headers);
         // `Content-Encoding`: whole bodies are decoded (`read_body`); a
@@ -175,7 +182,7 @@ impl Gateway {
         if websocket || plan.method.is_client_streaming() {
             // The request messages are a stream: WebSocket messages, or the body
             // read as it arrives.
-            let call = stream_call(metadata);
+            let call = stream_call(metadata)?;
             if websocket {
                 let query = parts.uri.query();
                 return websocket::upgrade(
@@ -219,37 +226,34 @@ impl Gateway {
         let bad_request = |e: transcode::TranscodeError| {
             Early::new(Code::InvalidArgument, e.0).written_as(codecs.outbound)
         };
-        // A body-less route binds a form body like the query (grpc-gateway's
-        // `ParseForm` + `Request.Form`).
-        let parameters = transcode::form_parameters(
-            plan,
-            parts.method.as_str(),
-            content_type,
-            &body,
-            parts.uri.query(),
-        )
-        .map_err(bad_request)?;
-        let message = transcode::decode_request(
-            plan,
-            &backend.json,
-            request_body,
-            &values,
-            parameters.as_deref(),
-        )
-        .map_err(bad_request)?;
-        // Parsed at table-build time; cloning shares the bytes.
-        let path = route.grpc_path_and_query.clone();
         let trailers_ok = headers::accepts_trailers(&parts.headers);
+        let path = route.grpc_path_and_query.clone();
 
         if plan.method.is_server_streaming() {
-            let call = stream_call(metadata);
+            let call = stream_call(metadata).map_err(|e| e.written_as(codecs.outbound))?;
+            let message = request_message(&call.plan, backend, &parts, request_body, &values)
+                .map_err(bad_request)?;
             let framing = stream::Framing::for_request(&parts.headers);
             return Ok(stream::server_streaming(call, path, message, framing).await);
         }
 
+        // The endpoint first, then the request encoded for its schema.
+        let (endpoint, plan) = match crate::schema_group::choose(backend, route) {
+            Ok(chosen) => chosen,
+            Err(status) => {
+                return Ok(status_response_as(
+                    backend,
+                    &status,
+                    codecs.outbound,
+                    trailers_ok,
+                ));
+            }
+        };
+        let message =
+            request_message(plan, backend, &parts, request_body, &values).map_err(bad_request)?;
         match backend
             .upstream
-            .unary(path, message, metadata, deadline)
+            .unary(endpoint, path, message, metadata, deadline)
             .await
         {
             Ok(reply) => {
@@ -350,6 +354,26 @@ impl Gateway {
         self.metrics
             .observe(backend.name.clone(), started.elapsed().as_secs_f64());
     }
+}
+
+/// The request message of a whole-body call, encoded with `plan` (the plan
+/// for the chosen endpoint's schema): the body, path values and query (or a
+/// form body on a body-less route, grpc-gateway's `ParseForm` + `Request.Form`).
+fn request_message(
+    plan: &transcode::MethodPlan,
+    backend: &BackendRuntime,
+    parts: &http::request::Parts,
+    body: transcode::RequestBody<'_>,
+    values: &[String],
+) -> Result<Bytes, transcode::TranscodeError> {
+    let parameters = transcode::form_parameters(
+        plan,
+        parts.method.as_str(),
+        body.content_type,
+        body.bytes,
+        parts.uri.query(),
+    )?;
+    transcode::decode_request(plan, &backend.json, body, values, parameters.as_deref())
 }
 
 /// 415 with an UNIMPLEMENTED status: a `Content-Encoding` this request cannot

@@ -91,6 +91,11 @@ pub(super) struct Call<'a> {
     pub snapshot: Arc<Snapshot>,
     pub route: &'a Route,
     pub backend: &'a BackendRuntime,
+    /// The endpoint chosen for the call, before any message was encoded.
+    pub endpoint: switchboard_upstream::Picked,
+    /// The route's plan for the endpoint's schema: every request message is
+    /// encoded, and every response decoded, with it (see `schema_group`).
+    pub plan: Arc<transcode::MethodPlan>,
     pub metadata: MetadataMap,
     /// The call's deadline, fixed when the request arrived.
     pub deadline: Deadline,
@@ -111,6 +116,8 @@ pub(super) async fn server_streaming(
         snapshot,
         route,
         backend,
+        endpoint,
+        plan,
         metadata,
         deadline,
         http_body_delimiter,
@@ -118,11 +125,12 @@ pub(super) async fn server_streaming(
     } = call;
     let started = backend
         .upstream
-        .server_streaming(path, message, metadata, deadline)
+        .server_streaming(endpoint, path, message, metadata, deadline)
         .await;
     respond(
         snapshot,
         route,
+        plan,
         backend,
         started,
         framing,
@@ -134,12 +142,15 @@ pub(super) async fn server_streaming(
 
 /// Streams an upstream call back to the client once it has started (headers
 /// received), or answers why it did not start: the one writer of every
-/// streamed JSON answer (server streaming, bidi over POST). `guard`, if any,
-/// lives as long as the response body; `http_body_delimiter` ends each raw
-/// `HttpBody` message with `\n`.
+/// streamed JSON answer (server streaming, bidi over POST). Each message is
+/// decoded with `plan`, the plan for the answering endpoint's schema. `guard`,
+/// if any, lives as long as the response body; `http_body_delimiter` ends each
+/// raw `HttpBody` message with `\n`.
+#[allow(clippy::too_many_arguments)] // what the body keeps, from two call shapes
 pub(super) async fn respond(
     snapshot: Arc<Snapshot>,
     route: &Route,
+    plan: Arc<transcode::MethodPlan>,
     backend: &BackendRuntime,
     started: Result<StreamReply, Status>,
     framing: Framing,
@@ -159,10 +170,9 @@ pub(super) async fn respond(
     // HTTPBodyMarshaler), typed by the first message's content_type; a failure
     // midway still ends it with an NDJSON error line, as in grpc-gateway. The
     // first message is decoded once, here: its data is the first chunk.
-    let (pending, raw_type) = match (first, route.plan.raw_response) {
+    let (pending, raw_type) = match (first, plan.raw_response) {
         (Some(m), true) => {
-            match transcode::encode_response(&route.plan, &backend.json, transcode::Codec::Json, m)
-            {
+            match transcode::encode_response(&plan, &backend.json, transcode::Codec::Json, m) {
                 Ok(e) => (
                     Some(Pending::Chunk(delimited(e.body, http_body_delimiter))),
                     Some(e.content_type),
@@ -184,7 +194,7 @@ pub(super) async fn respond(
     let metadata = std::mem::take(&mut reply.headers);
     let state = State {
         snapshot,
-        plan: route.plan.clone(),
+        plan,
         backend_index: route.backend,
         pending,
         upstream: reply,

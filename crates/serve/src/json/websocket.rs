@@ -134,7 +134,8 @@ pub(super) fn upgrade(
 
     let session = Session {
         snapshot: call.snapshot,
-        plan: call.route.plan.clone(),
+        endpoint: Some(call.endpoint),
+        plan: call.plan,
         backend: call.route.backend,
         path,
         metadata,
@@ -189,6 +190,9 @@ fn bearer_protocol(headers: &HeaderMap) -> Option<String> {
 /// One WebSocket call, owned by its task.
 struct Session {
     snapshot: Arc<Snapshot>,
+    /// The endpoint chosen at the upgrade; `run` takes it to start the call.
+    endpoint: Option<switchboard_upstream::Picked>,
+    /// The route's plan for the endpoint's schema (see `schema_group`).
     plan: Arc<transcode::MethodPlan>,
     backend: usize,
     path: PathAndQuery,
@@ -247,7 +251,10 @@ enum ClientEnd {
 type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
 impl Session {
-    async fn run(self, upgraded: Upgraded) {
+    async fn run(mut self, upgraded: Upgraded) {
+        let Some(endpoint) = self.endpoint.take() else {
+            return;
+        };
         let config = WebSocketConfig::default()
             .max_message_size(Some(self.max_message_bytes))
             .max_frame_size(Some(self.max_message_bytes));
@@ -264,6 +271,7 @@ impl Session {
         let reader = read_requests(&mut source, tx, &self);
         let responder = async {
             let started = backend.upstream.start_with(
+                endpoint,
                 self.path.clone(),
                 ReceiverStream::new(rx),
                 self.metadata.clone(),

@@ -39,7 +39,8 @@ message Reply {
 }
 "#;
 
-/// Version 2: one more method (`Goodbye`) and one more request field (`title`).
+/// Version 2: one more method (`Goodbye`), one more request field (`title`)
+/// and one more response field (`build`, which the backend fills in).
 pub const V2: &str = r#"
 syntax = "proto3";
 package demo;
@@ -52,6 +53,7 @@ message Reply {
   string message = 1;
   string served_by = 2;
   repeated int32 unknown_fields = 3;
+  string build = 4;
 }
 "#;
 
@@ -224,6 +226,9 @@ impl tonic::server::UnaryService<Bytes> for Unary {
                 reply.set_field_by_name("message", Value::String(greeting));
                 reply.set_field_by_name("served_by", Value::String(self.tag.to_string()));
                 reply.set_field_by_name("unknown_fields", Value::List(unknown));
+                if self.method.output().get_field_by_name("build").is_some() {
+                    reply.set_field_by_name("build", Value::String("v2".into()));
+                }
                 Response::new(Bytes::from(reply.encode_to_vec()))
             });
         std::future::ready(result)

@@ -15,8 +15,9 @@
 //!   [`print`]'s doc) makes it bail, and the reference path answers, errors
 //!   included, so both paths always give the same bytes.
 //!
-//! The program is compiled on a route's first response (not at table build,
-//! which stays as fast and as small as before) and shared by the plan's clones.
+//! The programs are compiled at table build ([`MethodPlan::prepare`]), so the
+//! request path never compiles one, and shared by the plan's clones. (A plan
+//! nobody prepared compiles them on its first use, as before.)
 //!
 //! Equality with the reference is checked three ways: every unit test of this
 //! crate runs both paths and compares them (see `response.rs`), a generated
@@ -32,6 +33,7 @@ pub(crate) mod program;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
@@ -43,30 +45,29 @@ use crate::{BodyPlan, Codec, JsonOptions, MethodPlan, RequestBody};
 use encode::{Ctx, InProgram};
 use program::Program;
 
-/// A route's one-pass program, compiled on first use and shared by clones of
-/// the plan. `None` inside: the route always takes the reference path.
+/// A route's one-pass programs, each compiled once (at table build, see
+/// [`MethodPlan::prepare`], else on first use) and shared by clones of the
+/// plan and, through a [`ProgramCache`], by every route of the same pool with
+/// the same message type. `None` inside: the route always takes the
+/// reference path that way.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Slot(Arc<Programs>);
-
-/// The response printer's and the request encoder's programs, each compiled
-/// on its first use.
-#[derive(Debug, Default)]
-struct Programs {
-    response: OnceLock<Option<Program>>,
-    request: OnceLock<Option<InProgram>>,
+pub(crate) struct Slot {
+    response: Shared<Program>,
+    request: Shared<InProgram>,
 }
+
+/// A program compiled on its first use, shared by whoever holds the `Arc`.
+type Shared<T> = Arc<OnceLock<Option<T>>>;
 
 impl Slot {
     fn request(&self, plan: &MethodPlan) -> Option<&InProgram> {
-        self.0
-            .request
+        self.request
             .get_or_init(|| InProgram::compile(&plan.input))
             .as_ref()
     }
 
     fn response(&self, plan: &MethodPlan) -> Option<&Program> {
-        self.0
-            .response
+        self.response
             .get_or_init(|| {
                 // grpc-gateway marshals a response_body field's Go value, not
                 // the message: the reference writer owns those rules.
@@ -76,6 +77,39 @@ impl Slot {
                 Program::compile(&plan.output)
             })
             .as_ref()
+    }
+}
+
+/// The one-pass programs of one descriptor pool's message types, for a table
+/// build: a program depends only on its message type (the request encoder on
+/// the input, the response printer on the output), so the routes of every
+/// method and binding with the same types share one. Use one cache per pool
+/// (a name means one type only within a pool).
+#[derive(Debug, Default)]
+pub struct ProgramCache {
+    requests: HashMap<String, Shared<InProgram>>,
+    responses: HashMap<String, Shared<Program>>,
+}
+
+impl MethodPlan {
+    /// Compiles the route's one-pass programs (request encoder and response
+    /// printer) now, or takes them from `cache`: the table builder calls it
+    /// for every route, so that no request pays for a compilation.
+    pub fn prepare(&mut self, cache: &mut ProgramCache) {
+        self.onepass.request = cache
+            .requests
+            .entry(self.input.full_name().to_owned())
+            .or_default()
+            .clone();
+        if self.response_body.is_none() {
+            self.onepass.response = cache
+                .responses
+                .entry(self.output.full_name().to_owned())
+                .or_default()
+                .clone();
+        }
+        self.onepass.request(self);
+        self.onepass.response(self);
     }
 }
 

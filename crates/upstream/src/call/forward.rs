@@ -39,7 +39,7 @@ impl Upstream {
         self.shared
             .budget
             .deposit(&self.config.retry, Instant::now());
-        let ep = match self.pick(request.uri().path(), None) {
+        let ep = match self.choose(request.uri().path(), None, None) {
             Ok(ep) => ep,
             Err(status) => {
                 super::record_code(tonic::Code::Unavailable);

@@ -48,6 +48,26 @@ pub struct UnaryReply {
     pub trailers: MetadataMap,
 }
 
+/// The endpoint chosen for a call ([`Upstream::pick`]), before its request
+/// is encoded. The call shapes take it ([`Upstream::unary`],
+/// [`Upstream::start_with`]), so an endpoint is always chosen first.
+#[derive(Debug)]
+pub struct Picked(Arc<EndpointState>);
+
+impl Picked {
+    /// The digest of the endpoint's schema (its schema group), when known:
+    /// the request is encoded, and the response decoded, with the route's
+    /// plan for it.
+    pub fn schema(&self) -> Option<u64> {
+        crate::schema_filter::group(&self.0)
+    }
+
+    /// The endpoint's address.
+    pub fn address(&self) -> &str {
+        &self.0.addr
+    }
+}
+
 /// A streaming call in progress (response headers received). Reads go through
 /// it so that the call's deadline applies to each of them, with the same
 /// status mapping as every other call shape ([`Deadline::run`]).
@@ -160,23 +180,38 @@ impl Upstream {
         }
     }
 
+    /// Chooses the endpoint for the next call of `path`: the first step of
+    /// every transcoded call, before its request is encoded, so that it can be
+    /// encoded with the schema of the endpoint that receives it
+    /// ([`Picked::schema`]). UNAVAILABLE (recorded as the call's code) when
+    /// no endpoint can take it.
+    pub fn pick(&self, path: &str) -> Result<Picked, Status> {
+        self.choose(path, None, None)
+            .map(Picked)
+            .inspect_err(|status| {
+                record_code(status.code());
+            })
+    }
+
     /// Chooses the endpoint for the next call of `path`, never `avoid` unless
     /// it is the only one. While the backend's endpoints serve different
     /// schemas, only those whose schema has `path` count (UNAVAILABLE when
-    /// none does); among them only available endpoints (not ejected, not
-    /// failing health checks) are considered, unless fewer than
-    /// `panic_threshold` of them are.
-    pub(crate) fn pick(
+    /// none does), and with `group` only those of that schema group (a retry,
+    /// whose request was encoded for it); among them only available endpoints
+    /// (not ejected, not failing health checks) are considered, unless fewer
+    /// than `panic_threshold` of them are.
+    pub(crate) fn choose(
         &self,
         path: &str,
         avoid: Option<&Arc<EndpointState>>,
+        group: Option<u64>,
     ) -> Result<Arc<EndpointState>, Status> {
         let all = self.shared.members.load();
         let filtered: Vec<&Arc<EndpointState>>;
         let members: Vec<&Arc<EndpointState>> = if crate::schema_filter::skewed(&self.shared) {
             filtered = all
                 .iter()
-                .filter(|e| crate::schema_filter::serves(e, path))
+                .filter(|e| crate::schema_filter::serves(e, path, group))
                 .collect();
             if filtered.is_empty() && !all.is_empty() {
                 return Err(crate::schema_filter::unavailable(&self.name, path));

@@ -10,23 +10,26 @@ use tonic::codec::CompressionEncoding;
 use tonic::metadata::MetadataMap;
 use tonic::{Request, Status};
 
-use super::{StreamReply, Upstream};
+use super::{Picked, StreamReply, Upstream};
 use crate::codec::RawCodec;
 use crate::conn;
 use crate::deadline::Deadline;
 use crate::status::transport_is_unavailable;
 
 impl Upstream {
-    /// Starts a server-streaming call: one request message. The deadline covers
-    /// the whole stream: the returned [`StreamReply`] enforces it on every read.
+    /// Starts a server-streaming call on `picked`: one request message. The
+    /// deadline covers the whole stream: the returned [`StreamReply`] enforces
+    /// it on every read.
     pub async fn server_streaming(
         &self,
+        picked: Picked,
         path: PathAndQuery,
         message: Bytes,
         metadata: MetadataMap,
         deadline: Deadline,
     ) -> Result<StreamReply, Status> {
         self.start_with(
+            picked,
             path,
             tokio_stream::once(message),
             metadata,
@@ -36,7 +39,8 @@ impl Upstream {
         .await
     }
 
-    /// Starts a call of any shape: the request is a stream of encoded messages.
+    /// Starts a call of any shape on `picked`: the request is a stream of
+    /// messages encoded for its schema.
     /// The endpoint's in-flight count and latency cover the call up to the
     /// response headers.
     ///
@@ -46,6 +50,7 @@ impl Upstream {
     /// abandoned mid-request stops at the backend.
     pub async fn start_with<S>(
         &self,
+        picked: Picked,
         path: PathAndQuery,
         messages: S,
         metadata: MetadataMap,
@@ -58,14 +63,7 @@ impl Upstream {
         self.shared
             .budget
             .deposit(&self.config.retry, Instant::now());
-        let ep = match self.pick(path.path(), None) {
-            Ok(ep) => ep,
-            Err(status) => {
-                super::record_code(tonic::Code::Unavailable);
-                return Err(status);
-            }
-        };
-        let mut attempt = self.begin(ep);
+        let mut attempt = self.begin(picked.0);
         let metadata = attempt.stamp_metadata(metadata);
         // Connection failures surface from the call as statuses with a source
         // (transport failures, see `retry`), mapped to UNAVAILABLE below.

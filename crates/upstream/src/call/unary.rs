@@ -20,7 +20,7 @@ use tonic::metadata::MetadataMap;
 
 use switchboard_codings::{Coding, DecodeError};
 
-use super::{UnaryReply, Upstream};
+use super::{Picked, UnaryReply, Upstream};
 use crate::conn::{Conn, ConnError};
 use crate::deadline::Deadline;
 use crate::endpoint::EndpointState;
@@ -28,14 +28,18 @@ use crate::metrics::RetryLabels;
 use crate::status::{http_to_code, unreachable};
 
 impl Upstream {
-    /// Makes a unary call with an already-encoded request message.
+    /// Makes a unary call on the endpoint `picked` with a request message
+    /// already encoded for its schema.
     ///
     /// `timeout` is enforced here (DEADLINE_EXCEEDED when it passes) and sent to
     /// the backend as `grpc-timeout`, so both sides give up at the same time. A
     /// failure before the backend answered anything is retried once on another
-    /// endpoint, within the backend's retry budget and the same deadline.
+    /// endpoint of the same schema group (the bytes were encoded for it; with
+    /// no other endpoint in it, there is no retry), within the backend's retry
+    /// budget and the same deadline.
     pub async fn unary(
         &self,
+        picked: Picked,
         path: PathAndQuery,
         message: Bytes,
         metadata: MetadataMap,
@@ -47,7 +51,7 @@ impl Upstream {
             let can_retry = retry.ratio > 0.0 && self.shared.members.load().len() > 1;
             // The request is needed again only if a retry is possible.
             let spare = can_retry.then(|| (path.clone(), message.clone(), metadata.clone()));
-            let first = self.pick(path.path(), None)?;
+            let first = picked.0;
             let status = match self
                 .unary_once(first.clone(), path, message, metadata, deadline)
                 .await
@@ -57,28 +61,26 @@ impl Upstream {
                 Err((status, _)) => return Err(status),
             };
             let (path, message, metadata) = spare.unwrap_or_else(|| unreachable!());
-            let outcome = match self.pick(path.path(), Some(&first)) {
-                Ok(second) if !Arc::ptr_eq(&second, &first) => {
-                    if self.shared.budget.withdraw(retry, Instant::now()) {
-                        Some(second)
-                    } else {
-                        None
-                    }
-                }
+            let group = crate::schema_filter::group(&first);
+            let second = match self.choose(path.path(), Some(&first), group) {
+                Ok(second) if !Arc::ptr_eq(&second, &first) => Some(second),
                 _ => None,
+            };
+            let outcome = match second {
+                None => Err("no_other_endpoint"),
+                Some(second) if self.shared.budget.withdraw(retry, Instant::now()) => Ok(second),
+                Some(_) => Err("budget_exhausted"),
             };
             let label = |outcome: &'static str| RetryLabels {
                 backend: self.name.clone(),
                 outcome,
             };
-            let Some(second) = outcome else {
-                let why = if self.shared.members.load().len() > 1 {
-                    "budget_exhausted"
-                } else {
-                    "no_other_endpoint"
-                };
-                self.metrics.retries.get_or_create(&label(why)).inc();
-                return Err(status);
+            let second = match outcome {
+                Ok(second) => second,
+                Err(why) => {
+                    self.metrics.retries.get_or_create(&label(why)).inc();
+                    return Err(status);
+                }
             };
             self.metrics.retries.get_or_create(&label("retried")).inc();
             self.unary_once(second, path, message, metadata, deadline)
