@@ -162,28 +162,34 @@ fn has_no_side_effects(method: &MethodDescriptor) -> bool {
 /// never addressed one by one from a query string, nor documented as query
 /// parameters.
 pub fn is_json_well_known(desc: &MessageDescriptor) -> bool {
-    let Some(name) = desc.full_name().strip_prefix("google.protobuf.") else {
-        return false;
-    };
+    is_json_well_known_name(desc.full_name())
+}
+
+/// [`is_json_well_known`] by full name: the one list of `google.protobuf`
+/// types with their own JSON form, which the reference writer also reads
+/// (`Any` nests all of them but `Empty` under `"value"`).
+pub(crate) fn is_json_well_known_name(full_name: &str) -> bool {
     matches!(
-        name,
-        "Any"
-            | "Timestamp"
-            | "Duration"
-            | "FieldMask"
-            | "Struct"
-            | "Value"
-            | "ListValue"
-            | "Empty"
-            | "DoubleValue"
-            | "FloatValue"
-            | "Int64Value"
-            | "UInt64Value"
-            | "Int32Value"
-            | "UInt32Value"
-            | "BoolValue"
-            | "StringValue"
-            | "BytesValue"
+        full_name.strip_prefix("google.protobuf."),
+        Some(
+            "Any"
+                | "Timestamp"
+                | "Duration"
+                | "FieldMask"
+                | "Struct"
+                | "Value"
+                | "ListValue"
+                | "Empty"
+                | "DoubleValue"
+                | "FloatValue"
+                | "Int64Value"
+                | "UInt64Value"
+                | "Int32Value"
+                | "UInt32Value"
+                | "BoolValue"
+                | "StringValue"
+                | "BytesValue"
+        )
     )
 }
 

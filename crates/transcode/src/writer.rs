@@ -713,29 +713,11 @@ fn map_key_string(k: &MapKey) -> String {
     }
 }
 
-/// Well-known types that protojson nests under `"value"` inside an `Any`.
+/// Well-known types that protojson nests under `"value"` inside an `Any`:
+/// every type with its own JSON form except `Empty`, which prints inline
+/// (`{"@type": ".../google.protobuf.Empty"}`).
 fn is_special_wkt(full_name: &str) -> bool {
-    matches!(
-        full_name.strip_prefix("google.protobuf."),
-        Some(
-            "Any"
-                | "Timestamp"
-                | "Duration"
-                | "DoubleValue"
-                | "FloatValue"
-                | "Int64Value"
-                | "UInt64Value"
-                | "Int32Value"
-                | "UInt32Value"
-                | "BoolValue"
-                | "StringValue"
-                | "BytesValue"
-                | "Struct"
-                | "ListValue"
-                | "Value"
-                | "FieldMask"
-        )
-    )
+    full_name != "google.protobuf.Empty" && crate::plan::is_json_well_known_name(full_name)
 }
 
 fn secs_nanos(msg: &DynamicMessage) -> (i64, i32) {
