@@ -15,9 +15,11 @@
 //!   [`print`]'s doc) makes it bail, and the reference path answers, errors
 //!   included, so both paths always give the same bytes.
 //!
-//! The programs are compiled at table build ([`MethodPlan::prepare`]), so the
-//! request path never compiles one, and shared by the plan's clones. (A plan
-//! nobody prepared compiles them on its first use, as before.)
+//! The programs are compiled at table build ([`MethodPlan::prepare`] into a
+//! [`ProgramCache`]), so the request path never compiles one: one library of
+//! compiled message types per pool and direction, which every route's program
+//! indexes into, so a type many routes reach is held once. (A plan nobody
+//! prepared compiles a library of its own on its first use.)
 //!
 //! Equality with the reference is checked three ways: every unit test of this
 //! crate runs both paths and compares them (see `response.rs`), a generated
