@@ -159,7 +159,15 @@ impl Admin {
             .openapi
             .get_or_build(snapshot.version, backend.clone(), || {
                 let doc = crate::openapi::document(&snapshot, backend.as_deref());
-                Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default())
+                let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+                drop(doc);
+                // Cached until the next swap: without the slack of a vector
+                // grown by doubling (megabytes for a large fleet).
+                bytes.shrink_to_fit();
+                // The document's JSON tree was many times the text's size;
+                // its freed pages would otherwise stay resident.
+                switchboard_live::release_freed_memory();
+                Bytes::from(bytes)
             });
         json_response(200, doc)
     }

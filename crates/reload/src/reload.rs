@@ -330,7 +330,7 @@ impl Reloader {
         // to the OS before the merge and the table build allocate the next
         // pool and table: otherwise the reload's peak RSS is the live table,
         // the new one *and* those freed-but-resident pages.
-        release_freed_memory();
+        switchboard_live::release_freed_memory();
         let file = ReadConfig {
             config,
             file_hash,
@@ -521,7 +521,7 @@ impl Reloader {
         if std::mem::take(&mut self.pools_dirty) {
             self.share_pools(&config);
             // The merge's scratch and the detached file bytes, likewise.
-            release_freed_memory();
+            switchboard_live::release_freed_memory();
         }
         let Collected {
             inputs,
@@ -595,7 +595,7 @@ impl Reloader {
         );
         self.published_diff = Some(diff);
         self.applied = Some((config, file_hash));
-        release_freed_memory();
+        switchboard_live::release_freed_memory();
         self.outcome(ReloadResult::Applied, errors)
     }
 
@@ -826,22 +826,6 @@ fn read_config(path: &std::path::Path) -> Result<(Config, u64), Vec<ConfigError>
     bytes.hash(&mut hasher);
     let config = switchboard_config::parse_bytes(&bytes, path)?;
     Ok((config, hasher.finish()))
-}
-
-/// Hands memory freed by a rebuild (discovery's short-lived per-backend pools,
-/// the previous shared pool and table) back to the OS. glibc keeps freed heap pages
-/// otherwise, and the gateway's RSS would stay at the high-water mark of the
-/// largest reload instead of reflecting what is live.
-///
-/// The workspace denies `unsafe_code`; this is its one documented exception:
-/// there is no safe binding for `malloc_trim`.
-#[allow(unsafe_code)]
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Step 3 of a publish: the route table from every backend's input, with its
