@@ -158,14 +158,11 @@ impl Admin {
         let doc = self
             .openapi
             .get_or_build(snapshot.version, backend.clone(), || {
-                let doc = crate::openapi::document(&snapshot, backend.as_deref());
-                let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
-                drop(doc);
-                // Cached until the next swap: without the slack of a vector
-                // grown by doubling (megabytes for a large fleet).
+                let mut bytes = crate::openapi::document_json(&snapshot, backend.as_deref());
+                // Cached until the next swap: without spare capacity.
                 bytes.shrink_to_fit();
-                // The document's JSON tree was many times the text's size;
-                // its freed pages would otherwise stay resident.
+                // Generating it frees much (each operation's and schema's JSON
+                // tree); those pages would otherwise stay resident.
                 switchboard_live::release_freed_memory();
                 Bytes::from(bytes)
             });
