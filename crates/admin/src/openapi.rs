@@ -109,8 +109,8 @@ fn assemble(
             .map(|(k, v)| k.len() + v.len() * 2)
             .sum::<usize>()
         + paths
-            .iter()
-            .flat_map(|(_, ops)| ops.values())
+            .values()
+            .flat_map(BTreeMap::values)
             .map(|v| v.len() * 2 + 64)
             .sum::<usize>()
         + 256;
