@@ -158,8 +158,13 @@ impl Admin {
         let doc = self
             .openapi
             .get_or_build(snapshot.version, backend.clone(), || {
-                let doc = crate::openapi::document(&snapshot, backend.as_deref());
-                Bytes::from(serde_json::to_vec_pretty(&doc).unwrap_or_default())
+                let mut bytes = crate::openapi::document_json(&snapshot, backend.as_deref());
+                // Cached until the next swap: without spare capacity.
+                bytes.shrink_to_fit();
+                // Generating it frees much (each operation's and schema's JSON
+                // tree); those pages would otherwise stay resident.
+                switchboard_live::release_freed_memory();
+                Bytes::from(bytes)
             });
         json_response(200, doc)
     }

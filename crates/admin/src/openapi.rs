@@ -18,8 +18,47 @@ use switchboard_transcode::{BodyPlan, is_json_well_known};
 
 /// Builds the document for the whole table, or for one backend.
 pub fn document(snapshot: &Snapshot, backend: Option<&str>) -> Value {
-    let mut generator = Generator::default();
     let mut paths: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+    let (info, schemas) = generate(snapshot, backend, |path, method, op| {
+        paths.entry(path).or_default().insert(method, op);
+    });
+    json!({
+        "openapi": "3.1.0",
+        "info": info,
+        "paths": paths,
+        "components": { "schemas": schemas },
+    })
+}
+
+/// [`document`] as `serde_json::to_vec_pretty` prints it, byte for byte,
+/// without ever holding the whole document as a `Value` tree: each operation
+/// is printed as soon as it is generated, each schema once all are known.
+/// The tree is many times the text's size (a 100-backend fleet's 6.7 MB
+/// document took the gateway's RSS up by over 100 MiB while it existed).
+pub fn document_json(snapshot: &Snapshot, backend: Option<&str>) -> Vec<u8> {
+    let mut paths: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+    let (info, schemas) = generate(snapshot, backend, |path, method, op| {
+        paths.entry(path).or_default().insert(method, pretty(&op));
+    });
+    let schemas: Vec<(String, Vec<u8>)> = schemas
+        .into_iter()
+        .map(|(name, schema)| {
+            let text = pretty(&schema);
+            (name, text)
+        })
+        .collect();
+    assemble(&pretty(&info), &schemas, &paths)
+}
+
+/// Runs the generator over the routes (of `backend`, or all), handing each
+/// operation to `each_op` with its OpenAPI path and lower-case method;
+/// returns the `info` object and the component schemas.
+fn generate(
+    snapshot: &Snapshot,
+    backend: Option<&str>,
+    mut each_op: impl FnMut(String, String, Value),
+) -> (Value, BTreeMap<String, Value>) {
+    let mut generator = Generator::default();
     let mut seen_ids: HashMap<String, usize> = HashMap::new();
     for route in snapshot.table.routes() {
         if backend.is_some_and(|b| b != &*route.backend_name) {
@@ -30,7 +69,8 @@ pub fn document(snapshot: &Snapshot, backend: Option<&str>) -> Value {
         generator.enums_as_ints = runtime.json.enums_as_ints;
         generator.emit_unpopulated = runtime.json.emit_unpopulated;
         let (path, op) = generator.operation(route, &mut seen_ids);
-        paths.entry(path).or_default().insert(
+        each_op(
+            path,
             route.http_method.as_str().to_ascii_lowercase(),
             Value::Object(op),
         );
@@ -40,16 +80,109 @@ pub fn document(snapshot: &Snapshot, backend: Option<&str>) -> Value {
         Some(b) => format!("Switchboard: {b}"),
         None => "Switchboard".to_string(),
     };
-    json!({
-        "openapi": "3.1.0",
-        "info": {
-            "title": title,
-            "version": format!("table-{}", snapshot.version),
-            "description": "Generated from the live route table and the backends' descriptors.",
-        },
-        "paths": paths,
-        "components": { "schemas": generator.schemas },
-    })
+    let info = json!({
+        "title": title,
+        "version": format!("table-{}", snapshot.version),
+        "description": "Generated from the live route table and the backends' descriptors.",
+    });
+    (info, generator.schemas)
+}
+
+/// `serde_json::to_vec_pretty` of a value (plain JSON values cannot fail).
+fn pretty(value: &Value) -> Vec<u8> {
+    serde_json::to_vec_pretty(value).unwrap_or_default()
+}
+
+/// The document's text from its printed parts, laid out as
+/// `serde_json::to_vec_pretty` lays out the whole `Value` (two-space indent,
+/// object keys in `BTreeMap` order: components, info, openapi, paths). A part
+/// printed alone is re-indented to its depth: pretty JSON has newlines only
+/// between tokens (strings escape theirs), so each one gets the indent.
+fn assemble(
+    info: &[u8],
+    schemas: &[(String, Vec<u8>)],
+    paths: &BTreeMap<String, BTreeMap<String, Vec<u8>>>,
+) -> Vec<u8> {
+    let size = info.len()
+        + schemas
+            .iter()
+            .map(|(k, v)| k.len() + v.len() * 2)
+            .sum::<usize>()
+        + paths
+            .values()
+            .flat_map(BTreeMap::values)
+            .map(|v| v.len() * 2 + 64)
+            .sum::<usize>()
+        + 256;
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(b"{\n  \"components\": {\n    \"schemas\": ");
+    object(
+        &mut out,
+        2,
+        schemas.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+    );
+    out.extend_from_slice(b"\n  },\n  \"info\": ");
+    indented(&mut out, 1, info);
+    out.extend_from_slice(b",\n  \"openapi\": \"3.1.0\",\n  \"paths\": ");
+    let mut first = true;
+    out.push(b'{');
+    for (path, ops) in paths {
+        out.extend_from_slice(if first { b"\n" } else { b",\n" });
+        first = false;
+        out.extend_from_slice(b"    ");
+        key(&mut out, path);
+        object(
+            &mut out,
+            2,
+            ops.iter().map(|(k, v)| (k.as_str(), v.as_slice())),
+        );
+    }
+    if !first {
+        out.extend_from_slice(b"\n  ");
+    }
+    out.extend_from_slice(b"}\n}");
+    out
+}
+
+/// An object at nesting `depth` (its keys at `depth + 1`) of printed values.
+fn object<'a>(out: &mut Vec<u8>, depth: usize, entries: impl Iterator<Item = (&'a str, &'a [u8])>) {
+    out.push(b'{');
+    let mut first = true;
+    for (k, v) in entries {
+        out.extend_from_slice(if first { b"\n" } else { b",\n" });
+        first = false;
+        for _ in 0..=depth {
+            out.extend_from_slice(b"  ");
+        }
+        key(out, k);
+        indented(out, depth + 1, v);
+    }
+    if !first {
+        out.push(b'\n');
+        for _ in 0..depth {
+            out.extend_from_slice(b"  ");
+        }
+    }
+    out.push(b'}');
+}
+
+/// `"key": `, the key escaped as JSON.
+fn key(out: &mut Vec<u8>, k: &str) {
+    // Writing a string into a vector cannot fail.
+    let _ = serde_json::to_writer(&mut *out, k);
+    out.extend_from_slice(b": ");
+}
+
+/// A value printed at depth 0, written at `depth`.
+fn indented(out: &mut Vec<u8>, depth: usize, value: &[u8]) {
+    for &b in value {
+        out.push(b);
+        if b == b'\n' {
+            for _ in 0..depth {
+                out.extend_from_slice(b"  ");
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -519,6 +652,70 @@ fn openapi_path(template: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The assembled text is what printing the whole tree gives, byte for
+    /// byte: empty and nested objects and arrays, escapes, several paths.
+    #[test]
+    fn the_assembled_document_is_the_pretty_printed_tree() {
+        let info = json!({"title": "T \"q\"\n", "version": "table-3", "description": "d"});
+        let op = |n: i64| {
+            json!({"operationId": format!("op{n}"), "tags": ["a.B"], "parameters": [
+                {"name": "x", "in": "path", "schema": {"type": "string", "enum": []}},
+                {"name": "y", "in": "query", "schema": {}}
+            ], "responses": {"200": {"description": "OK\ttab", "content": {}}}})
+        };
+        let schemas: BTreeMap<String, Value> = [
+            (
+                "a.B".to_string(),
+                json!({"type": "object", "properties": {"n": {"type": "integer"}}}),
+            ),
+            ("a.Empty".to_string(), json!({})),
+            (
+                "a.\u{e9}".to_string(),
+                json!({"anyOf": [{"$ref": "#/x"}, {"type": "null"}]}),
+            ),
+        ]
+        .into_iter()
+        .collect();
+        let mut paths_tree: BTreeMap<String, Map<String, Value>> = BTreeMap::new();
+        let mut paths_text: BTreeMap<String, BTreeMap<String, Vec<u8>>> = BTreeMap::new();
+        for (path, method, n) in [
+            ("/v1/{name}", "get", 1),
+            ("/a", "post", 2),
+            ("/v1/{name}", "delete", 3),
+        ] {
+            paths_tree
+                .entry(path.into())
+                .or_default()
+                .insert(method.into(), op(n));
+            paths_text
+                .entry(path.into())
+                .or_default()
+                .insert(method.into(), pretty(&op(n)));
+        }
+        for (schemas, with_paths) in [(schemas.clone(), true), (BTreeMap::new(), false)] {
+            let (tree_paths, text_paths) = if with_paths {
+                (paths_tree.clone(), paths_text.clone())
+            } else {
+                (BTreeMap::new(), BTreeMap::new())
+            };
+            let tree = json!({
+                "openapi": "3.1.0",
+                "info": info,
+                "paths": tree_paths,
+                "components": { "schemas": schemas },
+            });
+            let printed: Vec<(String, Vec<u8>)> = schemas
+                .iter()
+                .map(|(k, v)| (k.clone(), pretty(v)))
+                .collect();
+            let text = assemble(&pretty(&info), &printed, &text_paths);
+            assert_eq!(
+                String::from_utf8(text).unwrap(),
+                String::from_utf8(pretty(&tree)).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn openapi_paths_drop_patterns() {

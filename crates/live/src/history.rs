@@ -7,7 +7,7 @@
 //! ([`RouteDiff::between`]), so `switchboard check --against` computes the same
 //! diff between a running gateway's `/routes` and a freshly built table.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
@@ -30,7 +30,7 @@ pub struct RouteEntry {
 }
 
 /// A route whose HTTP method and template stayed but whose owner changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnerChange {
     /// The HTTP method the route answers.
     pub method: String,
@@ -47,7 +47,7 @@ pub struct OwnerChange {
 }
 
 /// What changed between two route tables.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteDiff {
     /// Routes the new table has and the old one did not.
     pub added: Vec<RouteEntry>,
@@ -59,6 +59,63 @@ pub struct RouteDiff {
     pub new_conflicts: Vec<String>,
 }
 
+/// A route as the diff compares it, borrowed from a table or a route list:
+/// diffing thousands of routes allocates only for what changed.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    method: &'a str,
+    template: &'a str,
+    backend: &'a str,
+    grpc_method: &'a str,
+}
+
+impl<'a> View<'a> {
+    fn of_entry(r: &'a RouteEntry) -> View<'a> {
+        View {
+            method: &r.method,
+            template: &r.template,
+            backend: &r.backend,
+            grpc_method: &r.grpc_method,
+        }
+    }
+
+    fn of_route(r: &'a switchboard_routes::Route) -> View<'a> {
+        View {
+            method: r.http_method.as_str(),
+            template: &r.template,
+            backend: &r.backend_name,
+            grpc_method: &r.grpc_path,
+        }
+    }
+
+    fn key(&self) -> (&'a str, &'a str) {
+        (self.method, self.template)
+    }
+
+    fn entry(&self) -> RouteEntry {
+        RouteEntry {
+            method: self.method.to_owned(),
+            template: self.template.to_owned(),
+            backend: self.backend.to_owned(),
+            grpc_method: self.grpc_method.to_owned(),
+        }
+    }
+}
+
+/// `views` sorted by key, the last of each key kept (what collecting into a
+/// map by key keeps).
+fn sorted(mut views: Vec<View<'_>>) -> Vec<View<'_>> {
+    views.sort_by_key(View::key); // stable: equal keys stay in order
+    let mut out: Vec<View<'_>> = Vec::with_capacity(views.len());
+    for v in views {
+        match out.last_mut() {
+            Some(last) if last.key() == v.key() => *last = v,
+            _ => out.push(v),
+        }
+    }
+    out
+}
+
 impl RouteDiff {
     /// The diff from `old` to `new` (routes keyed by HTTP method and template),
     /// with the conflicts of `new` not in `old_conflicts`.
@@ -68,29 +125,68 @@ impl RouteDiff {
         old_conflicts: &[String],
         new_conflicts: &[String],
     ) -> RouteDiff {
-        let key = |r: &RouteEntry| (r.method.clone(), r.template.clone());
-        let before: BTreeMap<_, &RouteEntry> = old.iter().map(|r| (key(r), r)).collect();
-        let after: BTreeMap<_, &RouteEntry> = new.iter().map(|r| (key(r), r)).collect();
+        Self::of_views(
+            old.iter().map(View::of_entry).collect(),
+            new.iter().map(View::of_entry).collect(),
+            old_conflicts,
+            new_conflicts,
+        )
+    }
+
+    /// [`RouteDiff::between`] two tables' routes, read in place: a reload
+    /// diffs the live table against the new one while both are in memory, at
+    /// the reload's peak, so it copies no route that did not change.
+    pub fn between_routes(
+        old: &[switchboard_routes::Route],
+        new: &[switchboard_routes::Route],
+        old_conflicts: &[String],
+        new_conflicts: &[String],
+    ) -> RouteDiff {
+        Self::of_views(
+            old.iter().map(View::of_route).collect(),
+            new.iter().map(View::of_route).collect(),
+            old_conflicts,
+            new_conflicts,
+        )
+    }
+
+    /// Both lists sorted by key and walked together, in key order (added and
+    /// changed in the new list's order, then removed in the old one's).
+    fn of_views(
+        old: Vec<View<'_>>,
+        new: Vec<View<'_>>,
+        old_conflicts: &[String],
+        new_conflicts: &[String],
+    ) -> RouteDiff {
+        let (before, after) = (sorted(old), sorted(new));
         let mut diff = RouteDiff::default();
-        for (k, r) in &after {
-            match before.get(k) {
-                None => diff.added.push((*r).clone()),
-                Some(o) if o.backend != r.backend || o.grpc_method != r.grpc_method => {
+        let mut o = 0;
+        for r in &after {
+            while o < before.len() && before[o].key() < r.key() {
+                o += 1;
+            }
+            match before.get(o).filter(|b| b.key() == r.key()) {
+                None => diff.added.push(r.entry()),
+                Some(b) if b.backend != r.backend || b.grpc_method != r.grpc_method => {
                     diff.changed_owner.push(OwnerChange {
-                        method: r.method.clone(),
-                        template: r.template.clone(),
-                        from_backend: o.backend.clone(),
-                        from_grpc_method: o.grpc_method.clone(),
-                        to_backend: r.backend.clone(),
-                        to_grpc_method: r.grpc_method.clone(),
+                        method: r.method.to_owned(),
+                        template: r.template.to_owned(),
+                        from_backend: b.backend.to_owned(),
+                        from_grpc_method: b.grpc_method.to_owned(),
+                        to_backend: r.backend.to_owned(),
+                        to_grpc_method: r.grpc_method.to_owned(),
                     });
                 }
                 Some(_) => {}
             }
         }
-        for (k, r) in &before {
-            if !after.contains_key(k) {
-                diff.removed.push((*r).clone());
+        let mut n = 0;
+        for r in &before {
+            while n < after.len() && after[n].key() < r.key() {
+                n += 1;
+            }
+            if after.get(n).is_none_or(|a| a.key() != r.key()) {
+                diff.removed.push(r.entry());
             }
         }
         diff.new_conflicts = new_conflicts
@@ -171,23 +267,69 @@ pub struct ReloadRecord {
 /// The last [`HISTORY_LEN`] records.
 #[derive(Debug, Default)]
 pub struct History {
-    records: Mutex<VecDeque<ReloadRecord>>,
+    records: Mutex<VecDeque<Stored>>,
+}
+
+/// A [`ReloadRecord`] as the history keeps it: the diff serialized (compact
+/// JSON, one allocation; `None` when empty) instead of four strings per
+/// route. The first publish adds every route, and a gateway with thousands of
+/// routes would otherwise keep that many small allocations for as long as the
+/// record stays; `/reloads`, which is rare, decodes them again.
+#[derive(Debug)]
+struct Stored {
+    version: u64,
+    at: String,
+    trigger: &'static str,
+    outcome: &'static str,
+    diff: Option<Box<[u8]>>,
+    errors: Vec<String>,
 }
 
 impl History {
     /// Records a reload, forgetting the oldest beyond [`HISTORY_LEN`].
     pub fn push(&self, record: ReloadRecord) {
+        let diff = if record.diff.is_empty() {
+            None
+        } else {
+            // Plain strings and vectors: serializing cannot fail.
+            serde_json::to_vec(&record.diff)
+                .ok()
+                .map(Vec::into_boxed_slice)
+        };
+        let stored = Stored {
+            version: record.version,
+            at: record.at,
+            trigger: record.trigger,
+            outcome: record.outcome,
+            diff,
+            errors: record.errors,
+        };
         let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
         if records.len() == HISTORY_LEN {
             records.pop_front();
         }
-        records.push_back(record);
+        records.push_back(stored);
     }
 
     /// Newest first.
     pub fn recent(&self) -> Vec<ReloadRecord> {
         let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
-        records.iter().rev().cloned().collect()
+        records
+            .iter()
+            .rev()
+            .map(|r| ReloadRecord {
+                version: r.version,
+                at: r.at.clone(),
+                trigger: r.trigger,
+                outcome: r.outcome,
+                diff: r
+                    .diff
+                    .as_deref()
+                    .and_then(|json| serde_json::from_slice(json).ok())
+                    .unwrap_or_default(),
+                errors: r.errors.clone(),
+            })
+            .collect()
     }
 }
 
@@ -229,6 +371,69 @@ mod tests {
         );
         assert!(line.ends_with("... and 2 more"), "{line}");
         assert!(RouteDiff::between(&new, &new, &[], &[]).is_empty());
+    }
+
+    /// The table walk and the entry lists give the same diff, also with a
+    /// key listed twice (the later one counts) and keys in any order.
+    #[test]
+    fn diff_walks_keys_in_order() {
+        let old = [
+            route("GET", "/b", "x", "/p.S/B"),
+            route("GET", "/a", "x", "/p.S/A"),
+            route("GET", "/a", "y", "/p.S/A2"),
+            route("PUT", "/z", "x", "/p.S/Z"),
+        ];
+        let new = [
+            route("PUT", "/z", "x", "/p.S/Z"),
+            route("GET", "/c", "x", "/p.S/C"),
+            route("GET", "/a", "y", "/p.S/A2"),
+            route("DELETE", "/a", "x", "/p.S/D"),
+        ];
+        let diff = RouteDiff::between(&old, &new, &["k".into()], &["k".into(), "n".into()]);
+        assert_eq!(
+            diff.added,
+            [
+                route("DELETE", "/a", "x", "/p.S/D"),
+                route("GET", "/c", "x", "/p.S/C")
+            ]
+        );
+        assert_eq!(diff.removed, [route("GET", "/b", "x", "/p.S/B")]);
+        assert!(diff.changed_owner.is_empty(), "the later /a entry counts");
+        assert_eq!(diff.new_conflicts, ["n"]);
+        let moved = RouteDiff::between(&old[..2], &old[2..3], &[], &[]);
+        assert_eq!(moved.changed_owner.len(), 1);
+        assert_eq!(moved.changed_owner[0].from_grpc_method, "/p.S/A");
+        assert_eq!(moved.removed, [route("GET", "/b", "x", "/p.S/B")]);
+    }
+
+    /// A stored diff comes back as it was recorded.
+    #[test]
+    fn history_returns_the_recorded_diffs() {
+        let history = History::default();
+        let diff = RouteDiff::between(
+            &[route("GET", "/old", "b", "/p.S/O")],
+            &[route("POST", "/p.S/A", "b", "/p.S/A")],
+            &[],
+            &["c".into()],
+        );
+        for diff in [diff.clone(), RouteDiff::default()] {
+            history.push(ReloadRecord {
+                version: 1,
+                at: "t".into(),
+                trigger: "file",
+                outcome: "applied",
+                diff,
+                errors: vec!["e".into()],
+            });
+        }
+        let recent = history.recent();
+        assert_eq!(recent[1].diff, diff);
+        assert_eq!(recent[1].errors, ["e"]);
+        assert!(recent[0].diff.is_empty());
+        assert_eq!(
+            serde_json::to_value(&recent[1]).unwrap()["diff"]["added"][0]["template"],
+            "/p.S/A"
+        );
     }
 
     #[test]

@@ -29,6 +29,26 @@ pub use history::{HISTORY_LEN, History, OwnerChange, ReloadRecord, RouteDiff, Ro
 pub use settings::Settings;
 pub use states::{BackendState, ReloadResult};
 
+/// Hands freed heap memory back to the OS. glibc keeps freed pages otherwise,
+/// and the gateway's RSS would stay at the high-water mark of the largest
+/// rebuild (discovery's short-lived per-backend pools, the previous shared
+/// pool and table) or admin document (an OpenAPI document's JSON tree)
+/// instead of reflecting what is live. Called by the reload stage after each
+/// step that frees much and by the admin listener after building a document;
+/// it walks the allocator's arenas (a few milliseconds), never on the request
+/// path.
+///
+/// The workspace denies `unsafe_code`; this is its one documented exception:
+/// there is no safe binding for `malloc_trim`.
+#[allow(unsafe_code)]
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// One published generation: the route table plus everything a request needs
 /// that the table refers to by backend index. Immutable once published.
 #[derive(Debug)]

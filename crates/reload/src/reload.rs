@@ -325,6 +325,12 @@ impl Reloader {
         )
         .await;
 
+        // Discovery's garbage (each backend's file bytes and its short-lived
+        // decoded pool, spread over the runtime's threads' arenas) goes back
+        // to the OS before the merge and the table build allocate the next
+        // pool and table: otherwise the reload's peak RSS is the live table,
+        // the new one *and* those freed-but-resident pages.
+        switchboard_live::release_freed_memory();
         let file = ReadConfig {
             config,
             file_hash,
@@ -514,6 +520,8 @@ impl Reloader {
         let restart_required = self.apply_settings(trigger, &config);
         if std::mem::take(&mut self.pools_dirty) {
             self.share_pools(&config);
+            // The merge's scratch and the detached file bytes, likewise.
+            switchboard_live::release_freed_memory();
         }
         let Collected {
             inputs,
@@ -541,17 +549,14 @@ impl Reloader {
             warn!(file = %c.file, kept = %c.kept, ignored = %c.ignored, "two backends define this file differently; reflection serves the first-listed backend's");
         }
         // What this publish changes, each route with its gRPC method.
-        let before = self
-            .live
-            .snapshot()
-            .map(|s| s.route_entries())
-            .unwrap_or_default();
-        let diff = switchboard_live::RouteDiff::between(
-            &before,
-            &snapshot.route_entries(),
+        let before = self.live.snapshot();
+        let diff = switchboard_live::RouteDiff::between_routes(
+            before.as_ref().map_or(&[][..], |s| s.table.routes()),
+            snapshot.table.routes(),
             &self.live.status().conflicts,
             &conflicts,
         );
+        drop(before);
         self.live.publish(snapshot);
 
         // Endpoint state lives as long as some backend lists the address.
@@ -590,7 +595,7 @@ impl Reloader {
         );
         self.published_diff = Some(diff);
         self.applied = Some((config, file_hash));
-        release_freed_memory();
+        switchboard_live::release_freed_memory();
         self.outcome(ReloadResult::Applied, errors)
     }
 
@@ -821,22 +826,6 @@ fn read_config(path: &std::path::Path) -> Result<(Config, u64), Vec<ConfigError>
     bytes.hash(&mut hasher);
     let config = switchboard_config::parse_bytes(&bytes, path)?;
     Ok((config, hasher.finish()))
-}
-
-/// Hands memory freed by a rebuild (discovery's short-lived per-backend pools,
-/// the previous shared pool and table) back to the OS. glibc keeps freed heap pages
-/// otherwise, and the gateway's RSS would stay at the high-water mark of the
-/// largest reload instead of reflecting what is live.
-///
-/// The workspace denies `unsafe_code`; this is its one documented exception:
-/// there is no safe binding for `malloc_trim`.
-#[allow(unsafe_code)]
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap memory; it has no preconditions.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Step 3 of a publish: the route table from every backend's input, with its

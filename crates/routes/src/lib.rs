@@ -256,6 +256,32 @@ pub struct RouteTable {
     grpc: grpc::GrpcServices,
 }
 
+/// The one-pass program caches of a table build, one per descriptor pool
+/// (pools compare by identity; a build sees a handful).
+#[derive(Default)]
+struct Programs(Vec<(DescriptorPool, ProgramCache)>);
+
+impl Programs {
+    /// The cache of `pool`'s message types.
+    fn of(&mut self, pool: &DescriptorPool) -> &mut ProgramCache {
+        let i = match self.0.iter().position(|(p, _)| p == pool) {
+            Some(i) => i,
+            None => {
+                self.0.push((pool.clone(), ProgramCache::default()));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Hands every cache's programs to the plans prepared with it.
+    fn finish(self) {
+        for (_, mut cache) in self.0 {
+            cache.finish();
+        }
+    }
+}
+
 /// One route to be added: the default route or one binding of an HttpRule.
 struct Binding {
     http_method: http::Method,
@@ -279,6 +305,10 @@ impl RouteTable {
     pub fn build(backends: &[BackendInput]) -> (RouteTable, BuildReport) {
         let mut table = RouteTable::default();
         let mut report = BuildReport::default();
+        // One program per message type and pool, shared by its routes, and one
+        // compiled library per pool: backends that share a pool (see the
+        // reload stage's shared pool) share their programs too.
+        let mut programs = Programs::default();
         for backend in backends {
             let backend_name: Arc<str> = backend.name.as_str().into();
             table.grpc.add(
@@ -291,10 +321,6 @@ impl RouteTable {
             // then no method can carry a rule.
             let http_ext = backend.pool.get_extension_by_name("google.api.http");
             check_selectors(backend, &mut report);
-            // One program per message type and pool, shared by its routes.
-            let mut programs: Vec<ProgramCache> = std::iter::repeat_with(ProgramCache::default)
-                .take(1 + backend.schema_groups.len())
-                .collect();
             for service_name in &backend.services {
                 let Some(service) = backend.pool.get_service_by_name(service_name) else {
                     report.errors.push(format!(
@@ -343,6 +369,7 @@ impl RouteTable {
                 }
             }
         }
+        programs.finish();
         table.shrink();
         (table, report)
     }
@@ -359,13 +386,12 @@ impl RouteTable {
     }
 
     /// Parses, plans and inserts one binding; problems go to `report`.
-    /// `programs` holds the one-pass programs of the backend's pool, then of
-    /// each of its schema groups' pools.
+    /// `programs` holds the one-pass programs of every pool seen so far.
     fn add(
         &mut self,
         ctx: &MethodContext<'_>,
         binding: Binding,
-        programs: &mut [ProgramCache],
+        programs: &mut Programs,
         report: &mut BuildReport,
     ) {
         let fail = |message: &dyn fmt::Display| {
@@ -396,18 +422,18 @@ impl RouteTable {
             plan.prepare(programs);
             Ok::<_, switchboard_transcode::PlanError>(Arc::new(plan))
         };
-        let plan = match plan_in(ctx.method, &mut programs[0]) {
+        let plan = match plan_in(ctx.method, programs.of(&ctx.backend.pool)) {
             Ok(plan) => plan,
             Err(err) => return report.errors.push(fail(&err)),
         };
         // The binding in each other schema that has the method. One whose
         // plan fails there keeps the primary plan for that group's endpoints.
         let mut schema_plans = Vec::new();
-        for (group, programs) in ctx.backend.schema_groups.iter().zip(&mut programs[1..]) {
+        for group in &ctx.backend.schema_groups {
             let Some(method) = find_method(&group.pool, ctx.method) else {
                 continue;
             };
-            match plan_in(&method, programs) {
+            match plan_in(&method, programs.of(&group.pool)) {
                 Ok(plan) => schema_plans.push((group.digest, plan)),
                 Err(err) => report.errors.push(fail(&format_args!(
                     "in schema {:016x}: {err}",

@@ -22,15 +22,27 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use prost::Message as _;
 use prost::encoding::{WireType, encode_key, encode_varint};
 use prost_reflect::{DeserializeOptions, DynamicMessage, Kind, MessageDescriptor};
 use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-/// Every message type reachable from a route's request type, `msgs[0]` the root.
-#[derive(Debug)]
+use super::program::Lookup;
+
+/// A route's request encoder: the shared library and the root type's index
+/// in it (every message type reachable from the root is in the library; see
+/// [`InCompiler`]).
+#[derive(Debug, Clone)]
 pub(crate) struct InProgram {
+    lib: Arc<InLib>,
+    root: u32,
+}
+
+/// The compiled message types of one [`InCompiler`], shared by its programs.
+#[derive(Debug)]
+pub(crate) struct InLib {
     msgs: Vec<InMsg>,
 }
 
@@ -41,8 +53,8 @@ struct InMsg {
     /// `NullValue` fields).
     delegate: bool,
     /// Indexed by field number through `by_number`.
-    fields: Vec<InField>,
-    by_number: HashMap<u32, u16>,
+    fields: Box<[InField]>,
+    by_number: Lookup,
 }
 
 #[derive(Debug)]
@@ -63,12 +75,16 @@ enum InCard {
     List {
         packed: bool,
     },
-    Map {
-        key: InTy,
-        key_presence: bool,
-        value: InTy,
-        value_presence: bool,
-    },
+    /// Boxed: maps are rare, and every field pays for the largest variant.
+    Map(Box<InMap>),
+}
+
+#[derive(Debug)]
+struct InMap {
+    key: InTy,
+    key_presence: bool,
+    value: InTy,
+    value_presence: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -93,74 +109,134 @@ enum InTy {
 }
 
 impl InProgram {
-    /// `None` when the root type itself is one prost-reflect owns.
+    /// Compiles `root` and what it reaches into a library of its own; `None`
+    /// when the root type itself is one prost-reflect owns.
     pub(crate) fn compile(root: &MessageDescriptor) -> Option<InProgram> {
-        let mut index: HashMap<String, u32> = HashMap::new();
-        let mut queue: Vec<MessageDescriptor> = vec![root.clone()];
-        index.insert(root.full_name().to_owned(), 0);
-        let mut msgs = Vec::new();
-        while msgs.len() < queue.len() {
-            let desc = queue[msgs.len()].clone();
-            let delegate = delegated(&desc);
-            let mut fields = Vec::new();
-            let mut by_number = HashMap::new();
-            if !delegate {
-                let mut ty = |kind: &Kind| -> InTy {
-                    match kind {
-                        Kind::Message(m) => {
-                            let next = queue.len() as u32;
-                            let i = *index.entry(m.full_name().to_owned()).or_insert_with(|| {
-                                queue.push(m.clone());
-                                next
-                            });
-                            InTy::Message(i)
-                        }
-                        k => scalar_ty(k),
-                    }
-                };
-                for field in desc.fields() {
-                    let card = if field.is_map() {
-                        let Kind::Message(entry) = field.kind() else {
-                            unreachable!("map fields are messages")
-                        };
-                        let (k, v) = (entry.map_entry_key_field(), entry.map_entry_value_field());
-                        InCard::Map {
-                            key: ty(&k.kind()),
-                            key_presence: k.supports_presence(),
-                            value: ty(&v.kind()),
-                            value_presence: v.supports_presence(),
-                        }
-                    } else if field.is_list() {
-                        InCard::List {
-                            packed: field.is_packed(),
-                        }
-                    } else {
-                        InCard::Single
-                    };
-                    let t = match card {
-                        InCard::Map { .. } => InTy::Bool,
-                        _ => ty(&field.kind()),
-                    };
-                    by_number.insert(field.number(), fields.len() as u16);
-                    fields.push(InField {
-                        number: field.number(),
-                        ty: t,
-                        card,
-                        presence: field.supports_presence(),
-                        oneof: field
-                            .containing_oneof()
-                            .map(|o| o.fields().map(|f| f.number()).min().unwrap_or(0)),
-                    });
-                }
-            }
-            msgs.push(InMsg {
-                desc,
-                delegate,
-                fields,
-                by_number,
-            });
+        let mut c = InCompiler::default();
+        let root = c.root(root);
+        InProgram::of(&Arc::new(c.finish()), root)
+    }
+
+    /// The program of the library's type `root`; `None` when prost-reflect
+    /// decodes that type (no gain in one pass).
+    pub(crate) fn of(lib: &Arc<InLib>, root: u32) -> Option<InProgram> {
+        (!lib.msgs.get(root as usize)?.delegate).then(|| InProgram {
+            lib: lib.clone(),
+            root,
+        })
+    }
+
+    /// The index of the request type in the library.
+    pub(crate) fn root(&self) -> u32 {
+        self.root
+    }
+
+    fn msg(&self, mi: u32) -> &InMsg {
+        &self.lib.msgs[mi as usize]
+    }
+
+    /// Test builds: the full names of the library's types, in index order.
+    #[cfg(test)]
+    pub(crate) fn lib_names(&self) -> Vec<&str> {
+        self.lib.msgs.iter().map(|m| m.desc.full_name()).collect()
+    }
+
+    /// Test builds: whether two programs share one library.
+    #[cfg(test)]
+    pub(crate) fn same_lib(&self, other: &InProgram) -> bool {
+        Arc::ptr_eq(&self.lib, &other.lib)
+    }
+}
+
+/// Compiles message types into one [`InLib`], each type once (by full name:
+/// use one compiler per descriptor pool).
+#[derive(Debug, Default)]
+pub(crate) struct InCompiler {
+    index: HashMap<String, u32>,
+    queue: Vec<MessageDescriptor>,
+    msgs: Vec<InMsg>,
+}
+
+impl InCompiler {
+    /// Compiles `root` and every type reachable from it (those not compiled
+    /// yet); returns the root's index in the library.
+    pub(crate) fn root(&mut self, root: &MessageDescriptor) -> u32 {
+        let i = self.intern(root);
+        while self.msgs.len() < self.queue.len() {
+            let desc = self.queue[self.msgs.len()].clone();
+            let msg = self.message(desc);
+            self.msgs.push(msg);
         }
-        (!msgs[0].delegate).then_some(InProgram { msgs })
+        i
+    }
+
+    /// The library of everything compiled.
+    pub(crate) fn finish(self) -> InLib {
+        InLib { msgs: self.msgs }
+    }
+
+    fn intern(&mut self, desc: &MessageDescriptor) -> u32 {
+        if let Some(&i) = self.index.get(desc.full_name()) {
+            return i;
+        }
+        let i = self.queue.len() as u32;
+        self.index.insert(desc.full_name().to_owned(), i);
+        self.queue.push(desc.clone());
+        i
+    }
+
+    fn ty(&mut self, kind: &Kind) -> InTy {
+        match kind {
+            Kind::Message(m) => InTy::Message(self.intern(m)),
+            k => scalar_ty(k),
+        }
+    }
+
+    fn message(&mut self, desc: MessageDescriptor) -> InMsg {
+        let delegate = delegated(&desc);
+        let mut fields = Vec::new();
+        if !delegate {
+            for field in desc.fields() {
+                let card = if field.is_map() {
+                    let Kind::Message(entry) = field.kind() else {
+                        unreachable!("map fields are messages")
+                    };
+                    let (k, v) = (entry.map_entry_key_field(), entry.map_entry_value_field());
+                    InCard::Map(Box::new(InMap {
+                        key: self.ty(&k.kind()),
+                        key_presence: k.supports_presence(),
+                        value: self.ty(&v.kind()),
+                        value_presence: v.supports_presence(),
+                    }))
+                } else if field.is_list() {
+                    InCard::List {
+                        packed: field.is_packed(),
+                    }
+                } else {
+                    InCard::Single
+                };
+                let t = match card {
+                    InCard::Map(_) => InTy::Bool,
+                    _ => self.ty(&field.kind()),
+                };
+                fields.push(InField {
+                    number: field.number(),
+                    ty: t,
+                    card,
+                    presence: field.supports_presence(),
+                    oneof: field
+                        .containing_oneof()
+                        .map(|o| o.fields().map(|f| f.number()).min().unwrap_or(0)),
+                });
+            }
+        }
+        let by_number = Lookup::new(fields.iter().map(|f| f.number));
+        InMsg {
+            desc,
+            delegate,
+            fields: fields.into_boxed_slice(),
+            by_number,
+        }
     }
 }
 
@@ -261,12 +337,15 @@ pub(crate) struct Ctx<'p> {
 /// data), returning its fields for the caller to add path values to.
 pub(crate) fn decode_root(cx: &Ctx<'_>, json: &[u8]) -> Result<Segments, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(json);
-    let segs = de.deserialize_map(MessageVisitor { cx, mi: 0 })?;
+    let segs = de.deserialize_map(MessageVisitor {
+        cx,
+        mi: cx.prog.root(),
+    })?;
     de.end()?;
     Ok(segs)
 }
 
-/// Decodes one whole JSON message of type `msgs[mi]` to its encoding.
+/// Decodes one whole JSON message of the library's type `mi` to its encoding.
 pub(crate) fn decode_message(
     cx: &Ctx<'_>,
     mi: u32,
@@ -282,10 +361,10 @@ impl InProgram {
     /// The index of the message type of the root's field `number`, if it is a
     /// singular message field.
     pub(crate) fn root_message_field(&self, number: u32) -> Option<(u16, u32)> {
-        let root = &self.msgs[0];
-        let &fi = root.by_number.get(&number)?;
-        match (&root.fields[fi as usize].ty, &root.fields[fi as usize].card) {
-            (InTy::Message(mi), InCard::Single) => Some((fi, *mi)),
+        let root = self.msg(self.root);
+        let fi = root.by_number.get(number)?;
+        match (&root.fields[fi].ty, &root.fields[fi].card) {
+            (InTy::Message(mi), InCard::Single) => Some((fi as u16, *mi)),
             _ => None,
         }
     }
@@ -293,9 +372,9 @@ impl InProgram {
     /// The root field numbered `number`: its index and the numbers of the
     /// other members of its real oneof (which setting it clears).
     pub(crate) fn root_field(&self, number: u32) -> Option<(u16, Vec<u32>)> {
-        let root = &self.msgs[0];
-        let &fi = root.by_number.get(&number)?;
-        let field = &root.fields[fi as usize];
+        let root = self.msg(self.root);
+        let fi = root.by_number.get(number)?;
+        let field = &root.fields[fi];
         let others = match field.oneof {
             Some(o) => root
                 .fields
@@ -305,7 +384,7 @@ impl InProgram {
                 .collect(),
             None => Vec::new(),
         };
-        Some((fi, others))
+        Some((fi as u16, others))
     }
 }
 
@@ -319,7 +398,7 @@ impl<'de> DeserializeSeed<'de> for MessageSeed<'_> {
     type Value = Vec<u8>;
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<u8>, D::Error> {
-        let msg = &self.cx.prog.msgs[self.mi as usize];
+        let msg = &self.cx.prog.msg(self.mi);
         if msg.delegate {
             return DynamicMessage::deserialize_with_options(msg.desc.clone(), d, self.cx.opts)
                 .map(|m| m.encode_to_vec());
@@ -345,7 +424,7 @@ impl<'de> Visitor<'de> for MessageVisitor<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Segments, A::Error> {
-        let msg = &self.cx.prog.msgs[self.mi as usize];
+        let msg = &self.cx.prog.msg(self.mi);
         let mut segs = Segments::default();
         let mut scratch = Vec::new();
         while let Some(key) = map.next_key::<Cow<'_, str>>()? {
@@ -360,8 +439,11 @@ impl<'de> Visitor<'de> for MessageVisitor<'_> {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             };
-            let fi = msg.by_number[&fd.number()];
-            let field = &msg.fields[fi as usize];
+            // Every field of the descriptor is compiled.
+            let Some(fi) = msg.by_number.get(fd.number()) else {
+                return Err(A::Error::custom("field not compiled"));
+            };
+            let field = &msg.fields[fi];
             scratch.clear();
             let set = map.next_value_seed(FieldSeed {
                 cx: self.cx,
@@ -380,7 +462,7 @@ impl<'de> Visitor<'de> for MessageVisitor<'_> {
                     return Err(A::Error::custom("multiple fields provided for oneof"));
                 }
             }
-            segs.set(fi, field.number, &scratch, &[]);
+            segs.set(fi as u16, field.number, &scratch, &[]);
         }
         Ok(segs)
     }
@@ -418,7 +500,7 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
         // becomes the null value (NullValue enum fields are delegated).
         match &self.field.ty {
             InTy::Message(mi)
-                if self.cx.prog.msgs[*mi as usize].desc.full_name() == "google.protobuf.Value"
+                if self.cx.prog.msg(*mi).desc.full_name() == "google.protobuf.Value"
                     && matches!(self.field.card, InCard::Single) =>
             {
                 encode_key(self.field.number, WireType::LengthDelimited, self.out);
@@ -457,19 +539,14 @@ impl<'de> Visitor<'de> for FieldSeed<'_, '_> {
                 })?;
                 Ok(true)
             }
-            InCard::Map {
-                key,
-                key_presence,
-                value,
-                value_presence,
-            } => {
+            InCard::Map(m) => {
                 d.deserialize_any(MapVisitor {
                     cx: self.cx,
                     number: f.number,
-                    key,
-                    key_presence: *key_presence,
-                    value,
-                    value_presence: *value_presence,
+                    key: &m.key,
+                    key_presence: m.key_presence,
+                    value: &m.value,
+                    value_presence: m.value_presence,
                     out: self.out,
                 })?;
                 Ok(true)

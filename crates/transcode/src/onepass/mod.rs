@@ -15,9 +15,11 @@
 //!   [`print`]'s doc) makes it bail, and the reference path answers, errors
 //!   included, so both paths always give the same bytes.
 //!
-//! The programs are compiled at table build ([`MethodPlan::prepare`]), so the
-//! request path never compiles one, and shared by the plan's clones. (A plan
-//! nobody prepared compiles them on its first use, as before.)
+//! The programs are compiled at table build ([`MethodPlan::prepare`] into a
+//! [`ProgramCache`]), so the request path never compiles one: one library of
+//! compiled message types per pool and direction, which every route's program
+//! indexes into, so a type many routes reach is held once. (A plan nobody
+//! prepared compiles a library of its own on its first use.)
 //!
 //! Equality with the reference is checked three ways: every unit test of this
 //! crate runs both paths and compares them (see `response.rs`), a generated
@@ -83,33 +85,83 @@ impl Slot {
 /// The one-pass programs of one descriptor pool's message types, for a table
 /// build: a program depends only on its message type (the request encoder on
 /// the input, the response printer on the output), so the routes of every
-/// method and binding with the same types share one. Use one cache per pool
-/// (a name means one type only within a pool).
+/// method and binding with the same types share one, and every program of the
+/// cache shares one library of compiled message types per direction (a type
+/// reachable from many roots is compiled once). Use one cache per pool (a name
+/// means one type only within a pool), and call [`ProgramCache::finish`] once
+/// every route is prepared (dropping the cache does the same).
 #[derive(Debug, Default)]
 pub struct ProgramCache {
     requests: HashMap<String, Shared<InProgram>>,
     responses: HashMap<String, Shared<Program>>,
+    in_compiler: encode::InCompiler,
+    out_compiler: program::Compiler,
+    /// Slots to fill at [`ProgramCache::finish`], with their roots' indices.
+    pending_requests: Vec<(u32, Shared<InProgram>)>,
+    pending_responses: Vec<(u32, Shared<Program>)>,
+}
+
+impl ProgramCache {
+    /// Publishes the compiled libraries to every plan prepared with this
+    /// cache. Until then those plans would compile their own programs on
+    /// first use; a table build calls this before any request can arrive.
+    pub fn finish(&mut self) {
+        if !self.pending_requests.is_empty() {
+            let lib = Arc::new(std::mem::take(&mut self.in_compiler).finish());
+            for (root, slot) in self.pending_requests.drain(..) {
+                // A slot used before `finish` compiled its own program: keep it.
+                let _ = slot.set(InProgram::of(&lib, root));
+            }
+        }
+        if !self.pending_responses.is_empty() {
+            let lib = Arc::new(std::mem::take(&mut self.out_compiler).finish());
+            for (root, slot) in self.pending_responses.drain(..) {
+                let _ = slot.set(Program::of(&lib, root));
+            }
+        }
+        self.requests.clear();
+        self.responses.clear();
+    }
+}
+
+impl Drop for ProgramCache {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 impl MethodPlan {
     /// Compiles the route's one-pass programs (request encoder and response
-    /// printer) now, or takes them from `cache`: the table builder calls it
+    /// printer) into `cache`'s libraries, or takes them from `cache`; they
+    /// reach the plan at [`ProgramCache::finish`]. The table builder calls it
     /// for every route, so that no request pays for a compilation.
     pub fn prepare(&mut self, cache: &mut ProgramCache) {
-        self.onepass.request = cache
-            .requests
-            .entry(self.input.full_name().to_owned())
-            .or_default()
-            .clone();
+        let name = self.input.full_name();
+        self.onepass.request = match cache.requests.get(name) {
+            Some(slot) => slot.clone(),
+            None => {
+                let slot = Shared::default();
+                let root = cache.in_compiler.root(&self.input);
+                cache.pending_requests.push((root, slot.clone()));
+                cache.requests.insert(name.to_owned(), slot.clone());
+                slot
+            }
+        };
+        // grpc-gateway marshals a response_body field's Go value, not the
+        // message: the reference writer owns those rules (no program).
         if self.response_body.is_none() {
-            self.onepass.response = cache
-                .responses
-                .entry(self.output.full_name().to_owned())
-                .or_default()
-                .clone();
+            let name = self.output.full_name();
+            self.onepass.response = match cache.responses.get(name) {
+                Some(slot) => slot.clone(),
+                None => {
+                    let slot = Shared::default();
+                    let root = cache.out_compiler.root(&self.output);
+                    cache.pending_responses.push((root, slot.clone()));
+                    cache.responses.insert(name.to_owned(), slot.clone());
+                    slot
+                }
+            };
         }
-        self.onepass.request(self);
-        self.onepass.response(self);
     }
 }
 
@@ -221,7 +273,9 @@ pub(crate) fn message_from_json(
         opts: &de_opts,
         strict: opts.strict,
     };
-    encode::decode_message(&cx, 0, json).ok().map(Bytes::from)
+    encode::decode_message(&cx, prog.root(), json)
+        .ok()
+        .map(Bytes::from)
 }
 
 /// Test builds: a one-pass request must be the reference's message: the same
@@ -302,7 +356,7 @@ pub fn differential_request(
             opts: &de_opts,
             strict,
         };
-        encode::decode_message(&cx, 0, json).ok()
+        encode::decode_message(&cx, prog.root(), json).ok()
     });
     let mut de = serde_json::Deserializer::from_slice(json);
     let reference = DynamicMessage::deserialize_with_options(desc.clone(), &mut de, &de_opts)

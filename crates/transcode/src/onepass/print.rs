@@ -129,7 +129,7 @@ pub(crate) fn print(prog: &Program, opts: &JsonOptions, proto: &[u8]) -> Result<
         w: Writer::new(opts, proto.len() * 2 + 16),
         occ: Vec::with_capacity(32),
     };
-    p.message(0, 0, proto.len(), 0)?;
+    p.message(prog.root(), 0, proto.len(), 0)?;
     Ok(p.w.out)
 }
 
@@ -147,7 +147,7 @@ impl<'a> Printer<'a> {
             return Err(Bail);
         }
         let prog = self.prog;
-        let msg = &prog.msgs[mi as usize];
+        let msg = &prog.msgs()[mi as usize];
         if msg.shape == Shape::Reference {
             return self.reference(mi, start, end, depth);
         }
@@ -208,7 +208,7 @@ impl<'a> Printer<'a> {
 
     /// The value of field `number` (its last occurrence, else its default).
     fn last_scalar(&self, mi: u32, base: usize, n: usize, number: u32) -> Option<Sv<'a>> {
-        let msg = &self.prog.msgs[mi as usize];
+        let msg = &self.prog.msgs()[mi as usize];
         let fi = msg.field_index(number)?;
         let field = &msg.fields[fi];
         match self.occ[base..base + n]
@@ -225,7 +225,7 @@ impl<'a> Printer<'a> {
     /// checking the wire structure as prost's decoder does.
     fn scan(&mut self, mi: u32, start: usize, end: usize) -> R {
         let (prog, buf) = (self.prog, self.buf);
-        let msg = &prog.msgs[mi as usize];
+        let msg = &prog.msgs()[mi as usize];
         let mut rest = &buf[start..end];
         while !rest.is_empty() {
             let (number, wire) = decode_key(&mut rest).map_err(bail)?;
@@ -236,14 +236,14 @@ impl<'a> Printer<'a> {
             };
             let field = &msg.fields[fi];
             let expected = match field.card {
-                Card::Map { .. } => 2,
+                Card::Map(_) => 2,
                 _ => field.ty.wire_type(),
             };
             let packed = wire == 2 && matches!(field.card, Card::List) && field.ty.packable();
             if wire != expected && !packed {
                 return Err(Bail);
             }
-            if matches!(field.ty, Ty::String) && !matches!(field.card, Card::Map { .. }) {
+            if matches!(field.ty, Ty::String) && !matches!(field.card, Card::Map(_)) {
                 std::str::from_utf8(&buf[vstart..vend]).map_err(bail)?;
             }
             self.occ.push(Occ {
@@ -265,7 +265,7 @@ impl<'a> Printer<'a> {
         depth: usize,
     ) -> R {
         let prog = self.prog;
-        let msg = &prog.msgs[mi as usize];
+        let msg = &prog.msgs()[mi as usize];
         let emit = self.w.opts.emit_unpopulated;
         let mut comma = false;
         let mut k = base;
@@ -346,16 +346,12 @@ impl<'a> Printer<'a> {
                     self.key(field, &mut comma);
                     self.list(field, group, depth)?;
                 }
-                Card::Map {
-                    key,
-                    value,
-                    value_default,
-                } => {
+                Card::Map(m) => {
                     if group.is_empty() && !emit {
                         continue;
                     }
                     self.key(field, &mut comma);
-                    self.map(key, value, value_default, group, depth)?;
+                    self.map(&m.key, &m.value, &m.value_default, group, depth)?;
                 }
             }
         }
@@ -367,7 +363,8 @@ impl<'a> Printer<'a> {
             self.w.out.push(b',');
         }
         *comma = true;
-        let key = field.key(self.w.opts);
+        let prog = self.prog;
+        let key = prog.key(field, self.w.opts);
         self.w.out.extend_from_slice(key);
     }
 
@@ -534,7 +531,7 @@ impl<'a> Printer<'a> {
     /// A message of a type the reference path prints: decoded with
     /// prost-reflect and printed with the reference writer, in place.
     fn reference(&mut self, mi: u32, start: usize, end: usize, depth: usize) -> R {
-        let desc = self.prog.msgs[mi as usize].desc.clone();
+        let desc = self.prog.msgs()[mi as usize].desc.clone();
         let msg = DynamicMessage::decode(desc, &self.buf[start..end]).map_err(bail)?;
         // Decoded alone, the sub-message gets a fresh recursion budget; in the
         // whole response it would not. Every level costs at least two bytes.

@@ -3,6 +3,14 @@
 //! names (pre-escaped) and presence rules resolved, so that printing never
 //! consults a descriptor except to name an enum value.
 //!
+//! The records live in a [`Lib`] that a [`Compiler`] fills for many roots at
+//! once (a table build uses one per descriptor pool): a message type reachable
+//! from several routes' responses is compiled once, and every field key is
+//! stored once in the library's key bytes. A [`Program`] is the library plus
+//! its root's index. Compiled one root at a time, each route held its own copy
+//! of every type it reaches (`Timestamp`, a shared resource message, ...),
+//! several megabytes over a large fleet.
+//!
 //! Types the one-pass printer does not handle itself are compiled as
 //! [`Shape::Reference`]: the printer decodes such a sub-message with
 //! prost-reflect and prints it with the reference writer, in place. That is how
@@ -10,6 +18,7 @@
 //! or groups, and well-known names with unusual shapes keep today's output.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor, Value};
 
@@ -21,11 +30,60 @@ use crate::writer::Writer;
 /// reports that error exactly).
 pub(crate) const MAX_DEPTH: usize = 64;
 
-/// Every message type reachable from a route's response type; `msgs[0]` is
-/// the root.
-#[derive(Debug)]
+/// A route's response printer: the shared library and the root type's index
+/// in it (every message type reachable from the root is in the library).
+#[derive(Debug, Clone)]
 pub(crate) struct Program {
-    pub(crate) msgs: Vec<Msg>,
+    lib: Arc<Lib>,
+    root: u32,
+}
+
+/// The compiled message types of one [`Compiler`], shared by its programs.
+#[derive(Debug)]
+pub(crate) struct Lib {
+    msgs: Vec<Msg>,
+    /// Every field key (`"name":`, escaped), each distinct key once; a
+    /// [`Key`] is a span of it.
+    keys: Vec<u8>,
+}
+
+/// A span of [`Lib::keys`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key {
+    start: u32,
+    len: u32,
+}
+
+impl Program {
+    /// The message types, indexed by [`Ty::Message`] and [`Program::root`].
+    #[inline]
+    pub(crate) fn msgs(&self) -> &[Msg] {
+        &self.lib.msgs
+    }
+
+    /// The index of the response type in [`Program::msgs`].
+    #[inline]
+    pub(crate) fn root(&self) -> u32 {
+        self.root
+    }
+
+    /// Test builds: whether two programs share one library.
+    #[cfg(test)]
+    pub(crate) fn same_lib(&self, other: &Program) -> bool {
+        Arc::ptr_eq(&self.lib, &other.lib)
+    }
+
+    /// The field's printed key (`"jsonName":` or `"proto_name":`).
+    #[inline]
+    pub(crate) fn key(&self, field: &Field, opts: &JsonOptions) -> &[u8] {
+        let k = if opts.use_proto_names {
+            field.proto_key
+        } else {
+            field.json_key
+        };
+        let start = k.start as usize;
+        &self.lib.keys[start..start + k.len as usize]
+    }
 }
 
 /// How a message type prints.
@@ -57,10 +115,12 @@ pub(crate) struct Msg {
     pub(crate) has_oneofs: bool,
 }
 
+/// Field number -> field index: a direct table for dense numbers, else
+/// sorted pairs searched by number. (Also the request encoder's.)
 #[derive(Debug)]
-enum Lookup {
-    Dense(Vec<u16>),
-    Sparse(Vec<(u32, u16)>),
+pub(crate) enum Lookup {
+    Dense(Box<[u16]>),
+    Sparse(Box<[(u32, u16)]>),
 }
 
 const NONE: u16 = u16::MAX;
@@ -69,7 +129,35 @@ impl Msg {
     /// The index in `fields` of the field numbered `number`.
     #[inline]
     pub(crate) fn field_index(&self, number: u32) -> Option<usize> {
-        match &self.lookup {
+        self.lookup.get(number)
+    }
+}
+
+impl Lookup {
+    /// The lookup for fields with these numbers, in index order (fewer than
+    /// `u16::MAX` of them).
+    pub(crate) fn new(numbers: impl Iterator<Item = u32> + Clone) -> Lookup {
+        let (count, max) = numbers
+            .clone()
+            .fold((0usize, 0u32), |(n, m), x| (n + 1, m.max(x)));
+        let max = max as usize;
+        if max <= 4 * count + 32 {
+            let mut t = vec![NONE; max + 1];
+            for (i, n) in numbers.enumerate() {
+                t[n as usize] = i as u16;
+            }
+            Lookup::Dense(t.into_boxed_slice())
+        } else {
+            let mut v: Vec<(u32, u16)> = numbers.enumerate().map(|(i, n)| (n, i as u16)).collect();
+            v.sort_unstable();
+            Lookup::Sparse(v.into_boxed_slice())
+        }
+    }
+
+    /// The index of the field numbered `number`.
+    #[inline]
+    pub(crate) fn get(&self, number: u32) -> Option<usize> {
+        match self {
             Lookup::Dense(t) => match t.get(number as usize) {
                 Some(&i) if i != NONE => Some(i as usize),
                 _ => None,
@@ -166,21 +254,27 @@ impl Scalar {
 pub(crate) enum Card {
     Single,
     List,
-    /// A map field: the entry's key and value types and the value's default
-    /// (what a missing value in an entry decodes to).
-    Map {
-        key: Ty,
-        value: Ty,
-        value_default: Scalar,
-    },
+    /// A map field (boxed: maps are rare, and every field pays for the
+    /// largest variant).
+    Map(Box<MapTypes>),
+}
+
+/// A map field's entry: the key and value types and the value's default
+/// (what a missing value in an entry decodes to).
+#[derive(Debug)]
+pub(crate) struct MapTypes {
+    pub(crate) key: Ty,
+    pub(crate) value: Ty,
+    pub(crate) value_default: Scalar,
 }
 
 #[derive(Debug)]
 pub(crate) struct Field {
     pub(crate) number: u32,
-    /// `"jsonName":` and `"proto_name":`, escaped as the writer escapes them.
-    pub(crate) json_key: Box<[u8]>,
-    pub(crate) proto_key: Box<[u8]>,
+    /// `"jsonName":` and `"proto_name":`, escaped as the writer escapes them
+    /// (see [`Program::key`]).
+    json_key: Key,
+    proto_key: Key,
     pub(crate) card: Card,
     /// The element type for lists, unused (see [`Card::Map`]) for maps.
     pub(crate) ty: Ty,
@@ -194,41 +288,60 @@ pub(crate) struct Field {
     pub(crate) default: Scalar,
 }
 
-impl Field {
-    pub(crate) fn key(&self, opts: &JsonOptions) -> &[u8] {
-        if opts.use_proto_names {
-            &self.proto_key
-        } else {
-            &self.json_key
-        }
-    }
-}
-
 impl Program {
-    /// Compiles every message type reachable from `root`. `None` when the root
-    /// itself would print through the reference path (no gain in one pass).
+    /// Compiles every message type reachable from `root` into a library of its
+    /// own. `None` when the root itself would print through the reference
+    /// path (no gain in one pass).
     pub(crate) fn compile(root: &MessageDescriptor) -> Option<Program> {
-        let mut b = Builder {
-            index: HashMap::new(),
-            queue: Vec::new(),
-        };
-        b.intern(root);
-        let mut msgs = Vec::new();
-        while msgs.len() < b.queue.len() {
-            let desc = b.queue[msgs.len()].clone();
-            let msg = b.message(desc);
-            msgs.push(msg);
-        }
-        (msgs[0].shape != Shape::Reference).then_some(Program { msgs })
+        let mut c = Compiler::default();
+        let root = c.root(root);
+        Program::of(&Arc::new(c.finish()), root)
+    }
+
+    /// The program of the library's type `root`; `None` when it prints
+    /// through the reference path.
+    pub(crate) fn of(lib: &Arc<Lib>, root: u32) -> Option<Program> {
+        (lib.msgs.get(root as usize)?.shape != Shape::Reference).then(|| Program {
+            lib: lib.clone(),
+            root,
+        })
     }
 }
 
-struct Builder {
+/// Compiles message types into one [`Lib`], each type once (by full name: use
+/// one compiler per descriptor pool).
+#[derive(Debug, Default)]
+pub(crate) struct Compiler {
     index: HashMap<String, u32>,
     queue: Vec<MessageDescriptor>,
+    msgs: Vec<Msg>,
+    keys: Vec<u8>,
+    key_index: HashMap<Box<[u8]>, Key>,
 }
 
-impl Builder {
+impl Compiler {
+    /// Compiles `root` and every type reachable from it (those not compiled
+    /// yet); returns the root's index in the library.
+    pub(crate) fn root(&mut self, root: &MessageDescriptor) -> u32 {
+        let i = self.intern(root);
+        while self.msgs.len() < self.queue.len() {
+            let desc = self.queue[self.msgs.len()].clone();
+            let msg = self.message(desc);
+            self.msgs.push(msg);
+        }
+        i
+    }
+
+    /// The library of everything compiled.
+    pub(crate) fn finish(self) -> Lib {
+        let mut keys = self.keys;
+        keys.shrink_to_fit();
+        Lib {
+            msgs: self.msgs,
+            keys,
+        }
+    }
+
     fn intern(&mut self, desc: &MessageDescriptor) -> u32 {
         if let Some(&i) = self.index.get(desc.full_name()) {
             return i;
@@ -237,6 +350,24 @@ impl Builder {
         self.index.insert(desc.full_name().to_owned(), i);
         self.queue.push(desc.clone());
         i
+    }
+
+    /// The key `"name":`, escaped as the writer escapes it, stored once.
+    fn key(&mut self, name: &str) -> Key {
+        let opts = JsonOptions::default();
+        let mut w = Writer::new(&opts, name.len() + 3);
+        w.string(name);
+        w.out.push(b':');
+        if let Some(&k) = self.key_index.get(w.out.as_slice()) {
+            return k;
+        }
+        let k = Key {
+            start: self.keys.len() as u32,
+            len: w.out.len() as u32,
+        };
+        self.keys.extend_from_slice(&w.out);
+        self.key_index.insert(w.out.into_boxed_slice(), k);
+        k
     }
 
     fn message(&mut self, desc: MessageDescriptor) -> Msg {
@@ -256,8 +387,9 @@ impl Builder {
                 }
             }
         }
+        fields.shrink_to_fit();
         let has_oneofs = fields.iter().any(|f| f.oneof.is_some());
-        let lookup = lookup_for(&fields);
+        let lookup = Lookup::new(fields.iter().map(|f| f.number));
         Msg {
             desc,
             shape,
@@ -268,38 +400,31 @@ impl Builder {
     }
 
     fn field(&mut self, field: &FieldDescriptor) -> Field {
-        let opts = JsonOptions::default();
-        let key = |name: &str| {
-            let mut w = Writer::new(&opts, name.len() + 3);
-            w.string(name);
-            w.out.push(b':');
-            w.out.into_boxed_slice()
-        };
         let card = if field.is_map() {
             let Kind::Message(entry) = field.kind() else {
                 unreachable!("map fields are messages")
             };
             let value_field = entry.map_entry_value_field();
-            Card::Map {
+            Card::Map(Box::new(MapTypes {
                 key: self.ty(&entry.map_entry_key_field().kind()),
                 value: self.ty(&value_field.kind()),
                 value_default: Scalar::of(&Value::default_value_for_field(&value_field)),
-            }
+            }))
         } else if field.is_list() {
             Card::List
         } else {
             Card::Single
         };
         let ty = match card {
-            Card::Map { .. } => Ty::Bool,
+            Card::Map(_) => Ty::Bool,
             _ => self.ty(&field.kind()),
         };
         let fp = field.field_descriptor_proto();
         let singular = matches!(card, Card::Single);
         Field {
             number: field.number(),
-            json_key: key(field.json_name()),
-            proto_key: key(field.name()),
+            json_key: self.key(field.json_name()),
+            proto_key: self.key(field.name()),
             float_singular: singular && matches!(ty, Ty::Double | Ty::Float),
             default: if singular {
                 Scalar::of(&field.default_value())
@@ -372,24 +497,5 @@ fn shape_of(desc: &MessageDescriptor) -> Shape {
             Shape::Reference
         }
         _ => Shape::Regular,
-    }
-}
-
-fn lookup_for(fields: &[Field]) -> Lookup {
-    let max = fields.iter().map(|f| f.number).max().unwrap_or(0) as usize;
-    if max <= 4 * fields.len() + 32 {
-        let mut t = vec![NONE; max + 1];
-        for (i, f) in fields.iter().enumerate() {
-            t[f.number as usize] = i as u16;
-        }
-        Lookup::Dense(t)
-    } else {
-        let mut v: Vec<(u32, u16)> = fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.number, i as u16))
-            .collect();
-        v.sort_unstable();
-        Lookup::Sparse(v)
     }
 }

@@ -227,3 +227,63 @@ fn response_body_and_whole_well_known_responses_use_the_reference_path() {
     let any = pool.get_message_by_name("google.protobuf.Struct").unwrap();
     assert!(super::program::Program::compile(&any).is_none());
 }
+
+/// Plans prepared with one cache share one compiled library per direction:
+/// a type reachable from several roots (`t.Inner` from `All` and `Small`) is
+/// compiled once, and the shared programs print and encode as the reference.
+#[test]
+fn a_cache_compiles_each_type_once_for_all_its_plans() {
+    let mut cache = crate::ProgramCache::default();
+    let mut echo = MethodPlan::new(&crate::tests::method("t.Svc/Echo"), "*", &[], "").unwrap();
+    let mut get = MethodPlan::new(&crate::tests::method("t.Svc/Get"), "*", &[], "").unwrap();
+    let mut again = MethodPlan::new(&crate::tests::method("t.Svc/Get"), "", &["name"], "").unwrap();
+    for plan in [&mut echo, &mut get, &mut again] {
+        plan.prepare(&mut cache);
+    }
+    cache.finish();
+    let (e, g, a) = (&echo.onepass, &get.onepass, &again.onepass);
+    fn out(s: &super::Slot) -> &super::program::Program {
+        s.response.get().and_then(Option::as_ref).expect("compiled")
+    }
+    fn inp(s: &super::Slot) -> &super::encode::InProgram {
+        s.request.get().and_then(Option::as_ref).expect("compiled")
+    }
+    assert!(out(e).same_lib(out(g)) && inp(e).same_lib(inp(g)));
+    assert!(
+        std::sync::Arc::ptr_eq(&g.response, &a.response),
+        "one program per type"
+    );
+    let names = inp(e).lib_names();
+    assert_eq!(names.iter().filter(|n| **n == "t.Inner").count(), 1);
+    assert!(names.contains(&"t.Small") && names.contains(&"t.All"));
+    let inner = out(e)
+        .msgs()
+        .iter()
+        .filter(|m| m.desc.full_name() == "t.Inner")
+        .count();
+    assert_eq!(inner, 1, "t.Inner printed by one record");
+
+    let desc = get.output.clone();
+    let mut msg = DynamicMessage::new(desc.clone());
+    msg.set_field_by_name("name", Value::String("n\"q".into()));
+    let mut inner = DynamicMessage::new(
+        desc.get_field_by_name("inner")
+            .unwrap()
+            .kind()
+            .as_message()
+            .unwrap()
+            .clone(),
+    );
+    inner.set_field_by_name("name", Value::String("in".into()));
+    msg.set_field_by_name("inner", Value::Message(inner));
+    let proto = msg.encode_to_vec();
+    for o in all_opts() {
+        let one = response_to_json(&get, &o, &proto).expect("one pass");
+        let reference = crate::writer::reference_response_to_json(&get, &o, &proto).unwrap();
+        assert_eq!(one, reference, "{o:?}");
+    }
+    let body = br#"{"name":"x","inner":{"name":"y","child":{"n":2}},"labels":{"a":"b"}}"#;
+    let one = super::message_from_json(&get, &JsonOptions::default(), body).expect("one pass");
+    let (_, reference) = differential_request(&get.input, false, body);
+    assert!(same_request(&get.input, &one, &reference.unwrap()));
+}
