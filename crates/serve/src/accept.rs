@@ -415,14 +415,17 @@ mod tests {
                 .enable_all()
                 .build()
                 .unwrap();
-            rt.block_on(serve(
-                TcpListener::from_std(listener).unwrap(),
-                |_, _| async { http::Response::new(crate::body::full("ok")) },
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                },
-                || Duration::from_secs(5),
-            ));
+            rt.block_on(async move {
+                serve(
+                    TcpListener::from_std(listener).unwrap(),
+                    |_, _| async { http::Response::new(crate::body::full("ok")) },
+                    async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    },
+                    || Duration::from_secs(5),
+                )
+                .await;
+            });
         });
         let mut open: Vec<_> = (0..3)
             .map(|_| std::net::TcpStream::connect(addr).unwrap())

@@ -32,7 +32,7 @@ pub(crate) fn current() -> Option<usize> {
 /// for a worker the endpoint has no slot for (more workers than slots).
 pub(crate) fn slot(worker: Option<usize>, slots: usize) -> usize {
     match worker {
-        Some(i) if i + 1 < slots => i + 1,
+        Some(i) if i < slots.saturating_sub(1) => i + 1,
         _ => 0,
     }
 }
