@@ -17,6 +17,7 @@ pub mod edge;
 mod http;
 mod load;
 pub mod observability;
+mod runtime;
 mod schema_source;
 mod traffic;
 
@@ -24,6 +25,7 @@ pub use cors::Cors;
 pub use http::{HttpOptions, UnescapingMode};
 pub use load::{IN_CODE, load_file, parse_bytes, parse_str, read_file};
 pub use observability::{GrpcCompression, Observability};
+pub use runtime::{Runtime, RuntimeModel};
 pub use schema_source::SchemaSource;
 pub use traffic::{
     Balancing, HealthCheck, OutlierDetection, Retries, Shutdown, Traffic, UpstreamSettings,
@@ -64,6 +66,8 @@ pub struct Config {
     /// Request IDs, access log, traces and compression (`request_id:`,
     /// `access_log:`, `tracing:`, `compression:`).
     pub observability: Observability,
+    /// The threading model (`runtime:`). Read at startup.
+    pub runtime: Runtime,
 }
 
 /// Default of [`Backend::refresh`].

@@ -58,6 +58,9 @@
 //!   sample_ratio: 1.0         # 0.0..=1.0, parent-based
 //!   service_name: switchboard
 //! compression: {enabled: true, min_bytes: 1024}  # HTTP/JSON responses; reload
+//! runtime:                    # read at startup (restart)
+//!   model: shared             # or workers: a single-thread runtime per worker thread
+//!   workers: 0                # workers model: threads, 0..=1024; 0 = one per core
 //! backends:                   # may be empty or absent: an empty gateway is valid
 //!   - name: greeter           # required, unique, [A-Za-z0-9_.-]+
 //!     endpoints: ["127.0.0.1:50051"]  # required, >= 1, host:port; host is a hostname,
@@ -143,6 +146,7 @@ mod observability;
 mod raw;
 mod recover;
 mod report;
+mod runtime;
 #[cfg(test)]
 mod tests;
 mod traffic;

@@ -130,9 +130,11 @@ impl Builder {
         serve_metrics.register(&mut registry);
         let observers = crate::observability::start(&config, &mut registry)?;
         let traces = observers.traces.clone();
-        let channels = Arc::new(ChannelCache::new(switchboard_reload::channel_settings(
-            &config,
-        )));
+        // The workers model gives every endpoint a connection per worker.
+        let channels = Arc::new(ChannelCache::with_workers(
+            switchboard_reload::channel_settings(&config),
+            config.runtime.worker_threads().unwrap_or(0),
+        ));
         channels.metrics().register(&mut registry);
 
         let mut options = ReloaderOptions::new(path.clone());

@@ -15,7 +15,7 @@ use switchboard_serve::Gateway;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tracing::info;
+use tracing::{error, info};
 
 use crate::{AdminService, Builder, Error};
 
@@ -183,7 +183,7 @@ impl Switchboard {
     /// Makes `config` the gateway's config and reloads, for a gateway built
     /// from a value ([`Builder::config`] or [`Builder::backend`]). A rejected
     /// config keeps the live table, as a bad file does. Settings read only at
-    /// startup (`listen`, `admin`, `upstream`) are listed in the status's
+    /// startup (`listen`, `admin`, `upstream`, `runtime`) are listed in the status's
     /// `restart_required` instead of applied.
     pub async fn replace_config(&self, config: Config) -> Result<Outcome, Error> {
         let Some(value) = &self.inner.value else {
@@ -207,34 +207,99 @@ impl Switchboard {
     /// Binds the config's `listen` address and serves the gateway there, with
     /// the listener's own policies (TLS, `limits.max_connections`, header and
     /// idle timeouts; HTTP/1.1 and h2c on one port). Returns the bound address.
+    ///
+    /// With `runtime.model: workers` in the config the gateway was built from,
+    /// this starts the worker threads instead (see
+    /// [`serve_workers`](Switchboard::serve_workers)); otherwise the listener
+    /// runs on the caller's runtime.
     pub async fn serve(&self) -> Result<SocketAddr, Error> {
         let addr = self.inner.startup.listen;
+        if let Some(workers) = self.inner.startup.runtime.worker_threads() {
+            return self.serve_workers(addr, workers);
+        }
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| Error::Bind { addr, source })?;
         self.serve_on(listener)
     }
 
-    /// [`serve`](Switchboard::serve) on a listener you bound (port 0 in tests).
+    /// [`serve`](Switchboard::serve) on a listener you bound (port 0 in tests),
+    /// on the caller's runtime.
     pub fn serve_on(&self, listener: TcpListener) -> Result<SocketAddr, Error> {
         let addr = local_addr(&listener)?;
-        let gateway = self.inner.gateway.clone();
-        let live = self.inner.live.clone();
-        let task = tokio::spawn(switchboard_serve::serve_public(
-            listener,
-            move |req, peer| {
-                let gateway = gateway.clone();
-                async move { gateway.handle(req, Some(peer)).await }
-            },
-            stopped(&self.inner.stop_public),
-            move || shutdown_settings(&live).drain_timeout,
-            self.inner.edge.clone(),
-        ));
+        let task = tokio::spawn(self.public_parts().run(listener));
         lock(&self.inner.public).push(task);
+        self.watch_tls_files();
+        Ok(addr)
+    }
+
+    /// The worker model (`runtime.model: workers`), as Envoy and Pingora run:
+    /// `workers` threads, each with its own single-thread tokio runtime and its
+    /// own listening socket on `addr` (`SO_REUSEPORT`: the kernel spreads new
+    /// connections over them), so a connection lives on one thread, and a
+    /// request is read, transcoded, sent on that worker's own HTTP/2 connection
+    /// to the endpoint, answered and written without waking another thread.
+    /// What must be seen whole stays shared: the route table, the balancer's
+    /// statistics, health and ejection, `limits.max_connections`.
+    ///
+    /// The policies, timeouts and HTTP settings are the public listener's in
+    /// every worker. [`shutdown`](Switchboard::shutdown) stops every worker's
+    /// accept loop and waits for their connections to drain. Call it from
+    /// within a tokio runtime (the admin listener, reloads and health checks
+    /// stay there). The endpoints get a connection per worker only if the
+    /// gateway was built with `runtime.model: workers` (the builder sizes the
+    /// connection slots from it); otherwise the workers share one connection.
+    pub fn serve_workers(&self, addr: SocketAddr, workers: usize) -> Result<SocketAddr, Error> {
+        let workers = workers.max(1);
+        let bind_error = |source| Error::Bind { addr, source };
+        // Bound here, all of them, so that a bad address fails the call.
+        let mut listeners = Vec::with_capacity(workers);
+        let mut bound = addr;
+        for _ in 0..workers {
+            let listener = reuse_port_listener(bound).map_err(bind_error)?;
+            // Port 0: the other workers bind the port the first one got.
+            bound = listener.local_addr().map_err(bind_error)?;
+            listeners.push(listener);
+        }
+        for (index, listener) in listeners.into_iter().enumerate() {
+            let (done, finished) = tokio::sync::oneshot::channel::<()>();
+            let parts = self.public_parts();
+            std::thread::Builder::new()
+                .name(format!("sb-worker-{index}"))
+                .spawn(move || {
+                    switchboard_upstream::worker::enter(index);
+                    run_worker(index, listener, parts);
+                    drop(done);
+                })
+                .map_err(bind_error)?;
+            // `shutdown` waits for the public listeners' tasks: this one ends
+            // when the worker has drained.
+            let task = tokio::spawn(async move {
+                let _ = finished.await;
+            });
+            lock(&self.inner.public).push(task);
+        }
+        info!(workers, %bound, "serving with the worker model");
+        self.watch_tls_files();
+        Ok(bound)
+    }
+
+    /// What a public accept loop needs, without a clone of the gateway (which
+    /// would keep its background work alive past the last user's clone).
+    fn public_parts(&self) -> PublicLoop {
+        PublicLoop {
+            gateway: self.inner.gateway.clone(),
+            live: self.inner.live.clone(),
+            edge: self.inner.edge.clone(),
+            stop: Box::pin(stopped(&self.inner.stop_public)),
+        }
+    }
+
+    /// The listener TLS files are polled for rotation once a listener runs.
+    fn watch_tls_files(&self) {
         if !self.inner.tls_watched.swap(true, Ordering::AcqRel) {
             self.inner.edge.watch_files();
         }
-        Ok(addr)
     }
 
     /// Binds the config's `admin` address and serves the admin endpoints
@@ -304,6 +369,79 @@ impl Switchboard {
         }
         info!("drained; the gateway is stopped");
     }
+}
+
+/// See [`Switchboard::public_parts`].
+struct PublicLoop {
+    gateway: Arc<Gateway>,
+    live: Arc<Live>,
+    edge: Edge,
+    stop: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+}
+
+impl PublicLoop {
+    /// The public accept loop on `listener`, until the drain is over.
+    async fn run(self, listener: TcpListener) {
+        let PublicLoop {
+            gateway,
+            live,
+            edge,
+            stop,
+        } = self;
+        switchboard_serve::serve_public(
+            listener,
+            move |req, peer| {
+                let gateway = gateway.clone();
+                async move { gateway.handle(req, Some(peer)).await }
+            },
+            stop,
+            move || shutdown_settings(&live).drain_timeout,
+            edge,
+        )
+        .await;
+    }
+}
+
+/// One worker thread's life: its single-thread runtime runs its accept loop
+/// (and everything its connections spawn: their requests' tasks, its HTTP/2
+/// connections to the endpoints) until the drain is over; what the drain
+/// timeout cut is dropped with the runtime.
+fn run_worker(index: usize, listener: std::net::TcpListener, parts: PublicLoop) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            error!(worker = index, error = %e, "cannot start a worker's runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        match TcpListener::from_std(listener) {
+            Ok(listener) => parts.run(listener).await,
+            Err(e) => {
+                error!(worker = index, error = %e, "a worker cannot use its listening socket")
+            }
+        }
+    });
+}
+
+/// A listening socket on `addr` that other sockets of this process may bind
+/// too (`SO_REUSEPORT`), one per worker; nonblocking, not yet registered with
+/// a runtime (each worker's registers its own).
+fn reuse_port_listener(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    #[cfg(unix)]
+    socket.set_reuseport(true)?;
+    socket.bind(addr)?;
+    // As tokio's `TcpListener::bind`.
+    socket.listen(1024)?.into_std()
 }
 
 /// One route of the live table.

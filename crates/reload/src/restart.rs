@@ -1,6 +1,6 @@
 //! Which changed config keys need a restart: those read once at startup (the
 //! listeners' addresses, the upstream channel settings every connection was
-//! built with, the access log writer and the trace exporter). Everything else a reload applies; see
+//! built with, the threading model, the access log writer and the trace exporter). Everything else a reload applies; see
 //! [`Settings`](switchboard_live::Settings) for the process-wide part.
 
 use switchboard_config::Config;
@@ -22,6 +22,10 @@ pub(crate) fn restart_required(
     }
     if crate::channel_settings(new) != *channels {
         keys.push("upstream".to_owned());
+    }
+    // The worker threads, their listeners and their connections are started once.
+    if new.runtime != startup.runtime {
+        keys.push("runtime".to_owned());
     }
     // The access log writer and the trace exporter are started once.
     if new.observability.access_log != startup.observability.access_log {
@@ -53,6 +57,11 @@ mod tests {
         assert_eq!(
             restart_required(&startup, &channels, &moved),
             ["listen", "admin", "upstream"]
+        );
+        let threaded = parse("runtime: {model: workers, workers: 2}\n");
+        assert_eq!(
+            restart_required(&startup, &channels, &threaded),
+            ["runtime"]
         );
         let observed = parse(
             "access_log: {to: stderr}\ntracing: {otlp_endpoint: \"http://127.0.0.1:4317\"}\nrequest_id: {header: x-trace}\ncompression: {min_bytes: 1}\n",

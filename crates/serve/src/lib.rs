@@ -10,6 +10,7 @@
 //! Defaults mirror grpc-gateway v2 (status mapping, error body, metadata
 //! forwarding, stream framing) so its clients switch without changes.
 
+mod accept;
 mod applied;
 pub mod body;
 mod compression;
@@ -23,17 +24,14 @@ mod gateway;
 mod grpc;
 mod headers;
 pub(crate) mod json;
-mod listener;
 mod metadata_limit;
 mod metrics;
 mod observed;
-mod public;
 mod route_lookup;
 mod schema_group;
 mod upload_drain;
 
+pub use accept::{serve, serve_public};
 pub use gateway::Gateway;
-pub use listener::serve;
 pub use metrics::ServeMetrics;
 pub use observed::Observers;
-pub use public::serve_public;

@@ -143,3 +143,30 @@ backends:
         assert!(out.contains(needle), "{needle}: {out}");
     }
 }
+
+#[test]
+fn checks_the_runtime_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("runtime.yaml");
+    let file = path.display().to_string();
+    std::fs::write(&path, "runtime:\n  model: fibers\n  workers: 2\n").unwrap();
+    let (code, out) = check(&path, false);
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("{file}:2:10:")) && out.contains("unknown model `fibers`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("shared, workers"),
+        "the choices are listed: {out}"
+    );
+
+    std::fs::write(&path, "runtime:\n  model: workers\n  workers: 100000\n").unwrap();
+    let (code, out) = check(&path, false);
+    assert_ne!(code, 0, "{out}");
+    assert!(out.contains(&format!("{file}:3:12:")), "{out}");
+
+    std::fs::write(&path, "runtime:\n  model: workers\n  workers: 2\n").unwrap();
+    let (code, out) = check(&path, false);
+    assert_eq!(code, 0, "{out}");
+}

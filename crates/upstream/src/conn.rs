@@ -18,6 +18,15 @@
 //! [`ConnService`] puts the same connection behind tower's `Service`, so tonic's
 //! client machinery (streaming calls, health checks) and the native gRPC
 //! pass-through share it.
+//!
+//! In the workers model (`runtime.model: workers`) an endpoint has one
+//! connection *slot* per worker thread besides the shared one (see `worker`):
+//! a call made on worker `i` uses slot `i + 1`, whose connection was dialled
+//! there and whose driver task therefore runs on that worker's single-thread
+//! runtime. Calls from any other thread (health checks, discovery, the shared
+//! model) use slot 0. Each slot connects, fails and reconnects on its own; what
+//! is learned about the endpoint (keepalive interval, the peer's SETTINGS, and
+//! the balancer's statistics outside this module) is shared by all.
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
@@ -74,31 +83,43 @@ struct Inner {
     tls: Option<Arc<crate::tls::UpstreamTls>>,
     authority: Authority,
     settings: ConnSettings,
-    /// The live connection's sender with its generation number.
-    live: Mutex<Option<(u64, SendRequest<Bytes>)>>,
-    /// Serialises connection attempts, so a burst of calls opens one connection;
-    /// holds when the last attempt failed, and why.
-    connecting: tokio::sync::Mutex<Option<(Instant, String)>>,
+    /// Slot 0 is the shared connection; slot `i + 1` worker `i`'s.
+    slots: Box<[Slot]>,
+    /// Numbers every connection of the endpoint, whichever slot it is in.
     generation: AtomicU64,
-    /// Keepalive PINGs as gRPC A8 has them (see `keepalive`); counts calls in flight.
-    /// Shared with the connection's driver, which must not keep `Inner` (and so
-    /// the connection's sender) alive.
+    /// Keepalive PINGs as gRPC A8 has them (see `keepalive`). Shared with the
+    /// connections' drivers, which must not keep `Inner` (and so the
+    /// connections' senders) alive.
     keepalive: Arc<crate::keepalive::Policy>,
     /// What the backend advertised in its SETTINGS (see `peer_settings`).
     peer: Arc<crate::peer_settings::PeerSettings>,
 }
 
+/// One connection of the endpoint and what it takes to open it.
+#[derive(Debug, Default)]
+struct Slot {
+    /// The live connection's sender with its generation number.
+    live: Mutex<Option<(u64, SendRequest<Bytes>)>>,
+    /// Serialises connection attempts, so a burst of calls opens one connection;
+    /// holds when the last attempt failed, and why.
+    connecting: tokio::sync::Mutex<Option<(Instant, String)>>,
+    /// Calls in flight on this slot's connection (keepalive pings only those).
+    calls: crate::keepalive::Calls,
+}
+
 impl Conn {
     #[cfg(test)]
     pub(crate) fn new(addr: &str, settings: ConnSettings) -> Result<Self, String> {
-        Self::with_tls(addr, settings, None)
+        Self::with_tls(addr, settings, None, 0)
     }
 
-    /// A connection that speaks TLS first when `tls` is set.
+    /// A connection that speaks TLS first when `tls` is set, with a slot for
+    /// each of `workers` worker threads besides the shared one.
     pub(crate) fn with_tls(
         addr: &str,
         settings: ConnSettings,
         tls: Option<Arc<crate::tls::UpstreamTls>>,
+        workers: usize,
     ) -> Result<Self, String> {
         let authority =
             Authority::try_from(addr).map_err(|e| format!("invalid endpoint {addr}: {e}"))?;
@@ -108,8 +129,7 @@ impl Conn {
                 tls,
                 authority,
                 settings: settings.clone(),
-                live: Mutex::new(None),
-                connecting: tokio::sync::Mutex::new(None),
+                slots: (0..=workers).map(|_| Slot::default()).collect(),
                 generation: AtomicU64::new(0),
                 keepalive: Arc::new(crate::keepalive::Policy::new(
                     settings.keepalive,
@@ -121,10 +141,24 @@ impl Conn {
         })
     }
 
-    /// Counts a call as in flight on this endpoint's connection (keepalive pings
-    /// only connections with calls, see `keepalive`) until the guard drops.
+    /// Counts a call as in flight on the caller's connection of this endpoint
+    /// (keepalive pings only connections with calls, see `keepalive`) until
+    /// the guard drops.
     pub(crate) fn call(&self) -> crate::keepalive::Active {
-        self.inner.keepalive.call()
+        self.inner.slots[self.slot()].calls.call()
+    }
+
+    /// The caller's slot: its worker's, or the shared one.
+    fn slot(&self) -> usize {
+        crate::worker::slot(crate::worker::current(), self.inner.slots.len())
+    }
+
+    /// How many of the endpoint's slots hold a connection now.
+    #[cfg(test)]
+    pub(crate) fn open_connections(&self) -> usize {
+        (0..self.inner.slots.len())
+            .filter(|&i| self.inner.current(i).is_some())
+            .count()
     }
 
     /// The header list size the backend's connection accepts, when it said
@@ -145,15 +179,16 @@ impl Conn {
     /// forgotten at once and one new connection is tried: in-flight streams
     /// finish on the old one, new calls go to the new one.
     pub(crate) async fn ready(&self) -> Result<SendRequest<Bytes>, ConnError> {
-        let (generation, sender) = match self.inner.current() {
+        let slot = self.slot();
+        let (generation, sender) = match self.inner.current(slot) {
             Some(live) => live,
-            None => self.connect().await?,
+            None => self.connect(slot).await?,
         };
         match sender.ready().await {
             Ok(sender) => Ok(sender),
             Err(e) => {
-                self.inner.forget(generation);
-                let (_, sender) = self.connect().await?;
+                self.inner.forget(slot, generation);
+                let (_, sender) = self.connect(slot).await?;
                 sender.ready().await.map_err(|e2| {
                     ConnError(format!(
                         "connection to {} cannot open a stream: {e}; after reconnecting: {e2}",
@@ -164,10 +199,10 @@ impl Conn {
         }
     }
 
-    async fn connect(&self) -> Result<(u64, SendRequest<Bytes>), ConnError> {
+    async fn connect(&self, slot: usize) -> Result<(u64, SendRequest<Bytes>), ConnError> {
         let asked = Instant::now();
-        let mut last_failure = self.inner.connecting.lock().await;
-        if let Some(live) = self.inner.current() {
+        let mut last_failure = self.inner.slots[slot].connecting.lock().await;
+        if let Some(live) = self.inner.current(slot) {
             return Ok(live);
         }
         // An attempt that failed while this call waited for its turn answers for
@@ -179,7 +214,7 @@ impl Conn {
         {
             return Err(ConnError(why.clone()));
         }
-        let result = self.dial().await;
+        let result = self.dial(slot).await;
         *last_failure = match &result {
             Ok(_) => None,
             Err(e) => Some((Instant::now(), e.0.clone())),
@@ -187,8 +222,9 @@ impl Conn {
         result
     }
 
-    /// Opens a connection and starts its driver task.
-    async fn dial(&self) -> Result<(u64, SendRequest<Bytes>), ConnError> {
+    /// Opens the connection of `slot` and starts its driver task, on the
+    /// caller's runtime (a worker's own, for a worker's slot).
+    async fn dial(&self, slot: usize) -> Result<(u64, SendRequest<Bytes>), ConnError> {
         let inner = &self.inner;
         let addr = &*inner.addr;
         let fail = |what: &str, e: &dyn std::fmt::Display| {
@@ -231,12 +267,13 @@ impl Conn {
                 Ok(Ok(pair)) => pair,
             };
         let generation = inner.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        *inner.lock() = Some((generation, sender.clone()));
+        *inner.lock(slot) = Some((generation, sender.clone()));
         tokio::spawn(drive(
             connection,
             Arc::downgrade(inner),
-            generation,
+            (slot, generation),
             inner.keepalive.clone(),
+            inner.slots[slot].calls.clone(),
         ));
         Ok((generation, sender))
     }
@@ -256,17 +293,21 @@ impl Conn {
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(u64, SendRequest<Bytes>)>> {
-        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self, slot: usize) -> std::sync::MutexGuard<'_, Option<(u64, SendRequest<Bytes>)>> {
+        self.slots[slot]
+            .live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    fn current(&self) -> Option<(u64, SendRequest<Bytes>)> {
-        self.lock().clone()
+    fn current(&self, slot: usize) -> Option<(u64, SendRequest<Bytes>)> {
+        self.lock(slot).clone()
     }
 
-    /// Forgets connection `generation`, unless a newer one replaced it already.
-    fn forget(&self, generation: u64) {
-        let mut live = self.lock();
+    /// Forgets connection `generation` of `slot`, unless a newer one replaced
+    /// it already.
+    fn forget(&self, slot: usize, generation: u64) {
+        let mut live = self.lock(slot);
         if live.as_ref().is_some_and(|(g, _)| *g == generation) {
             *live = None;
         }
@@ -278,13 +319,14 @@ impl Inner {
 async fn drive(
     mut connection: h2::client::Connection<crate::peer_settings::Sniffer<Io>, Bytes>,
     owner: std::sync::Weak<Inner>,
-    generation: u64,
+    (slot, generation): (usize, u64),
     policy: Arc<crate::keepalive::Policy>,
+    calls: crate::keepalive::Calls,
 ) {
     let pings = connection.ping_pong();
     let keepalive = async {
         match pings {
-            Some(pings) => policy.run(pings).await,
+            Some(pings) => policy.run(pings, &calls).await,
             None => std::future::pending::<String>().await,
         }
     };
@@ -302,7 +344,7 @@ async fn drive(
     };
     if let Some(inner) = owner.upgrade() {
         debug!(endpoint = %inner.addr, reason = %why, "upstream connection ended");
-        inner.forget(generation);
+        inner.forget(slot, generation);
     }
 }
 
@@ -531,5 +573,115 @@ impl tokio::io::AsyncWrite for Io {
             Io::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Io::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// A bare HTTP/2 server on loopback that answers every request 200 and
+    /// counts the connections it accepted.
+    async fn h2_server() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                        return;
+                    };
+                    while let Some(Ok((_, mut respond))) = conn.accept().await {
+                        let _ = respond.send_response(http::Response::new(()), true);
+                    }
+                });
+            }
+        });
+        (addr, accepted)
+    }
+
+    fn settings() -> ConnSettings {
+        ConnSettings {
+            connect_timeout: Duration::from_secs(5),
+            keepalive: Duration::from_secs(300),
+            keepalive_without_calls: false,
+            keepalive_timeout: Duration::from_secs(10),
+        }
+    }
+
+    /// One request on the caller's connection; its status.
+    async fn call(conn: &Conn) -> u16 {
+        let _active = conn.call();
+        let mut sender = conn.ready().await.unwrap();
+        let request = http::Request::post(conn.uri(PathAndQuery::from_static("/x")))
+            .body(())
+            .unwrap();
+        let (response, _) = sender.send_request(request, true).unwrap();
+        response.await.unwrap().status().as_u16()
+    }
+
+    /// Calls from worker `index`'s own thread and single-thread runtime (the
+    /// server and the shared connection run on the test's runtime meanwhile).
+    async fn call_on_worker(conn: &Conn, index: usize, calls: usize) {
+        let conn = conn.clone();
+        let thread = std::thread::spawn(move || {
+            crate::worker::enter(index);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                for _ in 0..calls {
+                    assert_eq!(call(&conn).await, 200);
+                }
+            });
+        });
+        tokio::task::spawn_blocking(move || thread.join())
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_worker_gets_its_own_connection_and_others_share_one() {
+        let (addr, accepted) = h2_server().await;
+        let conn = Conn::with_tls(&addr, settings(), None, 2).unwrap();
+        // Off the workers: the shared slot, one connection however many calls.
+        assert_eq!(call(&conn).await, 200);
+        assert_eq!(call(&conn).await, 200);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // Worker 0 dials its own connection, and keeps using it.
+        call_on_worker(&conn, 0, 3).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+        // A worker's connection died with its runtime (the thread ended): the
+        // next call from worker 0 dials again, on its new runtime.
+        call_on_worker(&conn, 0, 1).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 3);
+        // Worker 1 has a slot of its own too.
+        call_on_worker(&conn, 1, 2).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        // A worker index beyond the slots rides the shared connection.
+        call_on_worker(&conn, 5, 2).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        // The shared connection was never replaced.
+        assert_eq!(call(&conn).await, 200);
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_shared_model_has_one_connection_for_every_thread() {
+        let (addr, accepted) = h2_server().await;
+        let conn = Conn::with_tls(&addr, settings(), None, 0).unwrap();
+        assert_eq!(call(&conn).await, 200);
+        // A thread marked as a worker still uses the only slot there is.
+        call_on_worker(&conn, 0, 2).await;
+        assert_eq!(call(&conn).await, 200);
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(conn.open_connections(), 1);
     }
 }

@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use tracing::warn;
 
-/// One endpoint's keepalive state, shared by its successive connections.
+/// One endpoint's keepalive state, shared by its successive connections (and,
+/// in the workers model, by its per-worker connections).
 #[derive(Debug)]
 pub(crate) struct Policy {
     /// The interval for new connections, in milliseconds (doubled on
@@ -26,8 +27,24 @@ pub(crate) struct Policy {
     interval_ms: AtomicU64,
     without_calls: bool,
     timeout: Duration,
-    /// Calls in flight on the endpoint's connection.
-    active: Arc<AtomicUsize>,
+}
+
+/// Calls in flight on one connection slot of an endpoint. Per slot, not per
+/// endpoint: a worker's idle connection must not be pinged because another
+/// worker's has calls (the server would count strikes against it).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Calls(Arc<AtomicUsize>);
+
+impl Calls {
+    /// Marks a call as in flight until the returned guard is dropped.
+    pub(crate) fn call(&self) -> Active {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Active(self.0.clone())
+    }
+
+    fn any(&self) -> bool {
+        self.0.load(Ordering::Relaxed) > 0
+    }
 }
 
 /// Counts one call as in flight for as long as it lives.
@@ -46,14 +63,7 @@ impl Policy {
             interval_ms: AtomicU64::new(millis(interval)),
             without_calls,
             timeout,
-            active: Arc::default(),
         }
-    }
-
-    /// Marks a call as in flight until the returned guard is dropped.
-    pub(crate) fn call(&self) -> Active {
-        self.active.fetch_add(1, Ordering::Relaxed);
-        Active(self.active.clone())
     }
 
     pub(crate) fn interval(&self) -> Duration {
@@ -61,18 +71,18 @@ impl Policy {
     }
 
     /// Whether a ping is due to be sent now (the interval has passed).
-    fn may_ping(&self) -> bool {
-        self.without_calls || self.active.load(Ordering::Relaxed) > 0
+    fn may_ping(&self, calls: &Calls) -> bool {
+        self.without_calls || calls.any()
     }
 
     /// Sends keepalive PINGs on one connection until one goes unanswered; the
     /// interval is the one in force when the connection opened. Resolves with why
     /// the connection should be closed.
-    pub(crate) async fn run(&self, mut pings: h2::PingPong) -> String {
+    pub(crate) async fn run(&self, mut pings: h2::PingPong, calls: &Calls) -> String {
         let every = self.interval();
         loop {
             tokio::time::sleep(every).await;
-            if !self.may_ping() {
+            if !self.may_ping(calls) {
                 continue;
             }
             match tokio::time::timeout(self.timeout, pings.ping(h2::Ping::opaque())).await {
@@ -126,13 +136,18 @@ mod tests {
     #[test]
     fn pings_only_with_calls_in_flight_unless_asked() {
         let p = Policy::new(Duration::from_secs(1), false, Duration::from_secs(1));
-        assert!(!p.may_ping());
-        let call = p.call();
-        assert!(p.may_ping());
+        let (mine, other) = (Calls::default(), Calls::default());
+        assert!(!p.may_ping(&mine));
+        let call = mine.call();
+        assert!(p.may_ping(&mine));
+        assert!(
+            !p.may_ping(&other),
+            "another connection's calls do not count"
+        );
         drop(call);
-        assert!(!p.may_ping());
+        assert!(!p.may_ping(&mine));
         let p = Policy::new(Duration::from_secs(1), true, Duration::from_secs(1));
-        assert!(p.may_ping());
+        assert!(p.may_ping(&mine));
     }
 
     #[test]

@@ -51,6 +51,7 @@ mod settings;
 mod shared;
 mod status;
 mod tls;
+pub mod worker;
 
 pub use balance::Policy;
 pub use call::{BackendReport, Picked, StreamReply, UnaryReply, Upstream, cancellable};

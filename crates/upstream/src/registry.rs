@@ -37,6 +37,9 @@ pub struct ChannelCache {
 #[derive(Debug, Default)]
 struct Inner {
     settings: ChannelSettings,
+    /// Worker threads of the workers model: each endpoint gets a connection
+    /// slot per worker besides the shared one (see `worker`). 0: shared model.
+    workers: usize,
     /// Weak: an endpoint lives as long as some backend lists it or a call uses it.
     endpoints: Mutex<HashMap<String, Weak<EndpointState>>>,
     backends: Mutex<HashMap<String, Arc<BackendShared>>>,
@@ -63,9 +66,18 @@ impl std::fmt::Debug for EndpointsChangedList {
 impl ChannelCache {
     /// An empty registry whose connections use `settings` (read once, at startup).
     pub fn new(settings: ChannelSettings) -> Self {
+        Self::with_workers(settings, 0)
+    }
+
+    /// [`new`](Self::new) for the workers model: every endpoint keeps one
+    /// HTTP/2 connection per worker thread (opened by that worker's first call
+    /// to it, driven on its runtime) besides the shared one that calls from any
+    /// other thread use. The balancer's view of an endpoint stays one, shared.
+    pub fn with_workers(settings: ChannelSettings, workers: usize) -> Self {
         ChannelCache {
             inner: Arc::new(Inner {
                 settings,
+                workers,
                 ..Inner::default()
             }),
         }
@@ -308,6 +320,7 @@ impl Inner {
                 keepalive_timeout: s.keepalive_timeout,
             },
             tls.cloned(),
+            self.workers,
         )?;
         let ep = Arc::new(EndpointState::new(addr, conn));
         map.insert(key, Arc::downgrade(&ep));

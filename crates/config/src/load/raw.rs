@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
-use super::{cors, edge, http, observability, traffic};
+use super::{cors, edge, http, observability, runtime, traffic};
 
 // Raw structs: the YAML shape, with locations. Everything is optional here so that
 // missing required keys are reported by the validator, pointing at the enclosing node
@@ -33,6 +33,8 @@ pub(super) struct RawConfig {
     pub(super) access_log: Option<Spanned<observability::RawAccessLog>>,
     pub(super) tracing: Option<Spanned<observability::RawTracing>>,
     pub(super) compression: Option<observability::RawCompression>,
+    // Threading model (see `runtime`).
+    pub(super) runtime: Option<runtime::RawRuntime>,
 }
 
 #[derive(Deserialize)]

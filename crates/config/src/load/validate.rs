@@ -91,6 +91,7 @@ impl Validator {
 
         let cors = self.cors(raw.cors);
         let http = self.http(raw.http);
+        let runtime = self.runtime(raw.runtime);
         let observability = self.observability(super::observability::RawObservability {
             request_id: raw.request_id,
             access_log: raw.access_log,
@@ -112,6 +113,7 @@ impl Validator {
             http,
             edge,
             observability,
+            runtime,
         }
     }
 
