@@ -59,7 +59,7 @@
 //!   service_name: switchboard
 //! compression: {enabled: true, min_bytes: 1024}  # HTTP/JSON responses; reload
 //! runtime:                    # read at startup (restart)
-//!   model: shared             # or workers: a single-thread runtime per worker thread
+//!   model: workers            # a single-thread runtime per worker thread; or shared
 //!   workers: 0                # workers model: threads, 0..=1024; 0 = one per core
 //! backends:                   # may be empty or absent: an empty gateway is valid
 //!   - name: greeter           # required, unique, [A-Za-z0-9_.-]+

@@ -5,7 +5,9 @@
 /// `runtime:`: which threading model serves the public listener.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Runtime {
-    /// `runtime.model`. Default [`RuntimeModel::Shared`].
+    /// `runtime.model`. Default [`RuntimeModel::Workers`]: it measured less
+    /// CPU and fewer context switches per request than the shared model (see
+    /// the README's "Worker model").
     pub model: RuntimeModel,
     /// `runtime.workers`: worker threads of the workers model; 0 (the default)
     /// is one per core (`std::thread::available_parallelism`). Ignored by the
@@ -18,13 +20,14 @@ pub struct Runtime {
 pub enum RuntimeModel {
     /// One multi-thread tokio runtime for everything (work stealing): a
     /// request may be read on one thread and its upstream connection driven
-    /// on another.
-    #[default]
+    /// on another. Kept for embedders and for comparison; opt in with
+    /// `model: shared`.
     Shared,
     /// Envoy's / Pingora's worker model: N threads, each with its own
     /// single-thread runtime, its own `SO_REUSEPORT` accept loop and its own
     /// HTTP/2 connection to each endpoint, so a request never wakes another
-    /// thread.
+    /// thread. The default.
+    #[default]
     Workers,
 }
 
@@ -64,7 +67,12 @@ mod tests {
 
     #[test]
     fn worker_threads_resolve_zero_to_the_cores() {
-        assert_eq!(Runtime::default().worker_threads(), None);
+        assert!(Runtime::default().worker_threads().is_some_and(|n| n >= 1));
+        let shared = Runtime {
+            model: RuntimeModel::Shared,
+            workers: 2,
+        };
+        assert_eq!(shared.worker_threads(), None);
         let two = Runtime {
             model: RuntimeModel::Workers,
             workers: 2,

@@ -208,10 +208,12 @@ impl Switchboard {
     /// the listener's own policies (TLS, `limits.max_connections`, header and
     /// idle timeouts; HTTP/1.1 and h2c on one port). Returns the bound address.
     ///
-    /// With `runtime.model: workers` in the config the gateway was built from,
-    /// this starts the worker threads instead (see
-    /// [`serve_workers`](Switchboard::serve_workers)); otherwise the listener
-    /// runs on the caller's runtime.
+    /// With `runtime.model: workers` in the config the gateway was built from
+    /// (the default: no `runtime:` section means one worker per core), this
+    /// starts the worker threads (see
+    /// [`serve_workers`](Switchboard::serve_workers)); with `model: shared`
+    /// the listener runs on the caller's runtime, as
+    /// [`serve_on`](Switchboard::serve_on) always does.
     pub async fn serve(&self) -> Result<SocketAddr, Error> {
         let addr = self.inner.startup.listen;
         if let Some(workers) = self.inner.startup.runtime.worker_threads() {

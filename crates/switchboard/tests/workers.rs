@@ -9,6 +9,10 @@
 //! many requests and client connections. Requests come on many client
 //! connections, which the kernel spreads over both workers' `SO_REUSEPORT`
 //! sockets (all of 40 connections landing on one worker has odds of 2^-39).
+//!
+//! Workers is the default model; `model: shared` stays available, and one test
+//! here runs it explicitly (unary calls and reloads on its one connection per
+//! endpoint) so that both models stay covered.
 
 mod support;
 
@@ -26,6 +30,7 @@ use switchboard_examples::pb::helloworld::greeter_client::GreeterClient;
 use switchboard_examples::pb::helloworld::{HelloRequest, HelloStreamRequest};
 
 const WORKERS: &str = "runtime:\n  model: workers\n  workers: 2\n";
+const SHARED: &str = "runtime:\n  model: shared\n";
 const HELLO: &str = "/helloworld.Greeter/SayHello";
 
 /// A gateway over `backends` in the worker model, with `extra` top-level keys.
@@ -35,10 +40,20 @@ async fn gateway(backends: &str, extra: &str) -> Gateway {
 }
 
 async fn gateway_in(dir: tempfile::TempDir, backends: &str, extra: &str) -> Gateway {
+    gateway_model(dir, backends, WORKERS, extra).await
+}
+
+/// A gateway over `backends` with the `runtime:` section `model`.
+async fn gateway_model(
+    dir: tempfile::TempDir,
+    backends: &str,
+    model: &str,
+    extra: &str,
+) -> Gateway {
     let config = dir.path().join("switchboard.yaml");
     let http = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let admin = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-    let text = Gateway::render(http, admin, backends) + WORKERS + extra;
+    let text = Gateway::render(http, admin, backends) + model + extra;
     std::fs::write(&config, text).unwrap();
     Gateway::start_with(dir, config, http, admin).await
 }
@@ -253,6 +268,104 @@ async fn reloads_under_a_running_client_keep_the_workers_connections() {
     );
     let r = post(&gw.url(HELLO), r#"{"name":"gone"}"#).await.unwrap();
     assert_eq!(r.status, 404, "{}", r.body);
+}
+
+/// `model: shared`, opted into explicitly: no worker threads, and every
+/// call, the workers' and discovery's alike, goes on the endpoint's one
+/// connection, which survives reloads; switching to workers by reload is a
+/// restart key and starts no worker.
+#[tokio::test]
+async fn the_shared_model_serves_and_reloads_on_one_connection() {
+    let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
+    let library = Backend::library(Reflection::V1AndV1Alpha).await;
+    let proxy = counting_proxy(greeter.addr).await;
+    let only_greeter = backend_yaml("greeter", proxy.addr, "");
+    let both = only_greeter.clone() + &backend_yaml("library", library.addr, "");
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway_model(dir, &only_greeter, SHARED, "").await;
+    let no_workers = |gw: &Gateway| {
+        if cfg!(target_os = "linux") {
+            let names = thread_names(gw.pid());
+            assert!(!names.is_empty(), "no threads read for {}", gw.pid());
+            assert!(
+                !names.iter().any(|n| n.starts_with("sb-worker")),
+                "{names:?}"
+            );
+        }
+    };
+    no_workers(&gw);
+
+    hellos(&gw, 40).await;
+    assert_eq!(
+        proxy.accepted.load(Ordering::SeqCst),
+        1,
+        "log:\n{}",
+        gw.log()
+    );
+
+    // A reload that adds a backend applies at once; the connection stays.
+    let v = gw.version().await;
+    std::fs::write(&gw.config, gw.config_text(&both) + SHARED).unwrap();
+    let status = gw.wait_version_after(v).await;
+    assert_eq!(
+        status["restart_required"],
+        serde_json::json!([]),
+        "{status}"
+    );
+    let r = get(&gw.url("/v1/shelves/1/books/1")).await.unwrap();
+    assert_eq!(r.status, 200, "the added backend is served: {}", r.body);
+    hellos(&gw, 20).await;
+
+    // Leaving `runtime` out means the default, workers: a restart key.
+    let v = gw.version().await;
+    std::fs::write(&gw.config, gw.config_text(&both)).unwrap();
+    let status = gw.wait_version_after(v).await;
+    assert_eq!(
+        status["restart_required"],
+        serde_json::json!(["runtime"]),
+        "{status}"
+    );
+    hellos(&gw, 20).await;
+    no_workers(&gw);
+    assert_eq!(proxy.accepted.load(Ordering::SeqCst), 1, "{}", gw.log());
+    assert_eq!(proxy.open.load(Ordering::SeqCst), 1);
+    let backends = get(&gw.admin_url("/backends")).await.unwrap().json();
+    let greeter_stats = backends
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["name"] == "greeter"))
+        .unwrap_or_else(|| panic!("no greeter in {backends}"));
+    let requests = greeter_stats["endpoints"][0]["requests"].as_u64();
+    assert!(requests.is_some_and(|n| n >= 80), "{backends}");
+}
+
+/// Without a `runtime:` section the gateway runs the workers model, one
+/// worker per core, each with its own connection to the endpoint.
+#[tokio::test]
+async fn workers_are_the_default_one_per_core() {
+    let greeter = Backend::greeter(Reflection::V1AndV1Alpha).await;
+    let proxy = counting_proxy(greeter.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = gateway_model(dir, &backend_yaml("greeter", proxy.addr, ""), "", "").await;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if cfg!(target_os = "linux") {
+        let names = thread_names(gw.pid());
+        for i in 0..cores {
+            let worker = format!("sb-worker-{i}");
+            assert!(names.contains(&worker), "{worker} in {names:?}");
+        }
+        let extra = format!("sb-worker-{cores}");
+        assert!(!names.contains(&extra), "{names:?}");
+    }
+    // Enough new client connections that every worker gets one (the kernel
+    // spreads them; 40 landing on fewer workers is vanishingly unlikely for a
+    // few cores), then one connection per worker plus the shared one.
+    hellos(&gw, 40 * cores).await;
+    assert_eq!(
+        proxy.accepted.load(Ordering::SeqCst),
+        cores + 1,
+        "log:\n{}",
+        gw.log()
+    );
 }
 
 #[tokio::test]

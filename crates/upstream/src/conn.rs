@@ -324,9 +324,11 @@ async fn drive(
     calls: crate::keepalive::Calls,
 ) {
     let pings = connection.ping_pong();
+    // The interval this connection pings at, for `connection_ended` too.
+    let every = policy.interval();
     let keepalive = async {
         match pings {
-            Some(pings) => policy.run(pings, &calls).await,
+            Some(pings) => policy.run(pings, &calls, every).await,
             None => std::future::pending::<String>().await,
         }
     };
@@ -335,7 +337,7 @@ async fn drive(
             Ok(()) => "closed".to_string(),
             Err(e) => {
                 if let Some(inner) = owner.upgrade() {
-                    policy.connection_ended(&inner.addr, &e);
+                    policy.connection_ended(&inner.addr, &e, every);
                 }
                 e.to_string()
             }

@@ -10,13 +10,17 @@
 //! `keepalive_without_calls` asks otherwise; the default interval is the
 //! servers' default minimum; and a `too_many_pings` GOAWAY doubles the interval
 //! for that endpoint's later connections (and is logged: the configuration is
-//! more eager than the server allows).
+//! more eager than the server allows). Doubled from the interval the closed
+//! connection used, not from the endpoint's current one, as gRPC core's
+//! subchannels throttle: in the workers model an endpoint has a connection per
+//! worker, all opened with the same interval and all closed by the server
+//! within a few seconds, and that is one doubling, not one per connection.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tracing::warn;
+use tracing::{debug, warn};
 
 /// One endpoint's keepalive state, shared by its successive connections (and,
 /// in the workers model, by its per-worker connections).
@@ -75,11 +79,16 @@ impl Policy {
         self.without_calls || calls.any()
     }
 
-    /// Sends keepalive PINGs on one connection until one goes unanswered; the
-    /// interval is the one in force when the connection opened. Resolves with why
-    /// the connection should be closed.
-    pub(crate) async fn run(&self, mut pings: h2::PingPong, calls: &Calls) -> String {
-        let every = self.interval();
+    /// Sends keepalive PINGs on one connection every `every` (the interval in
+    /// force when the connection opened: [`interval`](Policy::interval) then)
+    /// until one goes unanswered. Resolves with why the connection should be
+    /// closed.
+    pub(crate) async fn run(
+        &self,
+        mut pings: h2::PingPong,
+        calls: &Calls,
+        every: Duration,
+    ) -> String {
         loop {
             tokio::time::sleep(every).await;
             if !self.may_ping(calls) {
@@ -93,26 +102,41 @@ impl Policy {
         }
     }
 
-    /// Looks at how a connection ended: a GOAWAY `too_many_pings` doubles the
-    /// interval for the endpoint's next connections (A8).
-    pub(crate) fn connection_ended(&self, addr: &str, error: &h2::Error) {
+    /// Looks at how a connection that pinged every `used` ended: a GOAWAY
+    /// `too_many_pings` raises the interval for the endpoint's next
+    /// connections to twice `used` (A8), unless another of its connections
+    /// raised it as far already (see the module doc). Logged once per raise.
+    pub(crate) fn connection_ended(&self, addr: &str, error: &h2::Error, used: Duration) {
         if !is_too_many_pings(error) {
             return;
         }
-        let before = self.interval();
-        let doubled = self
-            .interval_ms
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |ms| {
-                Some(ms.saturating_mul(2))
-            })
-            .map(|ms| Duration::from_millis(ms.saturating_mul(2)))
-            .unwrap_or(before);
-        warn!(
-            endpoint = %addr,
-            from = ?before,
-            to = ?doubled,
-            "backend closed the connection with GOAWAY too_many_pings; keepalive interval doubled for this endpoint (raise upstream.keepalive_interval, or allow pings on the server)"
-        );
+        match self.raise_after(used) {
+            Ok((from, to)) => warn!(
+                endpoint = %addr,
+                from = ?from,
+                to = ?to,
+                "backend closed the connection with GOAWAY too_many_pings; keepalive interval doubled for this endpoint (raise upstream.keepalive_interval, or allow pings on the server)"
+            ),
+            Err(interval) => debug!(
+                endpoint = %addr,
+                interval = ?interval,
+                "backend closed another connection with GOAWAY too_many_pings; keepalive interval already raised"
+            ),
+        }
+    }
+
+    /// Raises the interval to twice `used`: `Ok((from, to))` if that raised
+    /// it, `Err(current)` if it was that long already.
+    fn raise_after(&self, used: Duration) -> Result<(Duration, Duration), Duration> {
+        let doubled = millis(used).saturating_mul(2);
+        let before = self.interval_ms.fetch_max(doubled, Ordering::Relaxed);
+        if before >= doubled {
+            return Err(Duration::from_millis(before));
+        }
+        Ok((
+            Duration::from_millis(before),
+            Duration::from_millis(doubled),
+        ))
     }
 }
 
@@ -151,9 +175,30 @@ mod tests {
     }
 
     #[test]
+    fn connections_closed_together_double_the_interval_once() {
+        let s = Duration::from_secs;
+        let p = Policy::new(s(1), false, s(1));
+        // Three connections opened at 1s (a shared one and two workers').
+        assert_eq!(p.raise_after(s(1)), Ok((s(1), s(2))));
+        assert_eq!(p.raise_after(s(1)), Err(s(2)));
+        assert_eq!(p.raise_after(s(1)), Err(s(2)));
+        assert_eq!(p.interval(), s(2));
+        // A connection opened at the raised interval doubles it again.
+        assert_eq!(p.raise_after(s(2)), Ok((s(2), s(4))));
+        assert_eq!(p.interval(), s(4));
+        // Saturates instead of overflowing.
+        assert!(p.raise_after(Duration::from_millis(u64::MAX)).is_ok());
+        assert!(p.raise_after(Duration::from_millis(u64::MAX)).is_err());
+    }
+
+    #[test]
     fn other_errors_keep_the_interval() {
         let p = Policy::new(Duration::from_secs(300), false, Duration::from_secs(1));
-        p.connection_ended("a:1", &h2::Error::from(h2::Reason::ENHANCE_YOUR_CALM));
+        p.connection_ended(
+            "a:1",
+            &h2::Error::from(h2::Reason::ENHANCE_YOUR_CALM),
+            Duration::from_secs(300),
+        );
         assert_eq!(p.interval(), Duration::from_secs(300));
     }
 }

@@ -60,11 +60,14 @@ mod tests {
     use crate::{Runtime, RuntimeModel};
 
     #[test]
-    fn defaults_to_the_shared_model() {
+    fn defaults_to_the_workers_model_one_per_core() {
         let c = parse("{}").unwrap();
         assert_eq!(c.runtime, Runtime::default());
-        assert_eq!(c.runtime.model, RuntimeModel::Shared);
+        assert_eq!(c.runtime.model, RuntimeModel::Workers);
         assert_eq!(c.runtime.workers, 0);
+        let c = parse("runtime: {workers: 2}\n").unwrap();
+        assert_eq!(c.runtime.model, RuntimeModel::Workers);
+        assert_eq!(c.runtime.workers, 2);
     }
 
     #[test]
