@@ -911,7 +911,10 @@ row "unary small req/s (c=1)" req/s "$(med c1_gw_rps)" "$(med c1_dir_rps)" "" ""
 added=$(calc "$(med c1_gw_p50) - $(med c1_dir_p50)" 1)
 fl_added=$(calc "$(med c1_fl_p50) - $(med c1_dir_p50)" 1)
 wadded=; [[ -n $(wmed c1_wk_p50) ]] && wadded=$(calc "$(med c1_wk_p50) - $(med c1_dir_p50)" 1)
-ra=$(ratio "$added" "$fl_added")
+# A floor whose added latency is not positive (noise: direct p50 above the
+# floor's) gives no meaningful ratio: n/a, not met.
+pratio() { if awk -v b="$2" 'BEGIN { exit !(b + 0 > 0) }'; then ratio "$1" "$2"; else echo n/a; fi; }
+ra=$(pratio "$added" "$fl_added")
 row "added p50 latency (c=1)" µs "$added" "" "<= 1.5x floor's (${ra}x)" "$(rverdict le "$ra" 1.5)" 1 "$LAT_DUR" "$wadded"
 row "floor proxy p50 (c=1)" µs "$(med c1_fl_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"
 row "floor proxy added p50 latency (c=1)" µs "$fl_added" "" "" "" 1 "$LAT_DUR"
@@ -920,7 +923,7 @@ row "floor proxy context switches per small request (c=1)" count "$(med c1_fl_ct
 wr1=; [[ -n $c1wk ]] && wr1=$(ratio "$c1wk" "$c1fl")
 target "CPU per small unary request, c=1 (gateway / floor proxy)" "<= 1.5x" "$r1" "$(rverdict le "$r1" 1.5)" \
     "$wr1" "${wr1:+$(rverdict le "$wr1" 1.5)}"
-wra=; [[ -n $wadded ]] && wra=$(ratio "$wadded" "$fl_added")
+wra=; [[ -n $wadded ]] && wra=$(pratio "$wadded" "$fl_added")
 target "added p50 latency, c=1 (gateway's / floor proxy's)" "<= 1.5x" "$ra" "$(rverdict le "$ra" 1.5)" \
     "$wra" "${wra:+$(rverdict le "$wra" 1.5)}"
 st=$(med st_gw)
