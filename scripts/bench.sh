@@ -49,20 +49,22 @@
 #        requests (sample_ratio 1.0) to an in-bench OTLP sink
 #        (`switchboard-loadgen otlp-sink`, which decodes and counts spans),
 #        alternating with the plain gateway (both off) in the same runs.
-#      - the worker model: a second gateway with the same config plus
-#        `runtime: {model: workers}`, alternating with the default gateway in
-#        the same runs for CPU per small request and req/s at $CONC, CPU per
-#        request and added p50 at c=1, server streaming and the Python run;
-#        its figures fill the "workers" column. Gated on `switchboard check`
-#        accepting that config (skipped with a log line when the build does
-#        not know the key); WORKERS=0 skips it.
+#      - the other runtime model: a second gateway with the same config plus
+#        `runtime: {model: $TWIN_MODEL}` (default `shared`, now that
+#        `workers` is the default model; TWIN_MODEL=workers for a build whose
+#        default is shared), alternating with the default gateway in the same
+#        runs for CPU per small request and req/s at $CONC, CPU per request
+#        and added p50 at c=1, server streaming and the Python run; its
+#        figures fill the "$TWIN_MODEL" column (CSV: twin_$TWIN_MODEL). Gated
+#        on `switchboard check` accepting that config (skipped with a log line
+#        when the build does not know the key); WORKERS=0 skips it.
 #      - context switches per request (voluntary + nonvoluntary, summed over
-#        /proc/PID/task/*/status around each run) for the gateway, its worker
-#        twin and the floor: per-request wake-ups.
+#        /proc/PID/task/*/status around each run) for the gateway, its
+#        other-model twin and the floor: per-request wake-ups.
 #      - third-party backend: the Python grpcio server the tests install
 #        (tests/python/inventory_server.py; tests/python/setup.sh is run when
 #        .venv is missing, and the run is skipped with a log line if that
-#        fails) behind its own gateway (and worker twin), GET /v1/items/apple
+#        fails) behind its own gateway (and other-model twin), GET /v1/items/apple
 #        with wrk at $PY_CONC, alternating with direct gRPC (loadgen) to the
 #        same server: gateway CPU per request, context switches, req/s, p50.
 #        The backend bounds the rate, so this is the load where wake-ups, not
@@ -73,7 +75,7 @@
 #      floor's added p50; server streaming >= 0.8x direct; fleet RSS <= 30 MiB
 #      and its reload peak <= 1.5x steady; table build <= 50 ms; 0 failed
 #      requests across the reload storm), for the default gateway and the
-#      worker model; then every figure as a markdown table; and writes
+#      other runtime model; then every figure as a markdown table; and writes
 #      target/bench/results.csv (plus a timestamped copy, the targets as
 #      "target: ..." rows, and runs.csv with every individual run).
 #
@@ -82,8 +84,8 @@
 # Environment (defaults): RUNS=5 DUR=5 (seconds per unary run) LAT_DUR=3
 #   STREAM_DUR=3 CONC=32 STREAM_CONC=2 PY_CONC=16 RELOADS=50 PORT_BASE=18480
 #   (ports PORT_BASE .. +19, +200.. and +300.. are used; nothing listens on the
-#   last two ranges) WORKERS=0 and PYTHON=0 skip the worker model and the
-#   third-party-backend run.
+#   last two ranges) WORKERS=0 and PYTHON=0 skip the other-model twin and the
+#   third-party-backend run; TWIN_MODEL=shared picks the twin's runtime.model.
 #   CARGO_TARGET_DIR (default <repo>/target) SKIP_BUILD=1 to reuse binaries.
 #   PROTOCOLS=1 adds the protocol comparison (about RUNS x 4 x DUR seconds more).
 #   BENCH_ONLY=edge runs only the secure-edge figures (plaintext vs TLS vs JWT
@@ -138,6 +140,7 @@ PYGW_ADMIN_PORT=$((PORT_BASE + 17))
 PYWK_PORT=$((PORT_BASE + 18))
 PYWK_ADMIN_PORT=$((PORT_BASE + 19))
 PY_CONC=${PY_CONC:-16}
+TWIN_MODEL=${TWIN_MODEL:-shared}
 GW=http://127.0.0.1:$GW_PORT
 ADMIN=http://127.0.0.1:$ADMIN_PORT
 WK=http://127.0.0.1:$WK_PORT
@@ -355,20 +358,22 @@ for _ in $(seq 100); do grep -q 'listening on' "$WORK/floor.log" && break; sleep
 curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$FLOOR/v1/echo" >/dev/null ||
     { log "floor proxy does not answer: $(cat "$WORK/floor.log")"; exit 1; }
 
-# The worker-model gateway: the same config plus `runtime: {model: workers}`,
-# measured alternating with the default (shared-runtime) gateway. Gated on
-# `switchboard check` accepting the key (a build without the worker model
-# rejects it, and the column is skipped); WORKERS=0 skips it.
+# The other runtime model's gateway: the same config plus
+# `runtime: {model: $TWIN_MODEL}`, measured alternating with the default
+# gateway (its variables are WK_* / *_wk_*: it was the worker model's column
+# while shared was the default). Gated on `switchboard check` accepting the
+# key (a build without it rejects it, and the column is skipped); WORKERS=0
+# skips it.
 # start_workers_twin CONFIG PORT ADMIN_PORT NAME: writes $WORK/NAME.yaml (CONFIG
 # with its listen/admin ports replaced and the runtime key added), checks it and
 # starts it; sets TWIN_PID (empty when skipped).
 start_workers_twin() {
     local cfg=$WORK/$4.yaml
     sed -e "s/^listen: .*/listen: 127.0.0.1:$2/" -e "s/^admin: .*/admin: 127.0.0.1:$3/" "$1" >"$cfg"
-    printf 'runtime:\n  model: workers\n' >>"$cfg"
+    printf 'runtime:\n  model: %s\n' "$TWIN_MODEL" >>"$cfg"
     TWIN_PID=
     if ! "$BIN/switchboard" check --config "$cfg" >"$WORK/$4.check" 2>&1; then
-        log "worker-model column skipped: switchboard check rejects runtime.model: workers: $(head -3 "$WORK/$4.check" | tr '\n' ' ')"
+        log "$TWIN_MODEL column skipped: switchboard check rejects runtime.model: $TWIN_MODEL: $(head -3 "$WORK/$4.check" | tr '\n' ' ')"
         return 0
     fi
     SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$cfg" >"$WORK/$4.log" 2>&1 &
@@ -378,16 +383,16 @@ start_workers_twin() {
 }
 WK_PID=
 if [[ ${WORKERS:-1} != 0 ]]; then
-    log "starting worker-model gateway on :$WK_PORT (admin :$WK_ADMIN_PORT)"
+    log "starting runtime.model $TWIN_MODEL gateway on :$WK_PORT (admin :$WK_ADMIN_PORT)"
     start_workers_twin "$WORK/gateway.yaml" "$WK_PORT" "$WK_ADMIN_PORT" workers
     WK_PID=$TWIN_PID
     if [[ -n $WK_PID ]]; then
         curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$WK/v1/echo" >/dev/null ||
-            { log "worker-model gateway does not answer: $(cat "$WORK/workers.log")"; exit 1; }
+            { log "runtime.model $TWIN_MODEL gateway does not answer: $(cat "$WORK/workers.log")"; exit 1; }
         "$LG" http --url "$WK/v1/echo" --body "$WORK/small.json" -c 4 -d 1 --warmup 0 >/dev/null
     fi
 else
-    log "worker-model column skipped (WORKERS=0)"
+    log "$TWIN_MODEL column skipped (WORKERS=0)"
 fi
 
 # warm-up: connections, allocator, caches
@@ -573,7 +578,7 @@ fi
 # ---------------------------------------------------------------- unary at CONC
 for size in small medium; do
     [[ $HAVE_WRK == 1 ]] || break
-    log "unary $size: $RUNS x (${DUR}s gateway/wrk,$([[ $size == small && -n $WK_PID ]] && echo " ${DUR}s workers/wrk,")$([[ $size == small ]] && echo " ${DUR}s floor/wrk,") ${DUR}s direct/loadgen), c=$CONC"
+    log "unary $size: $RUNS x (${DUR}s gateway/wrk,$([[ $size == small && -n $WK_PID ]] && echo " ${DUR}s $TWIN_MODEL/wrk,")$([[ $size == small ]] && echo " ${DUR}s floor/wrk,") ${DUR}s direct/loadgen), c=$CONC"
     for r in $(seq "$RUNS"); do
         cpu_run "$GW_PID" wrk_run "$GW/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
         line=$LINE
@@ -587,7 +592,7 @@ for size in small medium; do
 
         if [[ $size == small && -n $WK_PID ]]; then
             cpu_run "$WK_PID" wrk_run "$WK/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
-            raw "unary_$size" workers "$r" "$LINE"
+            raw "unary_$size" "twin_$TWIN_MODEL" "$r" "$LINE"
             M[${size}_wk_rps]+=" $(kv "$LINE" rps)"
             M[${size}_wk_p50]+=" $(kv "$LINE" p50_us)"
             M[${size}_wk_p99]+=" $(kv "$LINE" p99_us)"
@@ -613,7 +618,7 @@ for size in small medium; do
 done
 
 # ---------------------------------------------------------------- latency at c=1
-log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway,$([[ -n $WK_PID ]] && echo " ${LAT_DUR}s HTTP/1.1->workers,") ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
+log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway,$([[ -n $WK_PID ]] && echo " ${LAT_DUR}s HTTP/1.1->$TWIN_MODEL,") ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
 for r in $(seq "$RUNS"); do
     cpu_run "$GW_PID" "$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
     raw latency_c1 gateway "$r" "$LINE"
@@ -624,7 +629,7 @@ for r in $(seq "$RUNS"); do
     M[c1_gw_ctx]+=" $CTX_PER_REQ"
     if [[ -n $WK_PID ]]; then
         cpu_run "$WK_PID" "$LG" http --url "$WK/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
-        raw latency_c1 workers "$r" "$LINE"
+        raw latency_c1 "twin_$TWIN_MODEL" "$r" "$LINE"
         M[c1_wk_p50]+=" $(kv "$LINE" p50_us)"
         M[c1_wk_p99]+=" $(kv "$LINE" p99_us)"
         M[c1_wk_rps]+=" $(kv "$LINE" rps)"
@@ -679,14 +684,14 @@ if [[ ${PROTOCOLS:-0} == 1 && $HAVE_WRK == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- server streaming
-log "server streaming: $RUNS x (${STREAM_DUR}s gateway,$([[ -n $WK_PID ]] && echo " ${STREAM_DUR}s workers,") ${STREAM_DUR}s direct), $STREAM_CONC streams"
+log "server streaming: $RUNS x (${STREAM_DUR}s gateway,$([[ -n $WK_PID ]] && echo " ${STREAM_DUR}s $TWIN_MODEL,") ${STREAM_DUR}s direct), $STREAM_CONC streams"
 for r in $(seq "$RUNS"); do
     line=$("$LG" http-stream --url "$GW$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
     raw stream gateway "$r" "$line"
     M[st_gw]+=" $(kv "$line" msgs_per_s)"
     if [[ -n $WK_PID ]]; then
         line=$("$LG" http-stream --url "$WK$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
-        raw stream workers "$r" "$line"
+        raw stream "twin_$TWIN_MODEL" "$r" "$line"
         M[st_wk]+=" $(kv "$line" msgs_per_s)"
     fi
     line=$("$LG" grpc-stream --addr "$BACKEND_ADDR" --path $STREAM_PATH --body "$WORK/stream.proto" -c "$STREAM_CONC" -d "$STREAM_DUR")
@@ -697,7 +702,7 @@ done
 # ---------------------------------------------------------------- third-party backend (Python grpcio)
 # The backend the tests install (tests/python/inventory_server.py: grpcio, a
 # thread pool, reflection v1alpha only) behind a gateway of its own (and its
-# worker-model twin), GET /v1/items/apple with wrk at $PY_CONC, alternating
+# other-model twin), GET /v1/items/apple with wrk at $PY_CONC, alternating
 # with direct gRPC (loadgen) to the same server in the same runs. The backend
 # bounds the rate (a few thousand req/s), so the gateway's CPU per request is
 # mostly wake-ups, not work: the load most gateways actually see.
@@ -747,7 +752,7 @@ YAML
         start_workers_twin "$WORK/python-gw.yaml" "$PYWK_PORT" "$PYWK_ADMIN_PORT" python-workers
         PYWK_PID=$TWIN_PID
         curl -sf "$PYWK/v1/items/apple" | grep -q '"id":"apple"' ||
-            { log "worker-model gateway in front of the Python backend does not answer: $(cat "$WORK/python-workers.log")"; exit 1; }
+            { log "runtime.model $TWIN_MODEL gateway in front of the Python backend does not answer: $(cat "$WORK/python-workers.log")"; exit 1; }
     fi
     # GetItemRequest{id: "apple"}: field 1, length 5.
     printf '\x0a\x05apple' >"$WORK/getitem.proto"
@@ -755,7 +760,7 @@ YAML
     export WRK_METHOD=GET
     wrk_run "$PYGW/v1/items/apple" "" 4 1 >/dev/null
     [[ -z $PYWK_PID ]] || wrk_run "$PYWK/v1/items/apple" "" 4 1 >/dev/null
-    log "third-party backend: $RUNS x (${DUR}s gateway/wrk,$([[ -n $PYWK_PID ]] && echo " ${DUR}s workers/wrk,") ${DUR}s direct/loadgen), GET /v1/items/apple, c=$PY_CONC"
+    log "third-party backend: $RUNS x (${DUR}s gateway/wrk,$([[ -n $PYWK_PID ]] && echo " ${DUR}s $TWIN_MODEL/wrk,") ${DUR}s direct/loadgen), GET /v1/items/apple, c=$PY_CONC"
     for r in $(seq "$RUNS"); do
         cpu_run "$PYGW_PID" wrk_run "$PYGW/v1/items/apple" "" "$PY_CONC" "$DUR"
         raw python gateway "$r" "$LINE"
@@ -766,7 +771,7 @@ YAML
         M[py_gw_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
         if [[ -n $PYWK_PID ]]; then
             cpu_run "$PYWK_PID" wrk_run "$PYWK/v1/items/apple" "" "$PY_CONC" "$DUR"
-            raw python workers "$r" "$LINE"
+            raw python "twin_$TWIN_MODEL" "$r" "$LINE"
             M[py_wk_rps]+=" $(kv "$LINE" rps)"
             M[py_wk_p50]+=" $(kv "$LINE" p50_us)"
             M[py_wk_cpu]+=" $CPU_US"
@@ -846,14 +851,14 @@ fleet_memory
 med() { median ${M[$1]:-}; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan" || a == "" || b == "") print "n/a"; else printf "%.2f", a / b }'; }
 fsum() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[$1]:-0}"; }
-# wmed NAME: the worker-model median, empty when that column was skipped.
+# wmed NAME: the other-model twin's median, empty when that column was skipped.
 wmed() { [[ -n $WK_PID && -n ${M[$1]:-} ]] && med "$1" || true; }
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 CSV=$OUT/results-$STAMP.csv
-echo "metric,unit,gateway,direct,ratio_gateway_over_direct,target,met,nproc,runs,secs_per_run,concurrency,workers" >"$CSV"
+echo "metric,unit,gateway,direct,ratio_gateway_over_direct,target,met,nproc,runs,secs_per_run,concurrency,twin_$TWIN_MODEL" >"$CSV"
 ROWS=()
-row() { # metric unit gateway direct target met conc secs [workers]
+row() { # metric unit gateway direct target met conc secs [twin]
     local r
     r=$(ratio "$3" "$4")
     echo "$1,$2,$3,$4,$r,\"$5\",$6,$NPROC,$RUNS,$8,$7,${9:-}" >>"$CSV"
@@ -865,9 +870,9 @@ rverdict() { [[ $2 == n/a || -z $2 ]] && { echo NO; return; }; verdict "$1" "$2"
 # The issue-17 targets, each a ratio of figures measured side by side in this
 # run (or a bound): TARGETS rows for the summary table; the same rows go to
 # the CSV as "target: ..." metrics (gateway = the default gateway's value,
-# workers = the worker model's).
+# twin_$TWIN_MODEL = the other-model twin's).
 TARGETS=()
-target() { # name limit-text shared-value shared-met [workers-value workers-met]
+target() { # name limit-text default-value default-met [twin-value twin-met]
     TARGETS+=("| $1 | $2 | $3 | $4 | ${5:-} | ${6:-} |")
     echo "\"target: $1\",x,$3,,,\"$2\",$4,$NPROC,$RUNS,,,${5:-}" >>"$CSV"
 }
@@ -938,7 +943,7 @@ if [[ $PY_ON == 1 ]]; then
     row "Python grpcio backend: p50 (c=$PY_CONC)" µs "$(med py_gw_p50)" "$(med py_dir_p50)" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_p50)"
     row "Python grpcio backend: gateway CPU per request (c=$PY_CONC)" µs "$(med py_gw_cpu)" "" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_cpu)"
     row "Python grpcio backend: context switches per request (c=$PY_CONC)" count "$(med py_gw_ctx)" "" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_ctx)"
-    [[ -z $PYWK_PID ]] || row "Python grpcio backend: failed requests, worker model (sum)" count "$(fsum py_wk_fail)" "" "" "" "$PY_CONC" "$DUR"
+    [[ -z $PYWK_PID ]] || row "Python grpcio backend: failed requests, runtime.model $TWIN_MODEL (sum)" count "$(fsum py_wk_fail)" "" "" "" "$PY_CONC" "$DUR"
 fi
 row "peak RSS of the bench gateway (VmHWM)" KiB "$GW_HWM" "" "" "" "" ""
 build_ms=$(kv "$table_line" build_ms_median)
@@ -970,14 +975,14 @@ echo "## Switchboard benchmark ($STAMP, nproc=$NPROC, $RUNS runs per figure, med
 echo
 echo "### Issue 17 targets (ratios of figures measured side by side in this run)"
 echo
-echo "| target | limit | default gateway | met | worker model | met |"
+echo "| target | limit | default gateway | met | runtime.model $TWIN_MODEL | met |"
 echo "|---|---|---:|---|---:|---|"
 printf '%s\n' "${TARGETS[@]}"
-[[ -n $WK_PID ]] || echo "(worker model: skipped, see the log)"
+[[ -n $WK_PID ]] || echo "(runtime.model $TWIN_MODEL: skipped, see the log)"
 echo
 echo "### All figures"
 echo
-echo "| figure | unit | gateway | workers | direct gRPC | gateway/direct | target | met |"
+echo "| figure | unit | gateway | $TWIN_MODEL | direct gRPC | gateway/direct | target | met |"
 echo "|---|---|---:|---:|---:|---:|---|---|"
 printf '%s\n' "${ROWS[@]}"
 print_edge
