@@ -49,13 +49,43 @@
 #        requests (sample_ratio 1.0) to an in-bench OTLP sink
 #        (`switchboard-loadgen otlp-sink`, which decodes and counts spans),
 #        alternating with the plain gateway (both off) in the same runs.
-#   5. prints a markdown table and writes target/bench/results.csv (plus a
-#      timestamped copy and runs.csv with every individual run).
+#      - the other runtime model: a second gateway with the same config plus
+#        `runtime: {model: $TWIN_MODEL}` (default `shared`, now that
+#        `workers` is the default model; TWIN_MODEL=workers for a build whose
+#        default is shared), alternating with the default gateway in the same
+#        runs for CPU per small request and req/s at $CONC, CPU per request
+#        and added p50 at c=1, server streaming and the Python run; its
+#        figures fill the "$TWIN_MODEL" column (CSV: twin_$TWIN_MODEL). Gated
+#        on `switchboard check` accepting that config (skipped with a log line
+#        when the build does not know the key); WORKERS=0 skips it.
+#      - context switches per request (voluntary + nonvoluntary, summed over
+#        /proc/PID/task/*/status around each run) for the gateway, its
+#        other-model twin and the floor: per-request wake-ups.
+#      - third-party backend: the Python grpcio server the tests install
+#        (tests/python/inventory_server.py; tests/python/setup.sh is run when
+#        .venv is missing, and the run is skipped with a log line if that
+#        fails) behind its own gateway (and other-model twin), GET /v1/items/apple
+#        with wrk at $PY_CONC, alternating with direct gRPC (loadgen) to the
+#        same server: gateway CPU per request, context switches, req/s, p50.
+#        The backend bounds the rate, so this is the load where wake-ups, not
+#        work, dominate. PYTHON=0 skips it.
+#   5. prints the issue-17 targets first, each met / not met, as ratios of
+#      figures measured side by side in this run (CPU per small request at
+#      $CONC and at c=1 <= 1.5x the floor's; added p50 at c=1 <= 1.5x the
+#      floor's added p50; server streaming >= 0.8x direct; fleet RSS <= 30 MiB
+#      and its reload peak <= 1.5x steady; table build <= 50 ms; 0 failed
+#      requests across the reload storm), for the default gateway and the
+#      other runtime model; then every figure as a markdown table; and writes
+#      target/bench/results.csv (plus a timestamped copy, the targets as
+#      "target: ..." rows, and runs.csv with every individual run).
 #
-# Usage:  scripts/bench.sh            (about 4 minutes on 2 cores)
+# Usage:  scripts/bench.sh            (about 10 minutes on 2 cores)
 #         RUNS=3 DUR=3 scripts/bench.sh   (quicker, noisier)
 # Environment (defaults): RUNS=5 DUR=5 (seconds per unary run) LAT_DUR=3
-#   STREAM_DUR=3 CONC=32 STREAM_CONC=2 RELOADS=50 PORT_BASE=18480
+#   STREAM_DUR=3 CONC=32 STREAM_CONC=2 PY_CONC=16 RELOADS=50 PORT_BASE=18480
+#   (ports PORT_BASE .. +19, +200.. and +300.. are used; nothing listens on the
+#   last two ranges) WORKERS=0 and PYTHON=0 skip the other-model twin and the
+#   third-party-backend run; TWIN_MODEL=shared picks the twin's runtime.model.
 #   CARGO_TARGET_DIR (default <repo>/target) SKIP_BUILD=1 to reuse binaries.
 #   PROTOCOLS=1 adds the protocol comparison (about RUNS x 4 x DUR seconds more).
 #   BENCH_ONLY=edge runs only the secure-edge figures (plaintext vs TLS vs JWT
@@ -102,8 +132,18 @@ JWT_ADMIN_PORT=$((PORT_BASE + 9))
 OTLP_PORT=$((PORT_BASE + 10))
 OBS_PORT=$((PORT_BASE + 11))
 OBS_ADMIN_PORT=$((PORT_BASE + 12))
+WK_PORT=$((PORT_BASE + 13))
+WK_ADMIN_PORT=$((PORT_BASE + 14))
+PY_ADDR=127.0.0.1:$((PORT_BASE + 15))
+PYGW_PORT=$((PORT_BASE + 16))
+PYGW_ADMIN_PORT=$((PORT_BASE + 17))
+PYWK_PORT=$((PORT_BASE + 18))
+PYWK_ADMIN_PORT=$((PORT_BASE + 19))
+PY_CONC=${PY_CONC:-16}
+TWIN_MODEL=${TWIN_MODEL:-shared}
 GW=http://127.0.0.1:$GW_PORT
 ADMIN=http://127.0.0.1:$ADMIN_PORT
+WK=http://127.0.0.1:$WK_PORT
 FLOOR=http://127.0.0.1:$FLOOR_PORT
 NPROC=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
@@ -162,6 +202,13 @@ calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 <= b + 0) }'; }
 ge() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 >= b + 0) }'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# ctx_switches PID: voluntary + nonvoluntary context switches summed over the
+# process's threads (a thread that exits between two reads takes its count
+# with it; the runtime's workers live as long as the process).
+ctx_switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '$1 == "voluntary_ctxt_switches:" || $1 == "nonvoluntary_ctxt_switches:" { s += $2 } END { print s + 0 }'
+}
 proc_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"; }
 
 wait_http() { # URL: wait until it answers 200 (30 s)
@@ -172,17 +219,21 @@ wait_http() { # URL: wait until it answers 200 (30 s)
     log "timed out waiting for $1"; return 1
 }
 
-# cpu_run PID CMD...: runs CMD, sets LINE to its last output line and CPU_US to
-# PID's CPU time (user + system) per request served, in µs.
+# cpu_run PID CMD...: runs CMD, sets LINE to its last output line, CPU_US to
+# PID's CPU time (user + system) per request served, in µs, and CTX_PER_REQ to
+# its context switches (all threads) per request served.
 cpu_run() {
-    local pid=$1 c0 c1 reqs
+    local pid=$1 c0 c1 x0 x1 reqs
     shift
+    x0=$(ctx_switches "$pid")
     c0=$(cpu_ticks "$pid")
     LINE=$("$@" | tail -1)
     c1=$(cpu_ticks "$pid")
+    x1=$(ctx_switches "$pid")
     reqs=$(kv "$LINE" requests)
     CPU_US=$(calc "($c1 - $c0) * 1e6 / $CLK_TCK / (${reqs:-0} > 0 ? ${reqs:-0} : 1)" 2)
-    LINE="$LINE cpu_ticks=$((c1 - c0))"
+    CTX_PER_REQ=$(calc "($x1 - $x0) / (${reqs:-0} > 0 ? ${reqs:-0} : 1)" 2)
+    LINE="$LINE cpu_ticks=$((c1 - c0)) ctx_switches=$((x1 - x0))"
 }
 
 RAW=$OUT/runs.csv
@@ -192,7 +243,7 @@ raw() { echo "$1,$2,$3,\"$4\"" >>"$RAW"; }
 # wrk_run URL BODYFILE CONC SECS [CONTENT-TYPE [HEADERS]]: prints the WRK
 # key=value line (HEADERS: "name: value" pairs separated by ";").
 wrk_run() {
-    WRK_BODY=$2 WRK_CONTENT_TYPE=${5:-application/json} WRK_HEADERS=${6:-} wrk -t1 -c"$3" -d"$4"s --latency -s "$WORK/post.lua" "$1" 2>&1 | grep '^WRK ' ||
+    WRK_BODY=$2 WRK_METHOD=${WRK_METHOD:-POST} WRK_CONTENT_TYPE=${5:-application/json} WRK_HEADERS=${6:-} wrk -t1 -c"$3" -d"$4"s --latency -s "$WORK/post.lua" "$1" 2>&1 | grep '^WRK ' ||
         echo "WRK requests=0 non2xx=0 socket_errors=1 rps=0 p50_us=nan p99_us=nan"
 }
 
@@ -306,6 +357,43 @@ PIDS+=("$FLOOR_PID")
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/floor.log" && break; sleep 0.1; done
 curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$FLOOR/v1/echo" >/dev/null ||
     { log "floor proxy does not answer: $(cat "$WORK/floor.log")"; exit 1; }
+
+# The other runtime model's gateway: the same config plus
+# `runtime: {model: $TWIN_MODEL}`, measured alternating with the default
+# gateway (its variables are WK_* / *_wk_*: it was the worker model's column
+# while shared was the default). Gated on `switchboard check` accepting the
+# key (a build without it rejects it, and the column is skipped); WORKERS=0
+# skips it.
+# start_workers_twin CONFIG PORT ADMIN_PORT NAME: writes $WORK/NAME.yaml (CONFIG
+# with its listen/admin ports replaced and the runtime key added), checks it and
+# starts it; sets TWIN_PID (empty when skipped).
+start_workers_twin() {
+    local cfg=$WORK/$4.yaml
+    sed -e "s/^listen: .*/listen: 127.0.0.1:$2/" -e "s/^admin: .*/admin: 127.0.0.1:$3/" "$1" >"$cfg"
+    printf 'runtime:\n  model: %s\n' "$TWIN_MODEL" >>"$cfg"
+    TWIN_PID=
+    if ! "$BIN/switchboard" check --config "$cfg" >"$WORK/$4.check" 2>&1; then
+        log "$TWIN_MODEL column skipped: switchboard check rejects runtime.model: $TWIN_MODEL: $(head -3 "$WORK/$4.check" | tr '\n' ' ')"
+        return 0
+    fi
+    SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$cfg" >"$WORK/$4.log" 2>&1 &
+    TWIN_PID=$!
+    PIDS+=("$TWIN_PID")
+    wait_http "http://127.0.0.1:$3/readyz"
+}
+WK_PID=
+if [[ ${WORKERS:-1} != 0 ]]; then
+    log "starting runtime.model $TWIN_MODEL gateway on :$WK_PORT (admin :$WK_ADMIN_PORT)"
+    start_workers_twin "$WORK/gateway.yaml" "$WK_PORT" "$WK_ADMIN_PORT" workers
+    WK_PID=$TWIN_PID
+    if [[ -n $WK_PID ]]; then
+        curl -sf -X POST -H 'content-type: application/json' -d @"$WORK/small.json" "$WK/v1/echo" >/dev/null ||
+            { log "runtime.model $TWIN_MODEL gateway does not answer: $(cat "$WORK/workers.log")"; exit 1; }
+        "$LG" http --url "$WK/v1/echo" --body "$WORK/small.json" -c 4 -d 1 --warmup 0 >/dev/null
+    fi
+else
+    log "$TWIN_MODEL column skipped (WORKERS=0)"
+fi
 
 # warm-up: connections, allocator, caches
 "$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 4 -d 1 --warmup 0 >/dev/null
@@ -490,7 +578,7 @@ fi
 # ---------------------------------------------------------------- unary at CONC
 for size in small medium; do
     [[ $HAVE_WRK == 1 ]] || break
-    log "unary $size: $RUNS x (${DUR}s gateway/wrk,$([[ $size == small ]] && echo " ${DUR}s floor/wrk,") ${DUR}s direct/loadgen), c=$CONC"
+    log "unary $size: $RUNS x (${DUR}s gateway/wrk,$([[ $size == small && -n $WK_PID ]] && echo " ${DUR}s $TWIN_MODEL/wrk,")$([[ $size == small ]] && echo " ${DUR}s floor/wrk,") ${DUR}s direct/loadgen), c=$CONC"
     for r in $(seq "$RUNS"); do
         cpu_run "$GW_PID" wrk_run "$GW/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
         line=$LINE
@@ -500,12 +588,25 @@ for size in small medium; do
         M[${size}_gw_p99]+=" $(kv "$line" p99_us)"
         M[${size}_gw_fail]+=" $(($(kv "$line" non2xx) + $(kv "$line" socket_errors)))"
         M[${size}_gw_cpu]+=" $CPU_US"
+        M[${size}_gw_ctx]+=" $CTX_PER_REQ"
+
+        if [[ $size == small && -n $WK_PID ]]; then
+            cpu_run "$WK_PID" wrk_run "$WK/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
+            raw "unary_$size" "twin_$TWIN_MODEL" "$r" "$LINE"
+            M[${size}_wk_rps]+=" $(kv "$LINE" rps)"
+            M[${size}_wk_p50]+=" $(kv "$LINE" p50_us)"
+            M[${size}_wk_p99]+=" $(kv "$LINE" p99_us)"
+            M[${size}_wk_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+            M[${size}_wk_cpu]+=" $CPU_US"
+            M[${size}_wk_ctx]+=" $CTX_PER_REQ"
+        fi
 
         if [[ $size == small ]]; then
             cpu_run "$FLOOR_PID" wrk_run "$FLOOR/v1/echo" "$WORK/$size.json" "$CONC" "$DUR"
             raw "unary_$size" floor "$r" "$LINE"
             M[${size}_fl_rps]+=" $(kv "$LINE" rps)"
             M[${size}_fl_cpu]+=" $CPU_US"
+            M[${size}_fl_ctx]+=" $CTX_PER_REQ"
         fi
 
         line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/$size.proto" -c "$CONC" -d "$DUR")
@@ -517,7 +618,7 @@ for size in small medium; do
 done
 
 # ---------------------------------------------------------------- latency at c=1
-log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway, ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
+log "added latency: $RUNS x (${LAT_DUR}s HTTP/1.1->gateway,$([[ -n $WK_PID ]] && echo " ${LAT_DUR}s HTTP/1.1->$TWIN_MODEL,") ${LAT_DUR}s HTTP/1.1->floor, ${LAT_DUR}s gRPC->backend), c=1"
 for r in $(seq "$RUNS"); do
     cpu_run "$GW_PID" "$LG" http --url "$GW/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
     raw latency_c1 gateway "$r" "$LINE"
@@ -525,10 +626,21 @@ for r in $(seq "$RUNS"); do
     M[c1_gw_p99]+=" $(kv "$LINE" p99_us)"
     M[c1_gw_rps]+=" $(kv "$LINE" rps)"
     M[c1_gw_cpu]+=" $CPU_US"
+    M[c1_gw_ctx]+=" $CTX_PER_REQ"
+    if [[ -n $WK_PID ]]; then
+        cpu_run "$WK_PID" "$LG" http --url "$WK/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
+        raw latency_c1 "twin_$TWIN_MODEL" "$r" "$LINE"
+        M[c1_wk_p50]+=" $(kv "$LINE" p50_us)"
+        M[c1_wk_p99]+=" $(kv "$LINE" p99_us)"
+        M[c1_wk_rps]+=" $(kv "$LINE" rps)"
+        M[c1_wk_cpu]+=" $CPU_US"
+        M[c1_wk_ctx]+=" $CTX_PER_REQ"
+    fi
     cpu_run "$FLOOR_PID" "$LG" http --url "$FLOOR/v1/echo" --body "$WORK/small.json" -c 1 -d "$LAT_DUR" --warmup 0
     raw latency_c1 floor "$r" "$LINE"
     M[c1_fl_p50]+=" $(kv "$LINE" p50_us)"
     M[c1_fl_cpu]+=" $CPU_US"
+    M[c1_fl_ctx]+=" $CTX_PER_REQ"
     line=$("$LG" grpc --addr "$BACKEND_ADDR" --path $ECHO_PATH --body "$WORK/small.proto" -c 1 -d "$LAT_DUR" --warmup 0)
     raw latency_c1 direct "$r" "$line"
     M[c1_dir_p50]+=" $(kv "$line" p50_us)"
@@ -572,15 +684,108 @@ if [[ ${PROTOCOLS:-0} == 1 && $HAVE_WRK == 1 ]]; then
 fi
 
 # ---------------------------------------------------------------- server streaming
-log "server streaming: $RUNS x (${STREAM_DUR}s gateway, ${STREAM_DUR}s direct), $STREAM_CONC streams"
+log "server streaming: $RUNS x (${STREAM_DUR}s gateway,$([[ -n $WK_PID ]] && echo " ${STREAM_DUR}s $TWIN_MODEL,") ${STREAM_DUR}s direct), $STREAM_CONC streams"
 for r in $(seq "$RUNS"); do
     line=$("$LG" http-stream --url "$GW$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
     raw stream gateway "$r" "$line"
     M[st_gw]+=" $(kv "$line" msgs_per_s)"
+    if [[ -n $WK_PID ]]; then
+        line=$("$LG" http-stream --url "$WK$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
+        raw stream "twin_$TWIN_MODEL" "$r" "$line"
+        M[st_wk]+=" $(kv "$line" msgs_per_s)"
+    fi
     line=$("$LG" grpc-stream --addr "$BACKEND_ADDR" --path $STREAM_PATH --body "$WORK/stream.proto" -c "$STREAM_CONC" -d "$STREAM_DUR")
     raw stream direct "$r" "$line"
     M[st_dir]+=" $(kv "$line" msgs_per_s)"
 done
+
+# ---------------------------------------------------------------- third-party backend (Python grpcio)
+# The backend the tests install (tests/python/inventory_server.py: grpcio, a
+# thread pool, reflection v1alpha only) behind a gateway of its own (and its
+# other-model twin), GET /v1/items/apple with wrk at $PY_CONC, alternating
+# with direct gRPC (loadgen) to the same server in the same runs. The backend
+# bounds the rate (a few thousand req/s), so the gateway's CPU per request is
+# mostly wake-ups, not work: the load most gateways actually see.
+# PYTHON=0 skips it.
+PY_ON=0
+PYWK_PID=
+if [[ ${PYTHON:-1} == 0 ]]; then
+    log "third-party-backend run skipped (PYTHON=0)"
+elif [[ $HAVE_WRK != 1 ]]; then
+    log "third-party-backend run skipped: wrk missing"
+else
+    if [[ ! -x $ROOT/.venv/bin/python || ! -f $ROOT/tests/python/gen/inventory_pb2_grpc.py ]]; then
+        log "Python backend not set up; running tests/python/setup.sh"
+        "$ROOT/tests/python/setup.sh" >"$WORK/py-setup.log" 2>&1 ||
+            log "third-party-backend run SKIPPED: tests/python/setup.sh failed: $(tail -3 "$WORK/py-setup.log" | tr '\n' ' ')"
+    fi
+    if [[ -x $ROOT/.venv/bin/python && -f $ROOT/tests/python/gen/inventory_pb2_grpc.py ]]; then
+        log "starting Python grpcio backend on $PY_ADDR"
+        "$ROOT/.venv/bin/python" "$ROOT/tests/python/inventory_server.py" --port "${PY_ADDR##*:}" >"$WORK/python.log" 2>&1 &
+        PY_PID=$!
+        PIDS+=("$PY_PID")
+        for _ in $(seq 100); do grep -q 'listening on' "$WORK/python.log" && break; sleep 0.1; done
+        if grep -q 'listening on' "$WORK/python.log"; then
+            PY_ON=1
+        else
+            log "third-party-backend run SKIPPED: the Python backend did not start: $(tail -3 "$WORK/python.log" | tr '\n' ' ')"
+        fi
+    fi
+fi
+if [[ $PY_ON == 1 ]]; then
+    cat >"$WORK/python-gw.yaml" <<YAML
+listen: 127.0.0.1:$PYGW_PORT
+admin: 127.0.0.1:$PYGW_ADMIN_PORT
+backends:
+  - name: inventory
+    endpoints: ["$PY_ADDR"]
+YAML
+    SWITCHBOARD_LOG=warn "$BIN/switchboard" serve --config "$WORK/python-gw.yaml" >"$WORK/python-gw.log" 2>&1 &
+    PYGW_PID=$!
+    PIDS+=("$PYGW_PID")
+    wait_http "http://127.0.0.1:$PYGW_ADMIN_PORT/readyz"
+    PYGW=http://127.0.0.1:$PYGW_PORT
+    PYWK=http://127.0.0.1:$PYWK_PORT
+    curl -sf "$PYGW/v1/items/apple" | grep -q '"id":"apple"' ||
+        { log "gateway in front of the Python backend does not answer GET /v1/items/apple: $(cat "$WORK/python-gw.log")"; exit 1; }
+    if [[ -n $WK_PID ]]; then
+        start_workers_twin "$WORK/python-gw.yaml" "$PYWK_PORT" "$PYWK_ADMIN_PORT" python-workers
+        PYWK_PID=$TWIN_PID
+        curl -sf "$PYWK/v1/items/apple" | grep -q '"id":"apple"' ||
+            { log "runtime.model $TWIN_MODEL gateway in front of the Python backend does not answer: $(cat "$WORK/python-workers.log")"; exit 1; }
+    fi
+    # GetItemRequest{id: "apple"}: field 1, length 5.
+    printf '\x0a\x05apple' >"$WORK/getitem.proto"
+    PY_PATH=/py.inventory.v1.InventoryService/GetItem
+    export WRK_METHOD=GET
+    wrk_run "$PYGW/v1/items/apple" "" 4 1 >/dev/null
+    [[ -z $PYWK_PID ]] || wrk_run "$PYWK/v1/items/apple" "" 4 1 >/dev/null
+    log "third-party backend: $RUNS x (${DUR}s gateway/wrk,$([[ -n $PYWK_PID ]] && echo " ${DUR}s $TWIN_MODEL/wrk,") ${DUR}s direct/loadgen), GET /v1/items/apple, c=$PY_CONC"
+    for r in $(seq "$RUNS"); do
+        cpu_run "$PYGW_PID" wrk_run "$PYGW/v1/items/apple" "" "$PY_CONC" "$DUR"
+        raw python gateway "$r" "$LINE"
+        M[py_gw_rps]+=" $(kv "$LINE" rps)"
+        M[py_gw_p50]+=" $(kv "$LINE" p50_us)"
+        M[py_gw_cpu]+=" $CPU_US"
+        M[py_gw_ctx]+=" $CTX_PER_REQ"
+        M[py_gw_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+        if [[ -n $PYWK_PID ]]; then
+            cpu_run "$PYWK_PID" wrk_run "$PYWK/v1/items/apple" "" "$PY_CONC" "$DUR"
+            raw python "twin_$TWIN_MODEL" "$r" "$LINE"
+            M[py_wk_rps]+=" $(kv "$LINE" rps)"
+            M[py_wk_p50]+=" $(kv "$LINE" p50_us)"
+            M[py_wk_cpu]+=" $CPU_US"
+            M[py_wk_ctx]+=" $CTX_PER_REQ"
+            M[py_wk_fail]+=" $(($(kv "$LINE" non2xx) + $(kv "$LINE" socket_errors)))"
+        fi
+        line=$("$LG" grpc --addr "$PY_ADDR" --path $PY_PATH --body "$WORK/getitem.proto" -c "$PY_CONC" -d "$DUR")
+        raw python direct "$r" "$line"
+        M[py_dir_rps]+=" $(kv "$line" rps)"
+        M[py_dir_p50]+=" $(kv "$line" p50_us)"
+    done
+    unset WRK_METHOD
+    kill "$PYGW_PID" $PYWK_PID "$PY_PID" 2>/dev/null || true
+fi
 
 # ---------------------------------------------------------------- reload storm
 RELOAD_FAILS=0
@@ -625,7 +830,7 @@ raw table build 1 "$table_line"
     echo "backends:"
     for i in $(seq 0 99); do
         echo "  - name: b$i"
-        echo "    endpoints: [\"127.0.0.1:$((PORT_BASE + 10 + i))\"]"
+        echo "    endpoints: [\"127.0.0.1:$((PORT_BASE + 300 + i))\"]"
         echo "    descriptor_set: $WORK/synth/b$i.pb"
     done
 } >"$WORK/big.yaml"
@@ -644,72 +849,141 @@ fleet_memory
 
 # ---------------------------------------------------------------- report
 med() { median ${M[$1]:-}; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan") print "n/a"; else printf "%.2f", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "nan" || b == "nan" || a == "" || b == "") print "n/a"; else printf "%.2f", a / b }'; }
+fsum() { awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[$1]:-0}"; }
+# wmed NAME: the other-model twin's median, empty when that column was skipped.
+wmed() { [[ -n $WK_PID && -n ${M[$1]:-} ]] && med "$1" || true; }
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 CSV=$OUT/results-$STAMP.csv
-echo "metric,unit,gateway,direct,ratio_gateway_over_direct,target,met,nproc,runs,secs_per_run,concurrency" >"$CSV"
+echo "metric,unit,gateway,direct,ratio_gateway_over_direct,target,met,nproc,runs,secs_per_run,concurrency,twin_$TWIN_MODEL" >"$CSV"
 ROWS=()
-row() { # metric unit gateway direct target met conc secs
+row() { # metric unit gateway direct target met conc secs [twin]
     local r
     r=$(ratio "$3" "$4")
-    echo "$1,$2,$3,$4,$r,\"$5\",$6,$NPROC,$RUNS,$8,$7" >>"$CSV"
-    ROWS+=("| $1 | $2 | $3 | $4 | $r | $5 | $6 |")
+    echo "$1,$2,$3,$4,$r,\"$5\",$6,$NPROC,$RUNS,$8,$7,${9:-}" >>"$CSV"
+    ROWS+=("| $1 | $2 | $3 | ${9:-} | $4 | $r | $5 | $6 |")
 }
 verdict() { if "$@"; then echo yes; else echo NO; fi; }
+# A ratio verdict: "n/a" (a figure missing) is not met.
+rverdict() { [[ $2 == n/a || -z $2 ]] && { echo NO; return; }; verdict "$1" "$2" "$3"; }
+# The issue-17 targets, each a ratio of figures measured side by side in this
+# run (or a bound): TARGETS rows for the summary table; the same rows go to
+# the CSV as "target: ..." metrics (gateway = the default gateway's value,
+# twin_$TWIN_MODEL = the other-model twin's).
+TARGETS=()
+target() { # name limit-text default-value default-met [twin-value twin-met]
+    TARGETS+=("| $1 | $2 | $3 | $4 | ${5:-} | ${6:-} |")
+    echo "\"target: $1\",x,$3,,,\"$2\",$4,$NPROC,$RUNS,,,${5:-}" >>"$CSV"
+}
 
 if [[ $HAVE_WRK == 1 ]]; then
     for size in small medium; do
-        row "unary $size req/s (c=$CONC)" req/s "$(med ${size}_gw_rps)" "$(med ${size}_dir_rps)" "" "" "$CONC" "$DUR"
-        row "unary $size p50 (c=$CONC)" µs "$(med ${size}_gw_p50)" "$(med ${size}_dir_p50)" "" "" "$CONC" "$DUR"
-        row "unary $size p99 (c=$CONC)" µs "$(med ${size}_gw_p99)" "$(med ${size}_dir_p99)" "" "" "$CONC" "$DUR"
+        w=; [[ $size == small ]] && w=1
+        row "unary $size req/s (c=$CONC)" req/s "$(med ${size}_gw_rps)" "$(med ${size}_dir_rps)" "" "" "$CONC" "$DUR" "${w:+$(wmed ${size}_wk_rps)}"
+        row "unary $size p50 (c=$CONC)" µs "$(med ${size}_gw_p50)" "$(med ${size}_dir_p50)" "" "" "$CONC" "$DUR" "${w:+$(wmed ${size}_wk_p50)}"
+        row "unary $size p99 (c=$CONC)" µs "$(med ${size}_gw_p99)" "$(med ${size}_dir_p99)" "" "" "$CONC" "$DUR" "${w:+$(wmed ${size}_wk_p99)}"
     done
     cpu=$(med small_gw_cpu)
-    row "gateway CPU per small request (c=$CONC)" µs "$cpu" "" "<= 15" "$(verdict le "$cpu" 15)" "$CONC" "$DUR"
+    fl_cpu=$(med small_fl_cpu)
+    wcpu=$(wmed small_wk_cpu)
+    r32=$(ratio "$cpu" "$fl_cpu")
+    row "gateway CPU per small request (c=$CONC)" µs "$cpu" "" "<= 1.5x floor (${r32}x)" "$(rverdict le "$r32" 1.5)" "$CONC" "$DUR" "$wcpu"
     row "gateway CPU per medium request (c=$CONC)" µs "$(med medium_gw_cpu)" "" "" "" "$CONC" "$DUR"
+    row "context switches per small request (c=$CONC)" count "$(med small_gw_ctx)" "" "" "" "$CONC" "$DUR" "$(wmed small_wk_ctx)"
     row "floor proxy small req/s (c=$CONC)" req/s "$(med small_fl_rps)" "$(med small_dir_rps)" "" "" "$CONC" "$DUR"
-    row "floor proxy CPU per small request (c=$CONC)" µs "$(med small_fl_cpu)" "" "" "" "$CONC" "$DUR"
+    row "floor proxy CPU per small request (c=$CONC)" µs "$fl_cpu" "" "" "" "$CONC" "$DUR"
+    row "floor proxy context switches per small request (c=$CONC)" count "$(med small_fl_ctx)" "" "" "" "$CONC" "$DUR"
+    wr32=; [[ -n $wcpu ]] && wr32=$(ratio "$wcpu" "$fl_cpu")
+    target "CPU per small unary request, c=$CONC (gateway / floor proxy)" "<= 1.5x" "$r32" "$(rverdict le "$r32" 1.5)" \
+        "$wr32" "${wr32:+$(rverdict le "$wr32" 1.5)}"
 fi
 if [[ ${PROTOCOLS:-0} == 1 && $HAVE_WRK == 1 ]]; then
     for p in "${PROTO_NAMES[@]}"; do
-        fails=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[pr_${p}_fail]}")
-        row "CPU per small unary call, $p (c=$CONC; $fails failed)" µs "$(med pr_${p}_cpu)" "" "" "" "$CONC" "$DUR"
+        row "CPU per small unary call, $p (c=$CONC; $(fsum pr_${p}_fail) failed)" µs "$(med pr_${p}_cpu)" "" "" "" "$CONC" "$DUR"
         row "small unary req/s, $p (c=$CONC)" req/s "$(med pr_${p}_rps)" "" "" "" "$CONC" "$DUR"
     done
 fi
-row "gateway CPU per small request (c=1)" µs "$(med c1_gw_cpu)" "" "" "" 1 "$LAT_DUR"
-row "unary small p50 (c=1, loadgen both sides)" µs "$(med c1_gw_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"
-row "unary small p99 (c=1, loadgen both sides)" µs "$(med c1_gw_p99)" "$(med c1_dir_p99)" "" "" 1 "$LAT_DUR"
-row "unary small req/s (c=1)" req/s "$(med c1_gw_rps)" "$(med c1_dir_rps)" "" "" 1 "$LAT_DUR"
+c1cpu=$(med c1_gw_cpu)
+c1fl=$(med c1_fl_cpu)
+c1wk=$(wmed c1_wk_cpu)
+r1=$(ratio "$c1cpu" "$c1fl")
+row "gateway CPU per small request (c=1)" µs "$c1cpu" "" "<= 1.5x floor (${r1}x)" "$(rverdict le "$r1" 1.5)" 1 "$LAT_DUR" "$c1wk"
+row "context switches per small request (c=1)" count "$(med c1_gw_ctx)" "" "" "" 1 "$LAT_DUR" "$(wmed c1_wk_ctx)"
+row "unary small p50 (c=1, loadgen both sides)" µs "$(med c1_gw_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR" "$(wmed c1_wk_p50)"
+row "unary small p99 (c=1, loadgen both sides)" µs "$(med c1_gw_p99)" "$(med c1_dir_p99)" "" "" 1 "$LAT_DUR" "$(wmed c1_wk_p99)"
+row "unary small req/s (c=1)" req/s "$(med c1_gw_rps)" "$(med c1_dir_rps)" "" "" 1 "$LAT_DUR" "$(wmed c1_wk_rps)"
 added=$(calc "$(med c1_gw_p50) - $(med c1_dir_p50)" 1)
-row "added p50 latency (c=1)" µs "$added" "" "<= 100" "$(verdict le "$added" 100)" 1 "$LAT_DUR"
+fl_added=$(calc "$(med c1_fl_p50) - $(med c1_dir_p50)" 1)
+wadded=; [[ -n $(wmed c1_wk_p50) ]] && wadded=$(calc "$(med c1_wk_p50) - $(med c1_dir_p50)" 1)
+# A floor whose added latency is not positive (noise: direct p50 above the
+# floor's) gives no meaningful ratio: n/a, not met.
+pratio() { if awk -v b="$2" 'BEGIN { exit !(b + 0 > 0) }'; then ratio "$1" "$2"; else echo n/a; fi; }
+ra=$(pratio "$added" "$fl_added")
+row "added p50 latency (c=1)" µs "$added" "" "<= 1.5x floor's (${ra}x)" "$(rverdict le "$ra" 1.5)" 1 "$LAT_DUR" "$wadded"
 row "floor proxy p50 (c=1)" µs "$(med c1_fl_p50)" "$(med c1_dir_p50)" "" "" 1 "$LAT_DUR"
-row "floor proxy added p50 latency (c=1)" µs "$(calc "$(med c1_fl_p50) - $(med c1_dir_p50)" 1)" "" "" "" 1 "$LAT_DUR"
-row "floor proxy CPU per small request (c=1)" µs "$(med c1_fl_cpu)" "" "" "" 1 "$LAT_DUR"
+row "floor proxy added p50 latency (c=1)" µs "$fl_added" "" "" "" 1 "$LAT_DUR"
+row "floor proxy CPU per small request (c=1)" µs "$c1fl" "" "" "" 1 "$LAT_DUR"
+row "floor proxy context switches per small request (c=1)" count "$(med c1_fl_ctx)" "" "" "" 1 "$LAT_DUR"
+wr1=; [[ -n $c1wk ]] && wr1=$(ratio "$c1wk" "$c1fl")
+target "CPU per small unary request, c=1 (gateway / floor proxy)" "<= 1.5x" "$r1" "$(rverdict le "$r1" 1.5)" \
+    "$wr1" "${wr1:+$(rverdict le "$wr1" 1.5)}"
+wra=; [[ -n $wadded ]] && wra=$(pratio "$wadded" "$fl_added")
+target "added p50 latency, c=1 (gateway's / floor proxy's)" "<= 1.5x" "$ra" "$(rverdict le "$ra" 1.5)" \
+    "$wra" "${wra:+$(rverdict le "$wra" 1.5)}"
 st=$(med st_gw)
-row "server streaming msgs/s ($STREAM_CONC streams)" msgs/s "$st" "$(med st_dir)" ">= 100000" "$(verdict ge "$st" 100000)" "$STREAM_CONC" "$STREAM_DUR"
+wst=$(wmed st_wk)
+rs=$(ratio "$st" "$(med st_dir)")
+row "server streaming msgs/s ($STREAM_CONC streams)" msgs/s "$st" "$(med st_dir)" ">= 0.8x direct" "$(rverdict ge "$rs" 0.8)" "$STREAM_CONC" "$STREAM_DUR" "$wst"
+wrs=; [[ -n $wst ]] && wrs=$(ratio "$wst" "$(med st_dir)")
+target "server streaming msgs/s (gateway / direct)" ">= 0.8x" "$rs" "$(rverdict ge "$rs" 0.8)" "$wrs" "${wrs:+$(rverdict ge "$wrs" 0.8)}"
+if [[ $PY_ON == 1 ]]; then
+    pywk() { [[ -n $PYWK_PID ]] && med "$1" || true; }
+    row "Python grpcio backend: GET /v1/items/apple req/s (c=$PY_CONC; $(fsum py_gw_fail) failed)" req/s "$(med py_gw_rps)" "$(med py_dir_rps)" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_rps)"
+    row "Python grpcio backend: p50 (c=$PY_CONC)" µs "$(med py_gw_p50)" "$(med py_dir_p50)" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_p50)"
+    row "Python grpcio backend: gateway CPU per request (c=$PY_CONC)" µs "$(med py_gw_cpu)" "" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_cpu)"
+    row "Python grpcio backend: context switches per request (c=$PY_CONC)" count "$(med py_gw_ctx)" "" "" "" "$PY_CONC" "$DUR" "$(pywk py_wk_ctx)"
+    [[ -z $PYWK_PID ]] || row "Python grpcio backend: failed requests, runtime.model $TWIN_MODEL (sum)" count "$(fsum py_wk_fail)" "" "" "" "$PY_CONC" "$DUR"
+fi
 row "peak RSS of the bench gateway (VmHWM)" KiB "$GW_HWM" "" "" "" "" ""
 build_ms=$(kv "$table_line" build_ms_median)
 row "table build, 100 backends / $(kv "$table_line" methods) methods / $(kv "$table_line" routes) routes" ms "$build_ms" "" "<= 50" "$(verdict le "$build_ms" 50)" "" 10
 row "RSS of switchboard-loadgen table (pools + table)" KiB "$(kv "$table_line" rss_kib)" "" "" "" "" ""
 big_mib=$(calc "$BIG_RSS / 1024" 1)
-row "RSS of a gateway serving 100 backends / 2,000 methods" MiB "$big_mib" "" "<= 30" "$(verdict le "$big_mib" 30)" "" ""
+row "RSS of a gateway serving 100 backends / 2,000 methods (synthetic sets)" MiB "$big_mib" "" "" "" "" ""
 fleet_rows
+fl_steady=$(calc "$FLEET_STEADY_KIB / 1024" 1)
+fl_peak=$(ratio "$(calc "$FLEET_PEAK_KIB / 1024" 1)" "$fl_steady")
+fl_build=$(kv "$FLEET_TABLE" build_ms_median)
+target "RSS serving $FLEET_BACKENDS backends / $(kv "$FLEET_TABLE" methods) methods, protoc --include_imports sets (MiB)" "<= 30" "$fl_steady" "$(verdict le "$fl_steady" 30)"
+target "peak RSS during a reload rebuilding the fleet / steady" "<= 1.5x" "$fl_peak" "$(rverdict le "$fl_peak" 1.5)"
+target "table build, 2,000 methods (synthetic sets, ms)" "<= 50" "$build_ms" "$(verdict le "$build_ms" 50)"
+target "table build, fleet's $(kv "$FLEET_TABLE" methods) methods (protoc sets, ms)" "<= 50" "$fl_build" "$(verdict le "$fl_build" 50)"
 if [[ $HAVE_WRK == 1 ]]; then
-    storm_fail=$(awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; print s }' <<<"${M[rl_storm_fail]}")
+    storm_fail=$(fsum rl_storm_fail)
     steady=$(med rl_steady_p99)
     storm=$(med rl_storm_p99)
     row "failed requests during $((RUNS * RELOADS)) reloads (sum)" count "$storm_fail" "" "0" "$(verdict test "$storm_fail" -eq 0)" "$CONC" "$DUR"
     row "p99 during reload storm vs steady (gateway=storm, direct=steady)" µs "$storm" "$steady" "ratio <= 2" "$(verdict le "$(ratio "$storm" "$steady")" 2)" "$CONC" "$DUR"
     row "reload requests that did not answer 200" count "$RELOAD_FAILS" "" "" "" "" ""
+    target "failed requests across the reload storm ($((RUNS * RELOADS)) reloads)" "0" "$storm_fail" "$(verdict test "$storm_fail" -eq 0)"
 fi
 cp "$CSV" "$OUT/results.csv"
 
 echo
 echo "## Switchboard benchmark ($STAMP, nproc=$NPROC, $RUNS runs per figure, medians)"
 echo
-echo "| figure | unit | gateway | direct gRPC | gateway/direct | target | met |"
-echo "|---|---|---:|---:|---:|---|---|"
+echo "### Issue 17 targets (ratios of figures measured side by side in this run)"
+echo
+echo "| target | limit | default gateway | met | runtime.model $TWIN_MODEL | met |"
+echo "|---|---|---:|---|---:|---|"
+printf '%s\n' "${TARGETS[@]}"
+[[ -n $WK_PID ]] || echo "(runtime.model $TWIN_MODEL: skipped, see the log)"
+echo
+echo "### All figures"
+echo
+echo "| figure | unit | gateway | $TWIN_MODEL | direct gRPC | gateway/direct | target | met |"
+echo "|---|---|---:|---:|---:|---:|---|---|"
 printf '%s\n' "${ROWS[@]}"
 print_edge
 print_observability

@@ -3,11 +3,17 @@
 -- $WRK_HEADERS ("name: value" pairs separated by ";"), and prints one
 -- machine-readable summary line:
 -- WRK requests=N non2xx=N socket_errors=N secs=S rps=R p50_us=X p99_us=Y
-local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE") or "application/json"
+-- With $WRK_METHOD=GET it sends bodiless GETs instead (the third-party-backend
+-- run's GET /v1/items/apple), and $WRK_BODY is not read.
+if os.getenv("WRK_METHOD") == "GET" then
+  wrk.method = "GET"
+else
+  local f = assert(io.open(os.getenv("WRK_BODY"), "rb"))
+  wrk.method = "POST"
+  wrk.body = f:read("*a")
+  f:close()
+  wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE") or "application/json"
+end
 for pair in string.gmatch(os.getenv("WRK_HEADERS") or "", "[^;]+") do
   local name, value = string.match(pair, "^%s*([^:]+):%s*(.-)%s*$")
   if name then wrk.headers[name] = value end

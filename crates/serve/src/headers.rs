@@ -10,47 +10,113 @@
 //! - `Grpc-Timeout` sets the call's deadline;
 //! - response header metadata comes back as `Grpc-Metadata-<key>`, trailer metadata
 //!   as `Grpc-Trailer-<key>` HTTP trailers when the client sent `TE: trailers`.
+//!
+//! Every call builds these, so the fixed names are `static` [`HeaderName`]s
+//! (built at compile time: no parsing, validation or allocation per request),
+//! forwarded values are the client's own [`HeaderValue`]s shared (no copy), the
+//! maps are sized up front, and credentials are marked sensitive so the HPACK
+//! encoder of the upstream HTTP/2 connection never puts them in its dynamic
+//! table (RFC 7541 §7.1.3: a secret in the shared table could be probed by
+//! another client's requests on the same connection).
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use base64::Engine;
 use http::HeaderMap;
-use http::header::{HeaderName, HeaderValue};
+use http::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 
 const GRPC_METADATA_PREFIX: &str = "grpc-metadata-";
 
-/// The metadata key grpc-gateway forwards an IANA permanent header under
-/// (`grpcgateway-<name>`), or `None` for other headers. Static strings: no
-/// per-request formatting.
-fn permanent_key(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "accept" => "grpcgateway-accept",
-        "accept-charset" => "grpcgateway-accept-charset",
-        "accept-language" => "grpcgateway-accept-language",
-        "accept-ranges" => "grpcgateway-accept-ranges",
-        "authorization" => "grpcgateway-authorization",
-        "cache-control" => "grpcgateway-cache-control",
-        "content-type" => "grpcgateway-content-type",
-        "cookie" => "grpcgateway-cookie",
-        "date" => "grpcgateway-date",
-        "expect" => "grpcgateway-expect",
-        "from" => "grpcgateway-from",
-        "if-match" => "grpcgateway-if-match",
-        "if-modified-since" => "grpcgateway-if-modified-since",
-        "if-none-match" => "grpcgateway-if-none-match",
-        "if-schedule-tag-match" => "grpcgateway-if-schedule-tag-match",
-        "if-unmodified-since" => "grpcgateway-if-unmodified-since",
-        "max-forwards" => "grpcgateway-max-forwards",
-        "origin" => "grpcgateway-origin",
-        "pragma" => "grpcgateway-pragma",
-        "referer" => "grpcgateway-referer",
-        "user-agent" => "grpcgateway-user-agent",
-        "via" => "grpcgateway-via",
-        "warning" => "grpcgateway-warning",
-        _ => return None,
-    })
+/// `x-forwarded-host`, added to every call.
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `x-forwarded-for`, added to every call.
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Headers the upstream call adds to the metadata map it is given
+/// (`content-type`, `te`, `user-agent`, `grpc-accept-encoding`,
+/// `grpc-timeout`, `grpc-encoding`): room is made for them up front so the map
+/// is not grown on the way out.
+const UPSTREAM_CALL_HEADERS: usize = 6;
+
+/// Declares the `grpcgateway-<name>` statics and [`permanent_name`], the one
+/// table of IANA permanent headers grpc-gateway forwards under that prefix.
+macro_rules! permanent_headers {
+    ($($incoming:literal => $outgoing:ident = $name:literal,)*) => {
+        $(static $outgoing: HeaderName = HeaderName::from_static($name);)*
+
+        /// The metadata key grpc-gateway forwards an IANA permanent header
+        /// under (`grpcgateway-<name>`), or `None` for other headers: a static
+        /// name, cloned without allocating.
+        fn permanent_name(name: &str) -> Option<&'static HeaderName> {
+            match name {
+                $($incoming => Some(&$outgoing),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+permanent_headers! {
+    "accept" => GG_ACCEPT = "grpcgateway-accept",
+    "accept-charset" => GG_ACCEPT_CHARSET = "grpcgateway-accept-charset",
+    "accept-language" => GG_ACCEPT_LANGUAGE = "grpcgateway-accept-language",
+    "accept-ranges" => GG_ACCEPT_RANGES = "grpcgateway-accept-ranges",
+    "authorization" => GG_AUTHORIZATION = "grpcgateway-authorization",
+    "cache-control" => GG_CACHE_CONTROL = "grpcgateway-cache-control",
+    "content-type" => GG_CONTENT_TYPE = "grpcgateway-content-type",
+    "cookie" => GG_COOKIE = "grpcgateway-cookie",
+    "date" => GG_DATE = "grpcgateway-date",
+    "expect" => GG_EXPECT = "grpcgateway-expect",
+    "from" => GG_FROM = "grpcgateway-from",
+    "if-match" => GG_IF_MATCH = "grpcgateway-if-match",
+    "if-modified-since" => GG_IF_MODIFIED_SINCE = "grpcgateway-if-modified-since",
+    "if-none-match" => GG_IF_NONE_MATCH = "grpcgateway-if-none-match",
+    "if-schedule-tag-match" => GG_IF_SCHEDULE_TAG_MATCH = "grpcgateway-if-schedule-tag-match",
+    "if-unmodified-since" => GG_IF_UNMODIFIED_SINCE = "grpcgateway-if-unmodified-since",
+    "max-forwards" => GG_MAX_FORWARDS = "grpcgateway-max-forwards",
+    "origin" => GG_ORIGIN = "grpcgateway-origin",
+    "pragma" => GG_PRAGMA = "grpcgateway-pragma",
+    "referer" => GG_REFERER = "grpcgateway-referer",
+    "user-agent" => GG_USER_AGENT = "grpcgateway-user-agent",
+    "via" => GG_VIA = "grpcgateway-via",
+    "warning" => GG_WARNING = "grpcgateway-warning",
+}
+
+/// Whether a forwarded metadata key carries a credential (the client's
+/// `Authorization` and `Cookie`, under any of the names they are forwarded
+/// as): such values are sent HPACK never-indexed.
+fn is_credential(key: &str) -> bool {
+    matches!(
+        key,
+        "authorization" | "grpcgateway-authorization" | "cookie" | "grpcgateway-cookie"
+    )
+}
+
+/// The client's header value, shared, marked sensitive when it is a
+/// credential forwarded under `key`.
+fn forwarded_value(key: &str, value: &HeaderValue) -> HeaderValue {
+    let mut v = value.clone();
+    if is_credential(key) {
+        v.set_sensitive(true);
+    }
+    v
+}
+
+/// The `Content-Type` header value for a response body's media type: the
+/// codecs' own types are static values (no parse per response), an
+/// `HttpBody`'s type is parsed; `None` for an empty or invalid one (no header).
+pub(crate) fn content_type_value(media: &str) -> Option<HeaderValue> {
+    static JSON: HeaderValue = HeaderValue::from_static("application/json");
+    static PROTOBUF: HeaderValue =
+        HeaderValue::from_static(switchboard_transcode::PROTOBUF_MEDIA_TYPE);
+    match media {
+        "application/json" => Some(JSON.clone()),
+        switchboard_transcode::PROTOBUF_MEDIA_TYPE => Some(PROTOBUF.clone()),
+        _ => HeaderValue::from_str(media).ok().filter(|v| !v.is_empty()),
+    }
 }
 
 /// Metadata keys a gRPC client hides from applications (grpc-go's reserved set,
@@ -87,7 +153,9 @@ pub(crate) fn request_metadata(
     authority: Option<&str>,
     peer: Option<SocketAddr>,
 ) -> Result<(MetadataMap, Option<Duration>), BadHeader> {
-    let mut md = MetadataMap::with_capacity(headers.len() + 2);
+    // Every forwarded header (`Authorization` twice), the two
+    // `x-forwarded-*` and what the upstream call adds: no growth on the way.
+    let mut md = MetadataMap::with_capacity(headers.len() + 3 + UPSTREAM_CALL_HEADERS);
     let mut timeout = None;
     for (name, value) in headers {
         let key = name.as_str();
@@ -105,15 +173,15 @@ pub(crate) fn request_metadata(
             "host" => continue,
             _ => {}
         }
-        if key == "authorization"
-            && let Ok(v) = MetadataValue::try_from(value.as_bytes())
-        {
-            md.append("authorization", v);
+        // The client's values are valid metadata values as they are (an ASCII
+        // metadata value is any valid header value): shared, not copied.
+        if *name == AUTHORIZATION {
+            md.as_mut()
+                .append(AUTHORIZATION, forwarded_value("authorization", value));
         }
-        if let Some(prefixed) = permanent_key(key) {
-            if let Ok(v) = MetadataValue::try_from(value.as_bytes()) {
-                md.append(MetadataKey::from_static(prefixed), v);
-            }
+        if let Some(prefixed) = permanent_name(key) {
+            md.as_mut()
+                .append(prefixed.clone(), forwarded_value(prefixed.as_str(), value));
         } else if let Some(stripped) = key.strip_prefix(GRPC_METADATA_PREFIX)
             && !append_header(&mut md, stripped, value)
         {
@@ -137,10 +205,13 @@ pub(crate) fn append_header(md: &mut MetadataMap, key: &str, value: &HeaderValue
         if let Ok(k) = MetadataKey::from_bytes(key.as_bytes()) {
             md.append_bin(k, MetadataValue::from_bytes(&decoded));
         }
-    } else if let (Ok(k), Ok(v)) = (
-        MetadataKey::from_bytes(key.as_bytes()),
+    } else if let (Ok(k), Ok(mut v)) = (
+        MetadataKey::<tonic::metadata::Ascii>::from_bytes(key.as_bytes()),
         MetadataValue::try_from(value.as_bytes()),
     ) {
+        if is_credential(key) {
+            v.set_sensitive(true);
+        }
         md.append(k, v);
     }
     true
@@ -166,38 +237,45 @@ pub(crate) fn add_forwarded(
     peer: Option<SocketAddr>,
 ) {
     let mut xff: Option<String> = None;
-    for v in headers.get_all("x-forwarded-for") {
+    for v in headers.get_all(&X_FORWARDED_FOR) {
         let v = v.to_str().unwrap_or_default();
-        xff = Some(match xff {
-            Some(prev) => format!("{prev}, {v}"),
-            None => v.to_owned(),
-        });
+        match &mut xff {
+            Some(prev) => {
+                prev.push_str(", ");
+                prev.push_str(v);
+            }
+            None => xff = Some(v.to_owned()),
+        }
     }
-    let host = headers
-        .get("x-forwarded-host")
-        .and_then(|v| v.to_str().ok())
-        .or(authority);
-    if let Some(host) = host
-        && let Ok(v) = MetadataValue::try_from(host)
-    {
-        md.insert("x-forwarded-host", v);
+    // The client's own `X-Forwarded-Host` value is forwarded as it is (a valid
+    // header value whenever it is valid UTF-8, as before); the authority is
+    // copied once.
+    let host = match headers.get(&X_FORWARDED_HOST) {
+        Some(v) if v.to_str().is_ok() => Some(v.clone()),
+        _ => authority.and_then(|a| HeaderValue::from_str(a).ok()),
+    };
+    if let Some(v) = host {
+        md.as_mut().insert(X_FORWARDED_HOST.clone(), v);
     }
     if let Some(peer) = peer {
         xff = Some(forwarded_for(xff.as_deref(), peer));
     }
-    if let Some(v) = xff.and_then(|x| MetadataValue::try_from(x.as_str()).ok()) {
-        md.insert("x-forwarded-for", v);
+    if let Some(v) = xff.and_then(|x| HeaderValue::try_from(x).ok()) {
+        md.as_mut().insert(X_FORWARDED_FOR.clone(), v);
     }
 }
 
 /// `X-Forwarded-For` with the peer's address appended to what earlier proxies
 /// wrote (one owner for every call shape, the native pass-through included).
+/// One string, written in place.
 pub(crate) fn forwarded_for(prior: Option<&str>, peer: SocketAddr) -> String {
-    let ip = peer.ip().to_string();
-    match prior.map(str::trim) {
-        Some(prior) if !prior.is_empty() => format!("{prior}, {ip}"),
-        _ => ip,
+    let mut out = String::with_capacity(prior.map_or(0, |p| p.len() + 2) + 39);
+    if let Some(prior) = prior.map(str::trim).filter(|p| !p.is_empty()) {
+        out.push_str(prior);
+        out.push_str(", ");
     }
+    let _ = write!(out, "{}", peer.ip());
+    out
 }
 
 /// Accepts standard and URL-safe base64, padded or not (grpc-gateway's decodeBinHeader).
@@ -233,11 +311,16 @@ pub(crate) fn metadata_to_headers_except(
     out: &mut HeaderMap,
     skip: impl Fn(&str) -> bool,
 ) {
+    out.reserve(md.len());
     // One scratch buffer for every `prefix + key`, not one allocation per entry.
     let mut name = String::new();
     for (key, value) in md.as_ref() {
         let key = key.as_str();
         if skip(key) {
+            continue;
+        }
+        if let Some(header) = static_response_name(prefix, key) {
+            out.append(header.clone(), value.clone());
             continue;
         }
         name.clear();
@@ -247,6 +330,15 @@ pub(crate) fn metadata_to_headers_except(
             out.append(header, value.clone());
         }
     }
+}
+
+/// The response header a backend sends on every call (its `content-type`,
+/// echoed as `Grpc-Metadata-Content-Type` as grpc-gateway does) as a static
+/// name: no parse or allocation per response. `None`: build the name.
+fn static_response_name(prefix: &str, key: &str) -> Option<&'static HeaderName> {
+    static GRPC_METADATA_CONTENT_TYPE: HeaderName =
+        HeaderName::from_static("grpc-metadata-content-type");
+    (prefix == GRPC_METADATA_PREFIX && key == "content-type").then_some(&GRPC_METADATA_CONTENT_TYPE)
 }
 
 /// The `Trailer` header announcing which trailers will follow.
@@ -293,6 +385,68 @@ mod tests {
         assert!(md.get("x-custom").is_none());
         assert_eq!(md.get("x-forwarded-host").unwrap(), "gw.example");
         assert_eq!(md.get("x-forwarded-for").unwrap(), "10.0.0.1, 127.0.0.1");
+    }
+
+    #[test]
+    fn credentials_are_sensitive_and_other_values_are_not() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer t".parse().unwrap());
+        h.insert("cookie", "s=1".parse().unwrap());
+        h.insert("user-agent", "curl/8".parse().unwrap());
+        h.insert("grpc-metadata-tenant", "acme".parse().unwrap());
+        let (md, _) = request_metadata(&h, Some("gw.example"), None).unwrap();
+        let headers = md.into_headers();
+        for name in [
+            "authorization",
+            "grpcgateway-authorization",
+            "grpcgateway-cookie",
+        ] {
+            assert!(headers[name].is_sensitive(), "{name}");
+        }
+        for name in ["grpcgateway-user-agent", "tenant", "x-forwarded-host"] {
+            assert!(!headers[name].is_sensitive(), "{name}");
+        }
+        assert_eq!(headers["grpcgateway-cookie"], "s=1");
+        assert_eq!(headers.len(), 6, "{headers:?}");
+    }
+
+    #[test]
+    fn the_static_names_are_the_prefixed_names() {
+        for incoming in [
+            "accept",
+            "authorization",
+            "cookie",
+            "if-schedule-tag-match",
+            "warning",
+        ] {
+            assert_eq!(
+                permanent_name(incoming).unwrap().as_str(),
+                format!("grpcgateway-{incoming}")
+            );
+        }
+        assert!(permanent_name("x-custom").is_none());
+        assert_eq!(
+            static_response_name(GRPC_METADATA_PREFIX, "content-type").unwrap(),
+            "grpc-metadata-content-type"
+        );
+        assert!(static_response_name("grpc-trailer-", "content-type").is_none());
+        assert_eq!(
+            content_type_value("application/json").unwrap(),
+            "application/json"
+        );
+        assert_eq!(
+            content_type_value("image/png; q=1").unwrap(),
+            "image/png; q=1"
+        );
+        assert!(content_type_value("").is_none());
+    }
+
+    #[test]
+    fn forwarded_for_appends_the_peer() {
+        let peer: SocketAddr = "[::1]:80".parse().unwrap();
+        assert_eq!(forwarded_for(None, peer), "::1");
+        assert_eq!(forwarded_for(Some("  "), peer), "::1");
+        assert_eq!(forwarded_for(Some(" 10.0.0.1 "), peer), "10.0.0.1, ::1");
     }
 
     #[test]

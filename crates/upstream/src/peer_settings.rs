@@ -15,7 +15,7 @@
 //! and parsing every later frame header would cost each read for nothing.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -28,6 +28,65 @@ const MAX_HEADER_LIST_SIZE: u16 = 0x6;
 
 /// The SETTINGS frame type.
 const SETTINGS: u8 = 0x4;
+
+/// Bumped whenever any connection's advertised limit changes (a SETTINGS frame
+/// read, a new connection starting over) and whenever a backend's endpoint set
+/// changes: a backend's smallest limit ([`HeaderListLimit`]) is cached against
+/// it, so the request path reads the cache (two atomic loads) and rescans the
+/// endpoints only after something changed, which is rare (once per connection).
+static EPOCH: AtomicU32 = AtomicU32::new(0);
+
+/// Marks every backend's cached limit stale (see [`EPOCH`]).
+pub(crate) fn invalidate() {
+    EPOCH.fetch_add(1, Ordering::Release);
+}
+
+/// A backend's smallest advertised header list size, computed once per change
+/// of any endpoint's SETTINGS or of the endpoint set, read in O(1): the epoch
+/// it was computed at (high 32 bits) and the value (low 32 bits, [`UNKNOWN`]
+/// for none).
+#[derive(Debug)]
+pub(crate) struct HeaderListLimit(AtomicU64);
+
+impl Default for HeaderListLimit {
+    fn default() -> Self {
+        // One epoch behind the current one: the first read computes.
+        let stale = EPOCH.load(Ordering::Acquire).wrapping_sub(1);
+        HeaderListLimit(AtomicU64::new(pack(stale, UNKNOWN)))
+    }
+}
+
+fn pack(epoch: u32, value: u32) -> u64 {
+    u64::from(epoch) << 32 | u64::from(value)
+}
+
+impl HeaderListLimit {
+    /// The cached value when nothing changed since it was computed, else
+    /// `compute()` (the scan over the endpoints), cached. The epoch is read
+    /// before the scan, so a change during the scan leaves the stored value
+    /// stale for the next read rather than wrongly fresh.
+    pub(crate) fn get(&self, compute: impl FnOnce() -> Option<usize>) -> Option<usize> {
+        self.get_at(&EPOCH, compute)
+    }
+
+    /// [`Self::get`] against a given epoch counter (tests use their own, so
+    /// other tests' connections cannot make them recompute).
+    fn get_at(&self, epoch: &AtomicU32, compute: impl FnOnce() -> Option<usize>) -> Option<usize> {
+        let epoch = epoch.load(Ordering::Acquire);
+        let cached = self.0.load(Ordering::Acquire);
+        let value = if (cached >> 32) as u32 == epoch {
+            cached as u32
+        } else {
+            let v = compute().map_or(UNKNOWN, |n| n.min(UNKNOWN as usize) as u32);
+            self.0.store(pack(epoch, v), Ordering::Release);
+            v
+        };
+        match value {
+            UNKNOWN => None,
+            n => Some(n as usize),
+        }
+    }
+}
 
 /// The backend's advertised limits, shared by a connection's reader and callers.
 #[derive(Debug)]
@@ -55,12 +114,16 @@ impl PeerSettings {
 
     /// A new connection starts from the RFC's default until its SETTINGS arrive.
     pub(crate) fn reset(&self) {
-        self.max_header_list_size.store(UNKNOWN, Ordering::Relaxed);
+        if self.max_header_list_size.swap(UNKNOWN, Ordering::AcqRel) != UNKNOWN {
+            invalidate();
+        }
     }
 
     fn set_max_header_list_size(&self, n: u32) {
         // u32::MAX itself means "as good as unlimited".
-        self.max_header_list_size.store(n, Ordering::Relaxed);
+        if self.max_header_list_size.swap(n, Ordering::AcqRel) != n {
+            invalidate();
+        }
     }
 }
 
@@ -240,6 +303,36 @@ mod tests {
             assert!(p.done);
             assert_eq!(s.max_header_list_size(), None);
         }
+    }
+
+    #[test]
+    fn the_cached_limit_is_recomputed_after_a_change_only() {
+        let epoch = AtomicU32::new(7);
+        let limit = HeaderListLimit(AtomicU64::new(pack(6, UNKNOWN)));
+        let scans = std::cell::Cell::new(0);
+        let scan = |v| {
+            scans.set(scans.get() + 1);
+            v
+        };
+        assert_eq!(limit.get_at(&epoch, || scan(Some(4096))), Some(4096));
+        // Nothing changed: the cache answers, the scan does not run.
+        assert_eq!(limit.get_at(&epoch, || scan(Some(1))), Some(4096));
+        assert_eq!(scans.get(), 1);
+        epoch.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(limit.get_at(&epoch, || scan(None)), None);
+        assert_eq!(limit.get_at(&epoch, || scan(Some(7))), None);
+        assert_eq!(scans.get(), 2);
+    }
+
+    #[test]
+    fn a_changed_setting_invalidates_every_cached_limit() {
+        let s = PeerSettings::default();
+        let before = EPOCH.load(Ordering::Acquire);
+        s.set_max_header_list_size(100);
+        assert_ne!(EPOCH.load(Ordering::Acquire), before);
+        let before = EPOCH.load(Ordering::Acquire);
+        s.reset();
+        assert_ne!(EPOCH.load(Ordering::Acquire), before);
     }
 
     #[test]

@@ -133,6 +133,7 @@ impl ChannelCache {
                 Arc::new(BackendShared {
                     name: backend.into(),
                     members: ArcSwap::default(),
+                    header_list_limit: Default::default(),
                     draining: Mutex::default(),
                     budget: retry::RetryBudget::default(),
                     rr: AtomicUsize::new(0),
@@ -391,6 +392,8 @@ impl Inner {
         draining.retain(|d| d.in_flight() > 0 && !new.iter().any(|e| Arc::ptr_eq(d, e)));
         drop(draining);
         shared.members.store(Arc::new(new));
+        // The smallest advertised header list is over the new members.
+        crate::peer_settings::invalidate();
         Ok(changed)
     }
 }

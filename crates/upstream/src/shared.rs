@@ -17,6 +17,9 @@ use crate::retry;
 pub(crate) struct BackendShared {
     pub(crate) name: Arc<str>,
     pub(crate) members: ArcSwap<Vec<Arc<EndpointState>>>,
+    /// The smallest header list size the members advertised, cached (see
+    /// `peer_settings::HeaderListLimit`): read on every request.
+    pub(crate) header_list_limit: crate::peer_settings::HeaderListLimit,
     pub(crate) draining: Mutex<Vec<Arc<EndpointState>>>,
     pub(crate) budget: retry::RetryBudget,
     pub(crate) rr: AtomicUsize,

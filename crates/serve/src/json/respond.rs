@@ -30,10 +30,10 @@ pub(super) fn unary_response(
 ) -> Response<Body> {
     let mut response = Response::new(crate::body::full(Bytes::new()));
     let h = response.headers_mut();
+    // The metadata, `Content-Type` and `Trailer`.
+    h.reserve(reply.headers.len() + 2);
     headers::metadata_to_headers(&reply.headers, "grpc-metadata-", h);
-    if let Ok(v) = HeaderValue::from_str(content_type)
-        && !v.is_empty()
-    {
+    if let Some(v) = headers::content_type_value(content_type) {
         h.insert(CONTENT_TYPE, v);
     }
     if !trailers_ok {

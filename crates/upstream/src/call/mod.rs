@@ -300,12 +300,18 @@ impl Upstream {
     /// The smallest header list any of the backend's endpoints advertised
     /// (HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE), if one did: a call may go to any
     /// of them, so the serve stage keeps every call's metadata under it.
+    /// Called on every request: the value is cached per backend and the
+    /// endpoints are scanned again only after a connection's SETTINGS or the
+    /// endpoint set changed.
     pub fn peer_header_list_limit(&self) -> Option<usize> {
-        let members = self.shared.members.load();
-        members
-            .iter()
-            .filter_map(|e| e.conn.peer_max_header_list_size())
-            .min()
+        self.shared.header_list_limit.get(|| {
+            self.shared
+                .members
+                .load()
+                .iter()
+                .filter_map(|e| e.conn.peer_max_header_list_size())
+                .min()
+        })
     }
 
     /// The backend's endpoints and their state, for `/backends`.
