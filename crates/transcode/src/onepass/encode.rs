@@ -20,7 +20,6 @@
 //! reference path, which reports it exactly.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -29,7 +28,7 @@ use prost::encoding::{WireType, encode_key, encode_varint};
 use prost_reflect::{DeserializeOptions, DynamicMessage, Kind, MessageDescriptor};
 use serde::de::{DeserializeSeed, Deserializer, Error, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::program::Lookup;
+use super::program::{Lookup, TypeQueue};
 
 /// A route's request encoder: the shared library and the root type's index
 /// in it (every message type reachable from the root is in the library; see
@@ -152,8 +151,7 @@ impl InProgram {
 /// use one compiler per descriptor pool).
 #[derive(Debug, Default)]
 pub(crate) struct InCompiler {
-    index: HashMap<String, u32>,
-    queue: Vec<MessageDescriptor>,
+    types: TypeQueue,
     msgs: Vec<InMsg>,
 }
 
@@ -161,9 +159,8 @@ impl InCompiler {
     /// Compiles `root` and every type reachable from it (those not compiled
     /// yet); returns the root's index in the library.
     pub(crate) fn root(&mut self, root: &MessageDescriptor) -> u32 {
-        let i = self.intern(root);
-        while self.msgs.len() < self.queue.len() {
-            let desc = self.queue[self.msgs.len()].clone();
+        let i = self.types.intern(root);
+        while let Some(desc) = self.types.pending(self.msgs.len()) {
             let msg = self.message(desc);
             self.msgs.push(msg);
         }
@@ -175,19 +172,9 @@ impl InCompiler {
         InLib { msgs: self.msgs }
     }
 
-    fn intern(&mut self, desc: &MessageDescriptor) -> u32 {
-        if let Some(&i) = self.index.get(desc.full_name()) {
-            return i;
-        }
-        let i = self.queue.len() as u32;
-        self.index.insert(desc.full_name().to_owned(), i);
-        self.queue.push(desc.clone());
-        i
-    }
-
     fn ty(&mut self, kind: &Kind) -> InTy {
         match kind {
-            Kind::Message(m) => InTy::Message(self.intern(m)),
+            Kind::Message(m) => InTy::Message(self.types.intern(m)),
             k => scalar_ty(k),
         }
     }

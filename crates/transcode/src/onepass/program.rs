@@ -308,12 +308,41 @@ impl Program {
     }
 }
 
+/// The message types a compiler has met, numbered in the order it met them:
+/// the library index of each, and the queue of those still to compile. Both
+/// directions' compilers walk the types this way, so every type reachable
+/// from any root is compiled once per pool.
+#[derive(Debug, Default)]
+pub(crate) struct TypeQueue {
+    index: HashMap<String, u32>,
+    queue: Vec<MessageDescriptor>,
+}
+
+impl TypeQueue {
+    /// The library index of `desc`, queueing it for compilation the first
+    /// time it is met.
+    pub(crate) fn intern(&mut self, desc: &MessageDescriptor) -> u32 {
+        if let Some(&i) = self.index.get(desc.full_name()) {
+            return i;
+        }
+        let i = self.queue.len() as u32;
+        self.index.insert(desc.full_name().to_owned(), i);
+        self.queue.push(desc.clone());
+        i
+    }
+
+    /// The next type to compile when `compiled` types are done; `None` once
+    /// every queued type is.
+    pub(crate) fn pending(&self, compiled: usize) -> Option<MessageDescriptor> {
+        self.queue.get(compiled).cloned()
+    }
+}
+
 /// Compiles message types into one [`Lib`], each type once (by full name: use
 /// one compiler per descriptor pool).
 #[derive(Debug, Default)]
 pub(crate) struct Compiler {
-    index: HashMap<String, u32>,
-    queue: Vec<MessageDescriptor>,
+    types: TypeQueue,
     msgs: Vec<Msg>,
     keys: Vec<u8>,
     key_index: HashMap<Box<[u8]>, Key>,
@@ -323,9 +352,8 @@ impl Compiler {
     /// Compiles `root` and every type reachable from it (those not compiled
     /// yet); returns the root's index in the library.
     pub(crate) fn root(&mut self, root: &MessageDescriptor) -> u32 {
-        let i = self.intern(root);
-        while self.msgs.len() < self.queue.len() {
-            let desc = self.queue[self.msgs.len()].clone();
+        let i = self.types.intern(root);
+        while let Some(desc) = self.types.pending(self.msgs.len()) {
             let msg = self.message(desc);
             self.msgs.push(msg);
         }
@@ -340,16 +368,6 @@ impl Compiler {
             msgs: self.msgs,
             keys,
         }
-    }
-
-    fn intern(&mut self, desc: &MessageDescriptor) -> u32 {
-        if let Some(&i) = self.index.get(desc.full_name()) {
-            return i;
-        }
-        let i = self.queue.len() as u32;
-        self.index.insert(desc.full_name().to_owned(), i);
-        self.queue.push(desc.clone());
-        i
     }
 
     /// The key `"name":`, escaped as the writer escapes it, stored once.
@@ -459,7 +477,7 @@ impl Compiler {
                 null_value: e.full_name() == "google.protobuf.NullValue",
                 desc: e.clone(),
             },
-            Kind::Message(m) => Ty::Message(self.intern(m)),
+            Kind::Message(m) => Ty::Message(self.types.intern(m)),
         }
     }
 }
