@@ -103,6 +103,22 @@ async fn hellos(gw: &Gateway, n: usize) {
     }
 }
 
+/// Rewrites the gateway's config to `text`, waits for the reload it causes
+/// and checks the settings it reports as needing a restart.
+async fn reload_expecting(gw: &Gateway, text: String, restart_required: Value) {
+    let v = gw.version().await;
+    std::fs::write(&gw.config, text).unwrap();
+    let status = gw.wait_version_after(v).await;
+    assert_eq!(status["restart_required"], restart_required, "{status}");
+}
+
+/// The library backend a reload added answers, and the greeter still does.
+async fn added_backend_served(gw: &Gateway) {
+    let r = get(&gw.url("/v1/shelves/1/books/1")).await.unwrap();
+    assert_eq!(r.status, 200, "the added backend is served: {}", r.body);
+    hellos(gw, 20).await;
+}
+
 /// The names of the gateway process's threads.
 fn thread_names(pid: u32) -> Vec<String> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -220,31 +236,12 @@ async fn reloads_under_a_running_client_keep_the_workers_connections() {
     };
 
     let write = |text: String| std::fs::write(&gw.config, text + WORKERS).unwrap();
-    let v = gw.version().await;
-    write(gw.config_text(&both));
-    let status = gw.wait_version_after(v).await;
-    assert_eq!(
-        status["restart_required"],
-        serde_json::json!([]),
-        "{status}"
-    );
-    let r = get(&gw.url("/v1/shelves/1/books/1")).await.unwrap();
-    assert_eq!(r.status, 200, "the added backend is served: {}", r.body);
-    hellos(&gw, 20).await;
+    reload_expecting(&gw, gw.config_text(&both) + WORKERS, serde_json::json!([])).await;
+    added_backend_served(&gw).await;
 
     // A changed model is a restart key: the running workers stay as they are.
-    let v = gw.version().await;
-    std::fs::write(
-        &gw.config,
-        gw.config_text(&both) + "runtime:\n  model: workers\n  workers: 3\n",
-    )
-    .unwrap();
-    let status = gw.wait_version_after(v).await;
-    assert_eq!(
-        status["restart_required"],
-        serde_json::json!(["runtime"]),
-        "{status}"
-    );
+    let three = gw.config_text(&both) + "runtime:\n  model: workers\n  workers: 3\n";
+    reload_expecting(&gw, three, serde_json::json!(["runtime"])).await;
     hellos(&gw, 20).await;
 
     stop.store(true, Ordering::SeqCst);
@@ -304,27 +301,11 @@ async fn the_shared_model_serves_and_reloads_on_one_connection() {
     );
 
     // A reload that adds a backend applies at once; the connection stays.
-    let v = gw.version().await;
-    std::fs::write(&gw.config, gw.config_text(&both) + SHARED).unwrap();
-    let status = gw.wait_version_after(v).await;
-    assert_eq!(
-        status["restart_required"],
-        serde_json::json!([]),
-        "{status}"
-    );
-    let r = get(&gw.url("/v1/shelves/1/books/1")).await.unwrap();
-    assert_eq!(r.status, 200, "the added backend is served: {}", r.body);
-    hellos(&gw, 20).await;
+    reload_expecting(&gw, gw.config_text(&both) + SHARED, serde_json::json!([])).await;
+    added_backend_served(&gw).await;
 
     // Leaving `runtime` out means the default, workers: a restart key.
-    let v = gw.version().await;
-    std::fs::write(&gw.config, gw.config_text(&both)).unwrap();
-    let status = gw.wait_version_after(v).await;
-    assert_eq!(
-        status["restart_required"],
-        serde_json::json!(["runtime"]),
-        "{status}"
-    );
+    reload_expecting(&gw, gw.config_text(&both), serde_json::json!(["runtime"])).await;
     hellos(&gw, 20).await;
     no_workers(&gw);
     assert_eq!(proxy.accepted.load(Ordering::SeqCst), 1, "{}", gw.log());
