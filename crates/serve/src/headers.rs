@@ -95,6 +95,20 @@ fn is_credential(key: &str) -> bool {
     )
 }
 
+/// Marks the client's own credential headers (`Authorization`, `Cookie`)
+/// sensitive in a header map forwarded as it is (native gRPC and gRPC-Web
+/// pass-through), so they too go out HPACK never-indexed, as the metadata
+/// the transcoded shapes build does (see [`forwarded_value`]).
+pub(crate) fn mark_credentials(headers: &mut HeaderMap) {
+    for name in [AUTHORIZATION, http::header::COOKIE] {
+        if let http::header::Entry::Occupied(mut e) = headers.entry(name) {
+            for v in e.iter_mut() {
+                v.set_sensitive(true);
+            }
+        }
+    }
+}
+
 /// The client's header value, shared, marked sensitive when it is a
 /// credential forwarded under `key`.
 fn forwarded_value(key: &str, value: &HeaderValue) -> HeaderValue {
@@ -408,6 +422,22 @@ mod tests {
         }
         assert_eq!(headers["grpcgateway-cookie"], "s=1");
         assert_eq!(headers.len(), 6, "{headers:?}");
+    }
+
+    #[test]
+    fn passed_through_credentials_are_marked_sensitive_with_their_values_kept() {
+        let mut h = HeaderMap::new();
+        h.insert("authorization", "Bearer t".parse().unwrap());
+        h.append("cookie", "a=1".parse().unwrap());
+        h.append("cookie", "b=2".parse().unwrap());
+        h.insert("te", "trailers".parse().unwrap());
+        mark_credentials(&mut h);
+        assert!(h["authorization"].is_sensitive());
+        assert_eq!(h["authorization"], "Bearer t");
+        let cookies: Vec<_> = h.get_all("cookie").iter().collect();
+        assert_eq!(cookies, ["a=1", "b=2"]);
+        assert!(cookies.iter().all(|v| v.is_sensitive()));
+        assert!(!h["te"].is_sensitive());
     }
 
     #[test]

@@ -178,6 +178,7 @@ impl Proxy {
         }
 
         strip_hop_by_hop(&mut parts.headers);
+        crate::headers::mark_credentials(&mut parts.headers);
         if let Some(peer) = self.peer {
             append_forwarded_for(&mut parts.headers, peer);
         }
