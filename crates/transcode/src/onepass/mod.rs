@@ -130,37 +130,46 @@ impl Drop for ProgramCache {
     }
 }
 
+/// The program slot of message type `name` in one direction's `slots`: the
+/// one already made for it, or a new one, queued in `pending` with the root
+/// index `compile` gives it in that direction's library.
+fn slot_for<T>(
+    slots: &mut HashMap<String, Shared<T>>,
+    pending: &mut Vec<(u32, Shared<T>)>,
+    name: &str,
+    compile: impl FnOnce() -> u32,
+) -> Shared<T> {
+    if let Some(slot) = slots.get(name) {
+        return slot.clone();
+    }
+    let slot = Shared::default();
+    pending.push((compile(), slot.clone()));
+    slots.insert(name.to_owned(), slot.clone());
+    slot
+}
+
 impl MethodPlan {
     /// Compiles the route's one-pass programs (request encoder and response
     /// printer) into `cache`'s libraries, or takes them from `cache`; they
     /// reach the plan at [`ProgramCache::finish`]. The table builder calls it
     /// for every route, so that no request pays for a compilation.
     pub fn prepare(&mut self, cache: &mut ProgramCache) {
-        let name = self.input.full_name();
-        self.onepass.request = match cache.requests.get(name) {
-            Some(slot) => slot.clone(),
-            None => {
-                let slot = Shared::default();
-                let root = cache.in_compiler.root(&self.input);
-                cache.pending_requests.push((root, slot.clone()));
-                cache.requests.insert(name.to_owned(), slot.clone());
-                slot
-            }
-        };
+        let (input, output) = (&self.input, &self.output);
+        self.onepass.request = slot_for(
+            &mut cache.requests,
+            &mut cache.pending_requests,
+            input.full_name(),
+            || cache.in_compiler.root(input),
+        );
         // grpc-gateway marshals a response_body field's Go value, not the
         // message: the reference writer owns those rules (no program).
         if self.response_body.is_none() {
-            let name = self.output.full_name();
-            self.onepass.response = match cache.responses.get(name) {
-                Some(slot) => slot.clone(),
-                None => {
-                    let slot = Shared::default();
-                    let root = cache.out_compiler.root(&self.output);
-                    cache.pending_responses.push((root, slot.clone()));
-                    cache.responses.insert(name.to_owned(), slot.clone());
-                    slot
-                }
-            };
+            self.onepass.response = slot_for(
+                &mut cache.responses,
+                &mut cache.pending_responses,
+                output.full_name(),
+                || cache.out_compiler.root(output),
+            );
         }
     }
 }
