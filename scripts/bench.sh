@@ -17,7 +17,8 @@
 #      - added latency at concurrency 1: loadgen HTTP/1.1 -> gateway p50 minus
 #        loadgen gRPC -> backend p50 (same client runtime and histogram);
 #      - server streaming: messages/s of /helloworld.Greeter/SayHelloStream
-#        (count 10000) through the gateway (NDJSON lines) and direct;
+#        (count 10000) through the gateway (NDJSON lines) and direct, with the
+#        gateway's and the backend's CPU per message in both runs;
 #      - gateway CPU per request (utime+stime from /proc/PID/stat around each wrk
 #        run, divided by requests served) and peak RSS (VmHWM);
 #      - reload storm: 50 POST /reload while wrk runs vs a steady run: failed
@@ -332,7 +333,8 @@ fi
 # ---------------------------------------------------------------- start
 log "starting example backend on $BACKEND_ADDR"
 "$BIN/example-backend" greeter --listen "$BACKEND_ADDR" >"$WORK/backend.log" 2>&1 &
-PIDS+=($!)
+BACKEND_PID=$!
+PIDS+=("$BACKEND_PID")
 for _ in $(seq 100); do grep -q 'listening on' "$WORK/backend.log" && break; sleep 0.1; done
 
 cat >"$WORK/gateway.yaml" <<EOF
@@ -685,18 +687,30 @@ fi
 
 # ---------------------------------------------------------------- server streaming
 log "server streaming: $RUNS x (${STREAM_DUR}s gateway,$([[ -n $WK_PID ]] && echo " ${STREAM_DUR}s $TWIN_MODEL,") ${STREAM_DUR}s direct), $STREAM_CONC streams"
+# CPU per streamed message, µs: process ticks spent over messages sent. On a
+# 2-core machine the gateway's run has three busy processes (client, gateway,
+# backend) where the direct run has two, so the ratio is bounded by what the
+# gateway spends per message next to the backend's own cost.
+per_msg() { calc "$1 * 1000000 / $CLK_TCK / $2" 3; }
 for r in $(seq "$RUNS"); do
+    g0=$(cpu_ticks "$GW_PID") b0=$(cpu_ticks "$BACKEND_PID")
     line=$("$LG" http-stream --url "$GW$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
-    raw stream gateway "$r" "$line"
+    g1=$(cpu_ticks "$GW_PID") b1=$(cpu_ticks "$BACKEND_PID")
+    raw stream gateway "$r" "$line gateway_ticks=$((g1 - g0)) backend_ticks=$((b1 - b0))"
     M[st_gw]+=" $(kv "$line" msgs_per_s)"
+    M[st_gw_cpu]+=" $(per_msg $((g1 - g0)) "$(kv "$line" msgs)")"
+    M[st_gw_be_cpu]+=" $(per_msg $((b1 - b0)) "$(kv "$line" msgs)")"
     if [[ -n $WK_PID ]]; then
         line=$("$LG" http-stream --url "$WK$STREAM_PATH" --body "$WORK/stream.json" -c "$STREAM_CONC" -d "$STREAM_DUR")
         raw stream "twin_$TWIN_MODEL" "$r" "$line"
         M[st_wk]+=" $(kv "$line" msgs_per_s)"
     fi
+    b0=$(cpu_ticks "$BACKEND_PID")
     line=$("$LG" grpc-stream --addr "$BACKEND_ADDR" --path $STREAM_PATH --body "$WORK/stream.proto" -c "$STREAM_CONC" -d "$STREAM_DUR")
-    raw stream direct "$r" "$line"
+    b1=$(cpu_ticks "$BACKEND_PID")
+    raw stream direct "$r" "$line backend_ticks=$((b1 - b0))"
     M[st_dir]+=" $(kv "$line" msgs_per_s)"
+    M[st_dir_be_cpu]+=" $(per_msg $((b1 - b0)) "$(kv "$line" msgs)")"
 done
 
 # ---------------------------------------------------------------- third-party backend (Python grpcio)
@@ -935,6 +949,8 @@ st=$(med st_gw)
 wst=$(wmed st_wk)
 rs=$(ratio "$st" "$(med st_dir)")
 row "server streaming msgs/s ($STREAM_CONC streams)" msgs/s "$st" "$(med st_dir)" ">= 0.8x direct" "$(rverdict ge "$rs" 0.8)" "$STREAM_CONC" "$STREAM_DUR" "$wst"
+row "server streaming: CPU per message, gateway (backend's in the direct column)" µs "$(med st_gw_cpu)" "$(med st_dir_be_cpu)" "" "" "$STREAM_CONC" "$STREAM_DUR" ""
+row "server streaming: backend CPU per message behind the gateway (direct column: without)" µs "$(med st_gw_be_cpu)" "$(med st_dir_be_cpu)" "" "" "$STREAM_CONC" "$STREAM_DUR" ""
 wrs=; [[ -n $wst ]] && wrs=$(ratio "$wst" "$(med st_dir)")
 target "server streaming msgs/s (gateway / direct)" ">= 0.8x" "$rs" "$(rverdict ge "$rs" 0.8)" "$wrs" "${wrs:+$(rverdict ge "$wrs" 0.8)}"
 if [[ $PY_ON == 1 ]]; then
